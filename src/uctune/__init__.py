@@ -1,0 +1,29 @@
+"""uctune: train, tune, evaluate and version upper-circuit classifiers, in parallel on Ray.
+
+The seed's public API is importable from here (``from uctune import BaselineTrainer``); it is loaded
+on first use so that ``uctune --help`` and light imports stay fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+try:
+    __version__ = version("uctune")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+_API = {
+    "BaselineTrainer": "uctune.api",
+    "AdvancedTrainer": "uctune.api",
+}
+
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'uctune' has no attribute {name!r}")

@@ -1,0 +1,182 @@
+"""Options and steps shared by ``uctune train`` and ``uctune run``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from uctune.config import RunConfig, apply_overrides, load_config
+
+__all__ = [
+    "training_options",
+    "cluster_options",
+    "build_config",
+    "resolve_run_dir",
+    "print_summary",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def training_options(func: F) -> F:
+    """Flags that override the run config (each one is optional: the config or default stands)."""
+    options = [
+        click.option(
+            "--data",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Feature table (.csv, .csv.gz, .parquet) [default: the embedded dataset].",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="YAML run config; flags override it.",
+        ),
+        click.option(
+            "--families",
+            default=None,
+            metavar="LIST",
+            help="Comma-separated families or aliases (lr,rf,xgb,lgbm,nn) [default: all five].",
+        ),
+        click.option(
+            "--folds", type=int, default=None, help="Cross-validation folds [default: 5]."
+        ),
+        click.option(
+            "--split",
+            type=click.Choice(["stratified", "time"]),
+            default=None,
+            help="Holdout: seeded stratified 80/20, or the latest results dates [default: stratified].",
+        ),
+        click.option(
+            "--test-size", type=float, default=None, help="Holdout fraction [default: 0.2]."
+        ),
+        click.option("--seed", type=int, default=None, help="Random seed [default: 42]."),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Run directory to create [default: runs/<timestamp>-<command>].",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def cluster_options(func: F) -> F:
+    options = [
+        click.option(
+            "--address",
+            default=None,
+            envvar="RAY_ADDRESS",
+            show_envvar=True,
+            help="Ray cluster to use ('auto' for one started here with `ray start`) "
+            "[default: a new local Ray on all cores].",
+        ),
+        click.option(
+            "--num-cpus", type=int, default=None, help="CPUs of the local Ray [default: all cores]."
+        ),
+        click.option(
+            "--cpus-per-fit",
+            type=int,
+            default=None,
+            help="CPUs (and threads) each model fit gets [default: 1].",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_config(
+    config_path: Path | None,
+    *,
+    data: Path | None,
+    families: str | None,
+    folds: int | None,
+    split: str | None,
+    test_size: float | None,
+    seed: int | None,
+    cpus_per_fit: int | None,
+) -> RunConfig:
+    config = load_config(config_path)
+    return apply_overrides(
+        config,
+        {
+            "data": data,
+            "train.families": families,
+            "train.cv_folds": folds,
+            "split.method": split,
+            "split.test_size": test_size,
+            "seed": seed,
+            "train.cpus_per_fit": cpus_per_fit,
+        },
+    )
+
+
+def resolve_run_dir(config: RunConfig, out: Path | None, kind: str) -> tuple[Path, str]:
+    """The run directory and id; refuse an existing directory before any work is done."""
+    from uctune.errors import ConfigError
+    from uctune.runs import new_run_id
+
+    if out is not None:
+        if out.exists():
+            raise ConfigError(f"output directory {str(out)!r} already exists; choose another --out")
+        return out, out.name
+    run_id = new_run_id(kind, config.output_dir)
+    return config.output_dir / run_id, run_id
+
+
+def _pct(value: float | None) -> str:
+    return "   -" if value is None or value != value else f"{value:.3f}"
+
+
+def print_summary(payload: dict[str, Any]) -> None:
+    """The five families side by side: CV means and holdout scores at 0.5 and at the OOF threshold."""
+    from uctune.cli._table import format_table
+
+    rows = []
+    for name, fam in payload["families"].items():
+        cv, at05, tuned = (
+            fam["cv"]["mean"],
+            fam["holdout"]["at_0.5"],
+            fam["holdout"]["at_threshold"],
+        )
+        rows.append(
+            [
+                name,
+                f"{_pct(cv['f1'])}±{fam['cv']['std']['f1']:.3f}",
+                _pct(cv["roc_auc"]),
+                _pct(cv["pr_auc"]),
+                _pct(at05["f1"]),
+                f"{fam['threshold']:.3f}",
+                _pct(tuned["f1"]),
+                _pct(tuned["precision"]),
+                _pct(tuned["recall"]),
+                _pct(tuned["roc_auc"]),
+                _pct(tuned["pr_auc"]),
+                f"{fam['fit_seconds']:.1f}",
+            ]
+        )
+    headers = [
+        "family",
+        "cv f1@0.5",
+        "cv roc",
+        "cv pr",
+        "test f1@0.5",
+        "thr",
+        "test f1@thr",
+        "prec",
+        "recall",
+        "roc_auc",
+        "pr_auc",
+        "fit cpu-s",
+    ]
+    click.echo(format_table(headers, rows))
+    for name, why in payload.get("failures", {}).items():
+        click.echo(f"{name}: FAILED: {why}", err=True)

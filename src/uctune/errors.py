@@ -1,0 +1,40 @@
+"""The project's exceptions: one base class, a few kinds.
+
+Every message states the rule that was broken and the value received, on one line, so the CLI can
+print it as is.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "UctuneError",
+    "DataError",
+    "ConfigError",
+    "NotFoundError",
+    "IntegrityError",
+    "TrainingError",
+]
+
+
+class UctuneError(Exception):
+    """Base class of every error uctune raises on purpose."""
+
+
+class DataError(UctuneError):
+    """The input data break the feature-table schema."""
+
+
+class ConfigError(UctuneError):
+    """A setting, flag or config file holds a value that is not allowed."""
+
+
+class NotFoundError(UctuneError):
+    """A file, model, alias or run that was asked for does not exist."""
+
+
+class IntegrityError(UctuneError):
+    """Stored state does not match what was recorded (checksum, size, schema version, path)."""
+
+
+class TrainingError(UctuneError):
+    """Training could not produce a model (for example, every fold failed)."""

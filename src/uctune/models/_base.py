@@ -1,0 +1,76 @@
+"""The model-family spec: a small frozen description of one classifier family."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from optuna.distributions import BaseDistribution
+from sklearn.pipeline import Pipeline
+
+from uctune.errors import ConfigError
+
+__all__ = ["BuildContext", "ModelSpec"]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder needs besides the hyperparameters.
+
+    ``n_threads`` is the CPU share of one fit (models must not use more); ``pos_weight`` is the ratio
+    of negatives to positives in the training rows, for families that weight classes that way.
+    """
+
+    n_threads: int = 1
+    pos_weight: float = 1.0
+    random_state: int = 42
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model family: its defaults, its search space and how to build its pipeline.
+
+    ``builder(params, context)`` returns an unfitted scikit-learn :class:`~sklearn.pipeline.Pipeline`
+    whose last step is named ``"model"``; ``params`` holds every key of ``defaults``.
+    """
+
+    name: str
+    display_name: str
+    defaults: Mapping[str, Any]
+    search_space: Mapping[str, BaseDistribution]
+    builder: Callable[[dict[str, Any], BuildContext], Pipeline] = field(repr=False)
+    tree_explainer: bool
+    aliases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.search_space) - set(self.defaults)
+        if unknown:
+            raise ValueError(
+                f"{self.name}: search space names parameters without defaults: {unknown}"
+            )
+
+    def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults overlaid with ``params``; an unknown name is an error that lists the known ones."""
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise ConfigError(
+                f"{self.name} has no parameter {unknown[0]!r}; known parameters: "
+                f"{', '.join(sorted(self.defaults))}"
+            )
+        return {**self.defaults, **params}
+
+    def build(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        n_threads: int = 1,
+        pos_weight: float = 1.0,
+        random_state: int = 42,
+    ) -> Pipeline:
+        """An unfitted pipeline (preprocessing, then the ``model`` step) for these params."""
+        context = BuildContext(
+            n_threads=n_threads, pos_weight=pos_weight, random_state=random_state
+        )
+        return self.builder(self.resolve_params(params), context)

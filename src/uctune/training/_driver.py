@@ -1,0 +1,234 @@
+"""The training driver: every family's CV folds and final refit as Ray tasks, in parallel.
+
+The feature matrix and labels go into the object store once; each task receives their references
+plus a few row indices, fits one model with its CPU share, and returns predictions (and, for the
+final refit, the model). Only the driver assembles scores and writes files.
+
+``backend="sequential"`` runs the very same fits one after another in this process: the reference
+against which the parallel run is checked and benchmarked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import ray
+
+from uctune.data import FeatureTable
+from uctune.errors import TrainingError
+from uctune.models import get_spec, resolve_families
+from uctune.splits import SplitMethod, cv_folds, split_indices
+from uctune.training._fit import FamilyResult, FitOutcome, assemble_family, fit_and_predict
+
+__all__ = ["Backend", "Progress", "SplitInfo", "TrainOutcome", "make_split", "train_families"]
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["ray", "sequential"]
+Progress = Callable[[int, int, str], None]
+"""Called as ``progress(done, total, what_just_finished)``."""
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    method: SplitMethod
+    test_size: float
+    seed: int
+    train_index: np.ndarray
+    test_index: np.ndarray
+
+    def to_dict(self, y: np.ndarray) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "test_size": self.test_size,
+            "seed": self.seed,
+            "train_rows": len(self.train_index),
+            "test_rows": len(self.test_index),
+            "train_positive_rate": float(y[self.train_index].mean()),
+            "test_positive_rate": float(y[self.test_index].mean()),
+        }
+
+
+@dataclass
+class TrainOutcome:
+    results: dict[str, FamilyResult]
+    failures: dict[str, str]
+    split: SplitInfo
+    wall_seconds: float
+
+
+def make_split(
+    table: FeatureTable,
+    *,
+    method: SplitMethod = "stratified",
+    test_size: float = 0.2,
+    seed: int = 42,
+) -> SplitInfo:
+    dates = table.dates if method == "time" else None
+    train, test = split_indices(method, table.y, dates, test_size=test_size, random_state=seed)
+    return SplitInfo(
+        method=method, test_size=test_size, seed=seed, train_index=train, test_index=test
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    family: str
+    params: dict[str, Any]
+    fold: int | None
+    train_index: np.ndarray
+    eval_index: np.ndarray
+
+
+def _jobs(
+    families: Sequence[str],
+    params: Mapping[str, Mapping[str, Any]],
+    y: np.ndarray,
+    split: SplitInfo,
+    n_folds: int,
+    seed: int,
+) -> list[_Job]:
+    train = split.train_index
+    folds = cv_folds(y[train], n_splits=n_folds, random_state=seed)
+    jobs: list[_Job] = []
+    for family in families:
+        resolved = get_spec(family).resolve_params(params.get(family))
+        # The final refit is the longest job: submitting it first keeps the tail of the run short.
+        jobs.append(_Job(family, resolved, None, train, split.test_index))
+        for k, (fold_train, fold_val) in enumerate(folds):
+            jobs.append(_Job(family, resolved, k, train[fold_train], train[fold_val]))
+    return jobs
+
+
+@ray.remote
+def _fit_remote(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> FitOutcome:
+    return fit_and_predict(
+        job.family,
+        job.params,
+        X,
+        y,
+        job.train_index,
+        job.eval_index,
+        fold=job.fold,
+        n_threads=n_threads,
+        random_state=seed,
+        keep_model=job.fold is None,
+    )
+
+
+def _run_ray(
+    jobs: list[_Job],
+    table: FeatureTable,
+    *,
+    cpus_per_fit: int,
+    seed: int,
+    progress: Progress | None,
+) -> list[FitOutcome]:
+    X_ref = ray.put(table.X)
+    y_ref = ray.put(table.y)
+    remote = _fit_remote.options(num_cpus=cpus_per_fit)
+    pending = {remote.remote(job, X_ref, y_ref, cpus_per_fit, seed): job for job in jobs}
+    outcomes: list[FitOutcome] = []
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            job = pending.pop(ref)
+            try:
+                outcome = ray.get(ref)
+            except ray.exceptions.RayError as exc:  # the worker died even after Ray's retries
+                outcome = FitOutcome(
+                    job.family,
+                    job.fold,
+                    job.eval_index,
+                    None,
+                    0.0,
+                    error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+                )
+            outcomes.append(outcome)
+            if progress:
+                progress(len(outcomes), len(jobs), _label(outcome))
+    return outcomes
+
+
+def _run_sequential(
+    jobs: list[_Job],
+    table: FeatureTable,
+    *,
+    cpus_per_fit: int,
+    seed: int,
+    progress: Progress | None,
+) -> list[FitOutcome]:
+    X, y = table.X, table.y
+    outcomes: list[FitOutcome] = []
+    for job in jobs:
+        outcome = fit_and_predict(
+            job.family,
+            job.params,
+            X,
+            y,
+            job.train_index,
+            job.eval_index,
+            fold=job.fold,
+            n_threads=cpus_per_fit,
+            random_state=seed,
+            keep_model=job.fold is None,
+        )
+        outcomes.append(outcome)
+        if progress:
+            progress(len(outcomes), len(jobs), _label(outcome))
+    return outcomes
+
+
+def _label(outcome: FitOutcome) -> str:
+    what = "refit" if outcome.fold is None else f"fold {outcome.fold + 1}"
+    status = "failed" if outcome.error else f"{outcome.fit_seconds:.1f}s"
+    return f"{outcome.family} {what} ({status})"
+
+
+def train_families(
+    table: FeatureTable,
+    split: SplitInfo,
+    *,
+    families: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    n_folds: int = 5,
+    seed: int = 42,
+    cpus_per_fit: int = 1,
+    backend: Backend = "ray",
+    progress: Progress | None = None,
+) -> TrainOutcome:
+    """Train every family: stratified k-fold CV on the training rows, then a refit on all of them.
+
+    With ``backend="ray"`` a Ray session must be active (see :func:`uctune.cluster.ray_session`).
+    A family whose folds all fail is reported in ``failures``; the call raises only when every
+    family failed.
+    """
+    names = resolve_families(list(families) if families is not None else None)
+    params = {get_spec(k).name: dict(v) for k, v in (params or {}).items()}
+    jobs = _jobs(names, params, table.y, split, n_folds, seed)
+    started = time.perf_counter()
+    runner = _run_ray if backend == "ray" else _run_sequential
+    outcomes = runner(jobs, table, cpus_per_fit=cpus_per_fit, seed=seed, progress=progress)
+    wall = time.perf_counter() - started
+
+    results: dict[str, FamilyResult] = {}
+    failures: dict[str, str] = {}
+    for family in names:
+        mine = [o for o in outcomes if o.family == family]
+        final = next(o for o in mine if o.fold is None)
+        resolved = get_spec(family).resolve_params(params.get(family))
+        try:
+            results[family] = assemble_family(
+                family, resolved, table.y, [o for o in mine if o.fold is not None], final
+            )
+        except TrainingError as exc:
+            logger.warning("%s", exc)
+            failures[family] = str(exc)
+    if not results:
+        raise TrainingError("every model family failed: " + "; ".join(failures.values()))
+    return TrainOutcome(results=results, failures=failures, split=split, wall_seconds=wall)

@@ -1,0 +1,221 @@
+"""The unit of work: one fit of one family on some rows, and the assembly of a family's results.
+
+These functions are pure (data in, results out) so that the Ray driver and the sequential path run
+exactly the same code, and so that a Ray worker never touches a file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from uctune.errors import TrainingError
+from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
+from uctune.models import get_spec
+
+__all__ = [
+    "FitOutcome",
+    "FamilyResult",
+    "fit_and_predict",
+    "positive_weight",
+    "tree_importance",
+    "assemble_family",
+]
+
+
+def positive_weight(y: np.ndarray) -> float:
+    """Negatives per positive: the ``scale_pos_weight`` that balances the classes."""
+    positives = int(np.sum(y))
+    return float((len(y) - positives) / positives) if positives else 1.0
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """One fit: the family, which fold (``None`` for the final refit), and what it predicted."""
+
+    family: str
+    fold: int | None
+    eval_index: np.ndarray
+    proba: np.ndarray | None
+    fit_seconds: float
+    model: Pipeline | None = field(default=None, repr=False)
+    error: str | None = None
+
+
+def fit_and_predict(
+    family: str,
+    params: Mapping[str, Any],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    train_index: np.ndarray,
+    eval_index: np.ndarray,
+    *,
+    fold: int | None,
+    n_threads: int = 1,
+    random_state: int = 42,
+    keep_model: bool = False,
+) -> FitOutcome:
+    """Fit ``family`` on ``train_index`` rows and predict probabilities for ``eval_index`` rows.
+
+    A failure inside the library is caught and returned as ``error``: one failed fold is recorded,
+    not fatal. ``n_threads`` caps both the model's own threads and any BLAS pool it uses.
+    """
+    spec = get_spec(family)
+    started = time.perf_counter()
+    try:
+        with threadpool_limits(limits=n_threads):
+            model = spec.build(
+                params,
+                n_threads=n_threads,
+                pos_weight=positive_weight(y[train_index]),
+                random_state=random_state,
+            )
+            model.fit(X.iloc[train_index], y[train_index])
+            proba = model.predict_proba(X.iloc[eval_index])[:, 1] if len(eval_index) else None
+    except Exception as exc:  # noqa: BLE001 - any library failure becomes a recorded, failed fit
+        return FitOutcome(
+            family=family,
+            fold=fold,
+            eval_index=eval_index,
+            proba=None,
+            fit_seconds=time.perf_counter() - started,
+            error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+        )
+    return FitOutcome(
+        family=family,
+        fold=fold,
+        eval_index=eval_index,
+        proba=proba,
+        fit_seconds=time.perf_counter() - started,
+        model=model if keep_model else None,
+    )
+
+
+def tree_importance(model: Pipeline) -> dict[str, float] | None:
+    """Normalised gain importance of a fitted tree pipeline, by transformed feature name.
+
+    ``None`` for families without tree importances.
+    """
+    estimator = model[-1]
+    names = [str(n) for n in model[:-1].get_feature_names_out()]
+    if hasattr(estimator, "booster_"):  # LightGBM: gain, not its default split count
+        raw = np.asarray(estimator.booster_.feature_importance(importance_type="gain"), dtype=float)
+    elif hasattr(estimator, "feature_importances_"):
+        raw = np.asarray(estimator.feature_importances_, dtype=float)
+    else:
+        return None
+    total = raw.sum()
+    values = raw / total if total > 0 else raw
+    ranked = sorted(zip(names, values.tolist(), strict=True), key=lambda kv: -kv[1])
+    return dict(ranked)
+
+
+@dataclass
+class FamilyResult:
+    """Everything one family's training produced. ``model`` is the thresholded, refitted pipeline."""
+
+    family: str
+    params: dict[str, Any]
+    threshold: float
+    cv_folds: list[dict[str, Any]]
+    cv_mean: dict[str, float]
+    cv_std: dict[str, float]
+    oof: dict[str, float]
+    holdout: dict[str, dict[str, float]]
+    feature_importance: dict[str, float] | None
+    fit_seconds: float
+    test_proba: np.ndarray = field(repr=False)
+    model: FixedThresholdClassifier = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (no model, no per-row predictions)."""
+        return {
+            "family": self.family,
+            "display_name": get_spec(self.family).display_name,
+            "params": self.params,
+            "threshold": self.threshold,
+            "cv": {
+                "folds": self.cv_folds,
+                "mean": self.cv_mean,
+                "std": self.cv_std,
+                "oof": self.oof,
+            },
+            "holdout": self.holdout,
+            "feature_importance": self.feature_importance,
+            "fit_seconds": self.fit_seconds,
+        }
+
+
+def assemble_family(
+    family: str,
+    params: Mapping[str, Any],
+    y: np.ndarray,
+    folds: Sequence[FitOutcome],
+    final: FitOutcome,
+) -> FamilyResult:
+    """Combine a family's CV fits and its final refit into scores, a threshold and a model.
+
+    The decision threshold is the F1-optimal one on the out-of-fold predictions of the training
+    rows; the test rows are never used to choose it. Failed folds are scored NaN and listed; the
+    family fails only when every fold, or the final refit, failed.
+    """
+    fold_rows: list[dict[str, Any]] = []
+    oof_index: list[np.ndarray] = []
+    oof_proba: list[np.ndarray] = []
+    for outcome in sorted(folds, key=lambda o: o.fold or 0):
+        row: dict[str, Any] = {"fold": outcome.fold, "fit_seconds": outcome.fit_seconds}
+        if outcome.error is not None or outcome.proba is None:
+            row.update({m: float("nan") for m in METRICS}, error=outcome.error)
+        else:
+            scores = classification_metrics(y[outcome.eval_index], outcome.proba)
+            row.update({m: scores[m] for m in METRICS})
+            oof_index.append(outcome.eval_index)
+            oof_proba.append(outcome.proba)
+        fold_rows.append(row)
+    if not oof_index:
+        errors = "; ".join(sorted({str(r.get("error")) for r in fold_rows}))
+        raise TrainingError(f"{family}: every cross-validation fold failed ({errors})")
+    if final.error is not None or final.model is None:
+        raise TrainingError(f"{family}: the final fit on the training split failed ({final.error})")
+
+    index = np.concatenate(oof_index)
+    proba = np.concatenate(oof_proba)
+    threshold = f1_optimal_threshold(y[index], proba)
+    table = pd.DataFrame(fold_rows)
+    y_test = y[final.eval_index]
+    test_proba = final.proba if final.proba is not None else np.empty(0)
+    holdout = (
+        {
+            "at_0.5": classification_metrics(y_test, test_proba, 0.5),
+            "at_threshold": classification_metrics(y_test, test_proba, threshold),
+        }
+        if len(y_test)
+        else {}
+    )
+    model = FixedThresholdClassifier(
+        final.model, threshold=threshold, response_method="predict_proba"
+    )
+    return FamilyResult(
+        family=family,
+        params=dict(params),
+        threshold=threshold,
+        cv_folds=fold_rows,
+        cv_mean={m: float(table[m].mean()) for m in METRICS},
+        cv_std={m: float(table[m].std(ddof=0)) for m in METRICS},
+        oof=classification_metrics(y[index], proba, threshold),
+        holdout=holdout,
+        feature_importance=tree_importance(final.model)
+        if get_spec(family).tree_explainer
+        else None,
+        fit_seconds=float(sum(o.fit_seconds for o in folds) + final.fit_seconds),
+        test_proba=test_proba,
+        model=model,
+    )

@@ -1,0 +1,58 @@
+"""Shared fixtures: one Ray for the whole session, tiny synthetic data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import matplotlib
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+TINY_ROWS = 600
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray with 2 CPUs on loopback for every test that needs it."""
+    import logging
+
+    import ray
+
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+        logging.ERROR
+    )
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+    )
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_frame() -> pd.DataFrame:
+    from uctune.data import generate
+
+    frame, _ = generate(TINY_ROWS, seed=3)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def tiny_table(tiny_frame: pd.DataFrame):
+    from uctune.data import validate_table
+
+    return validate_table(tiny_frame)
+
+
+@pytest.fixture()
+def tiny_csv(tmp_path, tiny_frame: pd.DataFrame):
+    path = tmp_path / "events.csv"
+    tiny_frame.to_csv(path, index=False)
+    return path

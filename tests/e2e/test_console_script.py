@@ -1,0 +1,46 @@
+"""The installed `uctune` console script, as a user runs it: a fresh process with its own Ray."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def uctune() -> list[str]:
+    exe = Path(sys.executable).with_name("uctune")
+    return [str(exe)] if exe.exists() else [shutil.which("uctune") or "uctune"]
+
+
+def test_run_in_a_fresh_process(tmp_path, tiny_csv):
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [*uctune(), "run", "--data", str(tiny_csv), "--families", "lr,xgb", "--folds", "3",
+         "--num-cpus", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "logistic_regression" in proc.stdout and "xgboost" in proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["execution"]["cpus"] == 2
+    assert set(results["families"]) == {"logistic_regression", "xgboost"}
+
+
+def test_bad_input_in_a_fresh_process(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("symbol,eps_qoq,upper_circuit\nA,1.0,yes\nB,2.0,0\n")
+    proc = subprocess.run(
+        [*uctune(), "train", "--data", str(bad), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "uctune: error: label column 'upper_circuit' must hold only 0/1, got values {'yes'}"
+    )
+    assert not (tmp_path / "o").exists()

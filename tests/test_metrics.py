@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.model_selection import FixedThresholdClassifier
+
+from uctune.metrics import classification_metrics, f1_optimal_threshold, objective_score
+
+Y = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+P = np.array([0.9, 0.6, 0.3, 0.7, 0.4, 0.2, 0.1, 0.1, 0.05, 0.5])
+
+
+def test_metrics_against_hand_computed_values():
+    m = classification_metrics(Y, P, threshold=0.5)
+    # predicted positive: 0.9, 0.6, 0.7, 0.5 -> tp=2 (0.9, 0.6), fp=2 (0.7, 0.5), fn=1 (0.3)
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 2, 1, 5)
+    assert m["precision"] == pytest.approx(2 / 4)
+    assert m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    # ROC-AUC: of the 3*7=21 positive/negative pairs, the positive ranks higher in:
+    # 0.9 -> 7, 0.6 -> 6 (loses only to 0.7), 0.3 -> 4 (0.2, 0.1, 0.1, 0.05)
+    assert m["roc_auc"] == pytest.approx(17 / 21)
+    # Average precision: ranked 0.9P 0.7N 0.6P 0.5N 0.4N 0.3P -> positives at ranks 1, 3, 6
+    assert m["pr_auc"] == pytest.approx((1 + 2 / 3 + 3 / 6) / 3)
+
+
+def test_threshold_is_inclusive_like_sklearn():
+    m = classification_metrics(Y, P, threshold=0.6)
+    assert m["tp"] == 2 and m["fp"] == 1  # 0.6 counts as positive
+
+
+def test_no_predicted_positive_scores_zero_not_nan():
+    m = classification_metrics(Y, P, threshold=0.95)
+    assert m["precision"] == 0.0 and m["f1"] == 0.0
+
+
+def test_f1_optimal_threshold_maximises_f1_and_sits_between_scores():
+    t = f1_optimal_threshold(Y, P)
+    best = max(classification_metrics(Y, P, s)["f1"] for s in np.unique(P))
+    assert classification_metrics(Y, P, t)["f1"] == pytest.approx(best)
+    assert t not in set(P.tolist())
+
+
+def test_threshold_agrees_with_fixed_threshold_classifier():
+    """Our cut behaves exactly like scikit-learn's FixedThresholdClassifier with that cut."""
+    from sklearn.dummy import DummyClassifier
+
+    class Fixed(DummyClassifier):
+        def predict_proba(self, X):
+            return np.column_stack([1 - X[:, 0], X[:, 0]])
+
+    t = f1_optimal_threshold(Y, P)
+    clf = FixedThresholdClassifier(
+        Fixed().fit(P[:, None], Y), threshold=t, response_method="predict_proba"
+    )
+    ours = (t <= P).astype(int)
+    assert np.array_equal(clf.predict(P[:, None]), ours)
+
+
+def test_threshold_when_every_positive_scores_highest():
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.8, 0.7, 0.2, 0.1])
+    t = f1_optimal_threshold(y, p)
+    assert 0.2 < t < 0.7
+    assert classification_metrics(y, p, t)["f1"] == 1.0
+
+
+def test_objective_scores():
+    assert objective_score("roc_auc", Y, P) == pytest.approx(17 / 21)
+    assert objective_score("f1", Y, P) == pytest.approx(
+        classification_metrics(Y, P, f1_optimal_threshold(Y, P))["f1"]
+    )
+    with pytest.raises(Exception, match="got 'accuracy'"):
+        objective_score("accuracy", Y, P)  # type: ignore[arg-type]
