@@ -1,23 +1,18 @@
-"""A run's directory on disk: created atomically, holding results.json, models and predictions."""
+"""Small file helpers for run directories: unique run ids and atomic JSON writes."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from uctune.errors import ConfigError
-
-__all__ = ["new_run_id", "staged_dir", "write_json", "to_jsonable"]
+__all__ = ["new_run_id", "write_json", "to_jsonable"]
 
 
 def new_run_id(kind: str, root: Path | None = None) -> str:
@@ -58,22 +53,4 @@ def write_json(path: Path, payload: Any) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def staged_dir(final: Path) -> Iterator[Path]:
-    """Yield a hidden staging directory beside ``final``; rename it into place only on success.
-
-    ``final`` must not exist yet: an earlier run is never overwritten.
-    """
-    if final.exists():
-        raise ConfigError(f"output directory {str(final)!r} already exists; choose another --out")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    try:
-        yield staging
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -172,3 +172,32 @@ def test_train_prints_the_table_and_writes_results(capsys, ray_cluster, tiny_csv
     assert len(predictions) == results["split"]["test_rows"]
     assert sorted((out_dir / "models").iterdir())
     assert not list(tmp_path.glob(".run1*")), "no staging directory left behind"
+
+
+def test_resume_takes_no_other_flags(capsys, tmp_path):
+    (tmp_path / "r").mkdir()
+    code, _, err = run(capsys, "run", "--resume", str(tmp_path / "r"), "--families", "lr")
+    assert code == 2 and "--resume re-uses the run's own config; drop --families" in err
+
+
+@pytest.mark.ray
+def test_run_then_resume_does_not_retrain(capsys, ray_cluster, tiny_csv, tmp_path):
+    out_dir = tmp_path / "r"
+    code, _, err = run(
+        capsys,
+        "run",
+        "--data",
+        str(tiny_csv),
+        "--families",
+        "lr",
+        "--folds",
+        "3",
+        "--out",
+        str(out_dir),
+    )
+    assert code == 0, err
+    before = (out_dir / "models" / "logistic_regression.joblib").stat().st_mtime_ns
+    code, out, err = run(capsys, "run", "--resume", str(out_dir))
+    assert code == 0, err
+    assert "(resumed)" in err and "logistic_regression" in out
+    assert (out_dir / "models" / "logistic_regression.joblib").stat().st_mtime_ns == before

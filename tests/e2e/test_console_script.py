@@ -21,9 +21,23 @@ def uctune() -> list[str]:
 def test_run_in_a_fresh_process(tmp_path, tiny_csv):
     out = tmp_path / "run"
     proc = subprocess.run(
-        [*uctune(), "run", "--data", str(tiny_csv), "--families", "lr,xgb", "--folds", "3",
-         "--num-cpus", "2", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            *uctune(),
+            "run",
+            "--data",
+            str(tiny_csv),
+            "--families",
+            "lr,xgb",
+            "--folds",
+            "3",
+            "--num-cpus",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "logistic_regression" in proc.stdout and "xgboost" in proc.stdout
@@ -37,7 +51,9 @@ def test_bad_input_in_a_fresh_process(tmp_path):
     bad.write_text("symbol,eps_qoq,upper_circuit\nA,1.0,yes\nB,2.0,0\n")
     proc = subprocess.run(
         [*uctune(), "train", "--data", str(bad), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (

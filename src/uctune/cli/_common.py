@@ -14,7 +14,7 @@ __all__ = [
     "training_options",
     "cluster_options",
     "build_config",
-    "resolve_run_dir",
+    "execute",
     "print_summary",
 ]
 
@@ -119,19 +119,6 @@ def build_config(
     )
 
 
-def resolve_run_dir(config: RunConfig, out: Path | None, kind: str) -> tuple[Path, str]:
-    """The run directory and id; refuse an existing directory before any work is done."""
-    from uctune.errors import ConfigError
-    from uctune.runs import new_run_id
-
-    if out is not None:
-        if out.exists():
-            raise ConfigError(f"output directory {str(out)!r} already exists; choose another --out")
-        return out, out.name
-    run_id = new_run_id(kind, config.output_dir)
-    return config.output_dir / run_id, run_id
-
-
 def _pct(value: float | None) -> str:
     return "   -" if value is None or value != value else f"{value:.3f}"
 
@@ -141,7 +128,7 @@ def print_summary(payload: dict[str, Any]) -> None:
     from uctune.cli._table import format_table
 
     rows = []
-    for name, fam in payload["families"].items():
+    for name, fam in payload.get("families", {}).items():
         cv, at05, tuned = (
             fam["cv"]["mean"],
             fam["holdout"]["at_0.5"],
@@ -180,3 +167,59 @@ def print_summary(payload: dict[str, Any]) -> None:
     click.echo(format_table(headers, rows))
     for name, why in payload.get("failures", {}).items():
         click.echo(f"{name}: FAILED: {why}", err=True)
+
+
+def execute(
+    ctx: click.Context,
+    *,
+    command: str,
+    stages: list[str],
+    resume: Path | None = None,
+    sequential: bool = False,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    out: Path | None = None,
+    config_path: Path | None = None,
+    **overrides: Any,
+) -> Path:
+    """Start (or resume) a run, execute its stages on Ray, print the summary; return the run dir."""
+    from uctune.cli._progress import ProgressLine
+    from uctune.cluster import cluster_cpus, ray_session
+    from uctune.errors import ConfigError
+    from uctune.training import Backend
+    from uctune.workflow import execute_stages, resume_run, start_run
+
+    backend: Backend = "sequential" if sequential else "ray"
+    if resume is not None:
+        given = sorted(
+            k for k, v in {**overrides, "out": out, "config": config_path}.items() if v is not None
+        )
+        if given:
+            raise ConfigError(
+                f"--resume re-uses the run's own config; drop {', '.join('--' + g for g in given)}"
+            )
+        run = resume_run(resume, backend=backend)
+    else:
+        config = build_config(config_path, **overrides)
+        run = start_run(config, command=command, out=out, backend=backend)
+    table = run.table
+    click.echo(
+        f"data: {table.source}: {table.n_rows} rows, {len(table.features)} features, "
+        f"{table.n_positive} positives ({table.n_positive / table.n_rows:.1%})",
+        err=True,
+    )
+    click.echo(f"run: {run.run_dir}" + (" (resumed)" if resume else ""), err=True)
+    run.progress = ProgressLine
+    verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+    fresh = resume is None
+    if sequential:
+        run.cluster = {"cpus": 1}
+        execute_stages(run, stages, fresh=fresh)
+    else:
+        with ray_session(address, num_cpus=num_cpus, verbose=verbose):
+            run.cluster = {"cpus": cluster_cpus(), "address": address or "local"}
+            click.echo(f"ray: {run.cluster['cpus']} CPUs", err=True)
+            execute_stages(run, stages, fresh=fresh)
+    print_summary(run.results)
+    click.echo(f"wrote {run.run_dir / 'results.json'}")
+    return run.run_dir

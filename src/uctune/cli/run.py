@@ -1,10 +1,12 @@
-"""``uctune run``: the seed's whole workflow as one job (for now: the training stage)."""
+"""``uctune run``: the seed's whole workflow as one resumable job."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from uctune.cli._common import cluster_options, training_options
+from uctune.cli._common import cluster_options, execute, training_options
 
 __all__ = ["command"]
 
@@ -12,12 +14,19 @@ __all__ = ["command"]
 @click.command("run")
 @training_options
 @cluster_options
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Continue an interrupted run from its directory; finished stages are skipped.",
+)
 @click.pass_context
 def command(ctx: click.Context, **kwargs: object) -> None:
     """Run the end-to-end workflow on the embedded dataset or --data, from --config or defaults.
 
-    Stages: train all five families in parallel on Ray (CV, threshold, holdout metrics).
+    Stages, in order: train (all five families in parallel on Ray: CV, out-of-fold threshold,
+    holdout metrics). An interrupted run continues with --resume RUN_DIR.
     """
-    from uctune.cli.train import execute_training
+    from uctune.workflow import STAGES
 
-    execute_training(ctx, kind="run", **kwargs)  # type: ignore[arg-type]
+    execute(ctx, command="run", stages=list(STAGES), **kwargs)  # type: ignore[arg-type]

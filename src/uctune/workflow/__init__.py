@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from uctune.workflow._train import run_training, train_payload, write_train_outputs
+from uctune.workflow._run import (
+    STAGES,
+    RunContext,
+    Stage,
+    execute_stages,
+    resume_run,
+    start_run,
+)
+from uctune.workflow._train import train_stage
 
-__all__ = ["run_training", "train_payload", "write_train_outputs"]
+__all__ = [
+    "STAGES",
+    "RunContext",
+    "Stage",
+    "execute_stages",
+    "resume_run",
+    "start_run",
+    "train_stage",
+]

@@ -1,0 +1,243 @@
+"""A run: its directory, its stages, and resuming it after an interruption.
+
+A run directory holds everything one ``uctune run`` (or ``uctune train``) produced::
+
+    runs/<run-id>/
+      config.yaml            the resolved configuration (what --resume re-reads)
+      results.json           every number, one section per stage; ``stages`` says which are done
+      models/<name>.joblib   fitted models (``<family>`` from training, ``<family>_tuned`` from tuning)
+      predictions.csv        test rows: ids, label, one probability column per model
+      ...                    stage-specific folders (``tune/``, ``report/``)
+
+Stages run in order. Each one reads what earlier stages left (in the :class:`RunContext`, or from disk
+after a resume), writes its own files and its section of ``results.json``, and is marked done. A
+resumed run skips finished stages. The data are validated before the directory is created, so a bad
+input leaves nothing behind; if the first stage fails, the directory is removed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import yaml
+
+from uctune import __version__
+from uctune.config import RunConfig, load_config
+from uctune.data import FeatureTable, load_feature_table
+from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneError
+from uctune.runs import new_run_id, write_json
+from uctune.training import Backend, Progress, SplitInfo, make_split
+
+__all__ = ["RunContext", "Stage", "STAGES", "start_run", "resume_run", "execute_stages"]
+
+logger = logging.getLogger(__name__)
+
+ProgressFactory = Callable[[str], Progress | None]
+
+
+@dataclass
+class RunContext:
+    """What the stages share: config, data, split, the run directory and the results document."""
+
+    run_dir: Path
+    run_id: str
+    config: RunConfig
+    table: FeatureTable
+    split: SplitInfo
+    results: dict[str, Any]
+    backend: Backend = "ray"
+    progress: ProgressFactory = field(default=lambda title: None)
+    cluster: dict[str, Any] = field(default_factory=dict)
+    _models: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- files --------------------------------------------------------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return self.run_dir / "models"
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.run_dir / "predictions.csv"
+
+    def save_results(self) -> None:
+        write_json(self.run_dir / "results.json", self.results)
+
+    # -- stage bookkeeping ----------------------------------------------------------------------
+    def is_done(self, stage: str) -> bool:
+        return self.results.get("stages", {}).get(stage, {}).get("status") == "done"
+
+    def mark_done(self, stage: str, seconds: float) -> None:
+        self.results.setdefault("stages", {})[stage] = {
+            "status": "done",
+            "seconds": round(seconds, 3),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.save_results()
+
+    # -- models and predictions -----------------------------------------------------------------
+    def save_model(self, name: str, model: Any) -> Path:
+        """Store a fitted model (atomically) and keep it in memory for later stages."""
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        path = self.models_dir / f"{name}.joblib"
+        tmp = path.with_name(f".{path.name}.tmp")
+        joblib.dump(model, tmp)
+        tmp.replace(path)
+        self._models[name] = model
+        return path
+
+    def model(self, name: str) -> Any:
+        """A model stored by an earlier stage (from memory, or from disk after a resume)."""
+        if name not in self._models:
+            path = self.models_dir / f"{name}.joblib"
+            if not path.is_file():
+                raise NotFoundError(f"run {self.run_id!r} has no model {name!r} ({path})")
+            self._models[name] = joblib.load(path)
+        return self._models[name]
+
+    def model_names(self) -> list[str]:
+        return sorted(p.stem for p in self.models_dir.glob("*.joblib"))
+
+    def add_predictions(self, columns: dict[str, Any]) -> None:
+        """Add (or replace) probability columns for the test rows in ``predictions.csv``."""
+        frame = self.predictions()
+        for name, values in columns.items():
+            frame[name] = values
+        tmp = self.predictions_path.with_name(".predictions.csv.tmp")
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+        tmp.replace(self.predictions_path)
+
+    def predictions(self) -> pd.DataFrame:
+        """Test rows (``row``, ids, label) and every model's probability column so far."""
+        if self.predictions_path.is_file():
+            return pd.read_csv(self.predictions_path)
+        test = self.split.test_index
+        ids = [c for c in ("symbol", "announcement_date") if c in self.table.frame.columns]
+        frame = self.table.frame.iloc[test][ids + [self.table.label]].reset_index(drop=True)
+        frame.insert(0, "row", test)
+        if "announcement_date" in frame:
+            frame["announcement_date"] = pd.to_datetime(frame["announcement_date"]).dt.strftime(
+                "%Y-%m-%d"
+            )
+        return frame
+
+
+Stage = Callable[[RunContext], None]
+
+
+def _train_stage(ctx: RunContext) -> None:
+    from uctune.workflow._train import train_stage
+
+    train_stage(ctx)
+
+
+STAGES: dict[str, Stage] = {
+    "train": _train_stage,
+}
+"""Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``."""
+
+
+def _header(ctx: RunContext, command: str) -> dict[str, Any]:
+    table = ctx.table
+    return {
+        "uctune_version": __version__,
+        "run_id": ctx.run_id,
+        "command": command,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {
+            "source": table.source,
+            "fingerprint": table.fingerprint(),
+            "rows": table.n_rows,
+            "positives": table.n_positive,
+            "positive_rate": table.n_positive / table.n_rows,
+            "features": list(table.features),
+            "categorical": list(table.categorical),
+        },
+        "split": ctx.split.to_dict(table.y),
+        "config": ctx.config.model_dump(mode="json"),
+        "stages": {},
+    }
+
+
+def _load_and_split(config: RunConfig) -> tuple[FeatureTable, SplitInfo]:
+    table = load_feature_table(config.data, n_folds=config.train.cv_folds)
+    split = make_split(
+        table, method=config.split.method, test_size=config.split.test_size, seed=config.seed
+    )
+    return table, split
+
+
+def start_run(
+    config: RunConfig, *, command: str, out: Path | None = None, backend: Backend = "ray"
+) -> RunContext:
+    """Validate the data, then create the run directory and write its config."""
+    if out is not None and out.exists():
+        raise ConfigError(f"output directory {str(out)!r} already exists; choose another --out")
+    table, split = _load_and_split(config)  # bad data stops here, before anything is written
+    run_id = out.name if out is not None else new_run_id(command, config.output_dir)
+    run_dir = out if out is not None else config.output_dir / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(
+        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    )
+    ctx = RunContext(run_dir, run_id, config, table, split, results={}, backend=backend)
+    ctx.results = _header(ctx, command)
+    ctx.save_results()
+    return ctx
+
+
+def resume_run(run_dir: Path, *, backend: Backend = "ray") -> RunContext:
+    """Re-open an interrupted run: its own config, the same data (checked by fingerprint)."""
+    results_path = run_dir / "results.json"
+    if not (run_dir / "config.yaml").is_file() or not results_path.is_file():
+        raise NotFoundError(f"{str(run_dir)!r} is not a uctune run directory (no config.yaml)")
+    import json
+
+    config = load_config(run_dir / "config.yaml")
+    results = json.loads(results_path.read_text())
+    table, split = _load_and_split(config)
+    recorded = results.get("data", {}).get("fingerprint")
+    if recorded != table.fingerprint():
+        raise IntegrityError(
+            f"the data of run {run_dir.name!r} changed since it started "
+            f"(fingerprint {recorded} recorded, {table.fingerprint()} now); start a new run"
+        )
+    return RunContext(run_dir, run_dir.name, config, table, split, results=results, backend=backend)
+
+
+def execute_stages(ctx: RunContext, stages: Sequence[str], *, fresh: bool) -> list[str]:
+    """Run the stages not yet done, in order; return the names of those that ran.
+
+    On failure of the very first stage of a fresh run the directory is removed (nothing worth
+    keeping); otherwise it stays, and the error says how to resume.
+    """
+    ran: list[str] = []
+    for name in stages:
+        if ctx.is_done(name):
+            logger.info("stage %s already done; skipping", name)
+            continue
+        started = time.perf_counter()
+        try:
+            STAGES[name](ctx)
+        except BaseException as exc:
+            nothing_done = fresh and not any(ctx.is_done(s) for s in stages)
+            if nothing_done:
+                shutil.rmtree(ctx.run_dir, ignore_errors=True)
+                raise
+            hint = f"; resume with: uctune run --resume {ctx.run_dir}"
+            if isinstance(exc, UctuneError):
+                raise type(exc)(f"stage {name!r} failed: {exc}{hint}") from exc
+            if isinstance(exc, KeyboardInterrupt):
+                logger.warning("interrupted during stage %s%s", name, hint)
+            raise
+        ctx.mark_done(name, time.perf_counter() - started)
+        ran.append(name)
+    return ran
