@@ -72,3 +72,14 @@ def test_objective_scores():
     )
     with pytest.raises(Exception, match="got 'accuracy'"):
         objective_score("accuracy", Y, P)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("p", "band"),
+    [(1.0, "high"), (0.9, "high"), (0.8999, "medium"), (0.7, "medium"), (0.5, "low"),
+     (0.4999, "none"), (0.0, "none")],
+)
+def test_confidence_bands_follow_the_prd_buckets(p, band):
+    from uctune.metrics import confidence_band
+
+    assert confidence_band(p) == band

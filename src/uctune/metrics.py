@@ -18,7 +18,9 @@ from sklearn.metrics import (
 from uctune.errors import ConfigError
 
 __all__ = [
+    "ALERT_BANDS",
     "METRICS",
+    "confidence_band",
     "ObjectiveMetric",
     "classification_metrics",
     "f1_optimal_threshold",
@@ -27,6 +29,21 @@ __all__ = [
 
 METRICS: tuple[str, ...] = ("f1", "precision", "recall", "roc_auc", "pr_auc")
 ObjectiveMetric = Literal["f1", "pr_auc", "roc_auc"]
+
+# The PRD's alert buckets: (name, lower bound inclusive, upper bound exclusive; 1.0 included).
+ALERT_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("high", 0.9, 1.0),
+    ("medium", 0.7, 0.9),
+    ("low", 0.5, 0.7),
+)
+
+
+def confidence_band(probability: float) -> str:
+    """The alert bucket of a probability: ``high`` (>= 0.9), ``medium``, ``low`` or ``none`` (< 0.5)."""
+    for name, lower, upper in ALERT_BANDS:
+        if lower <= probability < upper or (upper == 1.0 and probability == 1.0):
+            return name
+    return "none"
 
 
 def classification_metrics(
