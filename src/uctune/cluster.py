@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import ray
+
+from uctune.errors import ClusterError
 
 __all__ = ["ray_session", "ensure_ray", "cluster_cpus"]
 
@@ -41,10 +44,40 @@ def _init_kwargs(
     return kwargs
 
 
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on an address nobody listens at: Ray itself retries for many minutes."""
+    if address in ("local", "auto"):
+        return
+    host_port = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = host_port.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ClusterError(f"Ray address must be host:port, 'auto' or 'local', got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ClusterError(f"cannot connect to Ray at {address!r}: {reason.lower()}") from None
+
+
+def _init(kwargs: dict[str, Any]) -> None:
+    _probe(kwargs["address"])
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = ""
+        if "auth" in str(exc).lower() and os.environ.get("RAY_AUTH_MODE") != "token":
+            hint = " (the cluster uses token authentication: set RAY_AUTH_MODE=token)"
+        raise ClusterError(
+            f"cannot connect to Ray at {kwargs['address']!r}: {first}{hint}"
+        ) from None
+
+
 def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
     """Start or join Ray once for this process and leave it running (the Python API's behaviour)."""
     if not ray.is_initialized():
-        ray.init(**_init_kwargs(address, num_cpus, False, None))
+        _init(_init_kwargs(address, num_cpus, False, None))
 
 
 @contextmanager
@@ -59,7 +92,7 @@ def ray_session(
     if ray.is_initialized():
         yield
         return
-    ray.init(**_init_kwargs(address, num_cpus, verbose, runtime_env))
+    _init(_init_kwargs(address, num_cpus, verbose, runtime_env))
     try:
         yield
     finally:

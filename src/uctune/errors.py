@@ -13,6 +13,7 @@ __all__ = [
     "NotFoundError",
     "IntegrityError",
     "TrainingError",
+    "ClusterError",
 ]
 
 
@@ -38,3 +39,7 @@ class IntegrityError(UctuneError):
 
 class TrainingError(UctuneError):
     """Training could not produce a model (for example, every fold failed)."""
+
+
+class ClusterError(UctuneError):
+    """Ray could not be started or reached."""

@@ -187,7 +187,7 @@ def execute(
     from uctune.cluster import cluster_cpus, ray_session
     from uctune.errors import ConfigError
     from uctune.training import Backend
-    from uctune.workflow import execute_stages, resume_run, start_run
+    from uctune.workflow import execute_stages, removed_if_nothing_done, resume_run, start_run
 
     backend: Backend = "sequential" if sequential else "ray"
     if resume is not None:
@@ -216,7 +216,10 @@ def execute(
         run.cluster = {"cpus": 1}
         execute_stages(run, stages, fresh=fresh)
     else:
-        with ray_session(address, num_cpus=num_cpus, verbose=verbose):
+        with (
+            removed_if_nothing_done(run, fresh=fresh),
+            ray_session(address, num_cpus=num_cpus, verbose=verbose),
+        ):
             run.cluster = {"cpus": cluster_cpus(), "address": address or "local"}
             click.echo(f"ray: {run.cluster['cpus']} CPUs", err=True)
             execute_stages(run, stages, fresh=fresh)

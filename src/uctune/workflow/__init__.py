@@ -7,6 +7,7 @@ from uctune.workflow._run import (
     RunContext,
     Stage,
     execute_stages,
+    removed_if_nothing_done,
     resume_run,
     start_run,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "RunContext",
     "Stage",
     "execute_stages",
+    "removed_if_nothing_done",
     "resume_run",
     "start_run",
     "train_stage",

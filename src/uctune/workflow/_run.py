@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,15 @@ from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneErro
 from uctune.runs import new_run_id, write_json
 from uctune.training import Backend, Progress, SplitInfo, make_split
 
-__all__ = ["RunContext", "Stage", "STAGES", "start_run", "resume_run", "execute_stages"]
+__all__ = [
+    "RunContext",
+    "Stage",
+    "STAGES",
+    "start_run",
+    "resume_run",
+    "execute_stages",
+    "removed_if_nothing_done",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -213,31 +222,41 @@ def resume_run(run_dir: Path, *, backend: Backend = "ray") -> RunContext:
     return RunContext(run_dir, run_dir.name, config, table, split, results=results, backend=backend)
 
 
+@contextmanager
+def removed_if_nothing_done(ctx: RunContext, *, fresh: bool) -> Iterator[None]:
+    """Remove a fresh run's directory if it fails before any stage finished (nothing to resume)."""
+    try:
+        yield
+    except BaseException:
+        if fresh and not ctx.results.get("stages"):
+            shutil.rmtree(ctx.run_dir, ignore_errors=True)
+        raise
+
+
 def execute_stages(ctx: RunContext, stages: Sequence[str], *, fresh: bool) -> list[str]:
     """Run the stages not yet done, in order; return the names of those that ran.
 
-    On failure of the very first stage of a fresh run the directory is removed (nothing worth
-    keeping); otherwise it stays, and the error says how to resume.
+    If the first stage of a fresh run fails, the directory is removed (nothing worth keeping);
+    otherwise it stays, and the error says how to resume.
     """
     ran: list[str] = []
-    for name in stages:
-        if ctx.is_done(name):
-            logger.info("stage %s already done; skipping", name)
-            continue
-        started = time.perf_counter()
-        try:
-            STAGES[name](ctx)
-        except BaseException as exc:
-            nothing_done = fresh and not any(ctx.is_done(s) for s in stages)
-            if nothing_done:
-                shutil.rmtree(ctx.run_dir, ignore_errors=True)
+    with removed_if_nothing_done(ctx, fresh=fresh):
+        for name in stages:
+            if ctx.is_done(name):
+                logger.info("stage %s already done; skipping", name)
+                continue
+            started = time.perf_counter()
+            try:
+                STAGES[name](ctx)
+            except BaseException as exc:
+                if not ctx.results.get("stages"):
+                    raise
+                hint = f"; resume with: uctune run --resume {ctx.run_dir}"
+                if isinstance(exc, UctuneError):
+                    raise type(exc)(f"stage {name!r} failed: {exc}{hint}") from exc
+                if isinstance(exc, KeyboardInterrupt):
+                    logger.warning("interrupted during stage %s%s", name, hint)
                 raise
-            hint = f"; resume with: uctune run --resume {ctx.run_dir}"
-            if isinstance(exc, UctuneError):
-                raise type(exc)(f"stage {name!r} failed: {exc}{hint}") from exc
-            if isinstance(exc, KeyboardInterrupt):
-                logger.warning("interrupted during stage %s%s", name, hint)
-            raise
-        ctx.mark_done(name, time.perf_counter() - started)
-        ran.append(name)
+            ctx.mark_done(name, time.perf_counter() - started)
+            ran.append(name)
     return ran
