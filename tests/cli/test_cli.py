@@ -201,15 +201,3 @@ def test_run_then_resume_does_not_retrain(capsys, ray_cluster, tiny_csv, tmp_pat
     assert code == 0, err
     assert "(resumed)" in err and "logistic_regression" in out
     assert (out_dir / "models" / "logistic_regression.joblib").stat().st_mtime_ns == before
-
-
-def test_unreachable_cluster_one_line_and_no_run_dir(capsys, tmp_path, tiny_csv):
-    out_dir = tmp_path / "r"
-    code, _, err = run(
-        capsys, "train", "--data", str(tiny_csv), "--address", "127.0.0.1:9", "--out", str(out_dir)
-    )
-    assert code == 2, err
-    errors = [line for line in err.splitlines() if line.startswith("uctune: error:")]
-    assert errors == [err.splitlines()[-1]]
-    assert errors[0].startswith("uctune: error: cannot connect to Ray at '127.0.0.1:9': ")
-    assert not out_dir.exists()

@@ -60,3 +60,27 @@ def test_bad_input_in_a_fresh_process(tmp_path):
         "uctune: error: label column 'upper_circuit' must hold only 0/1, got values {'yes'}"
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_unreachable_cluster_fails_fast_in_one_line(tmp_path, tiny_csv):
+    out = tmp_path / "r"
+    proc = subprocess.run(
+        [
+            *uctune(),
+            "train",
+            "--data",
+            str(tiny_csv),
+            "--address",
+            "127.0.0.1:9",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("uctune: error:")]
+    assert errors == [proc.stderr.splitlines()[-1]]
+    assert errors[0].startswith("uctune: error: cannot connect to Ray at '127.0.0.1:9': ")
+    assert not out.exists()
