@@ -28,6 +28,7 @@ class Lineage:
     """
 
     run_id: str | None = None
+    run_started_at: str | None = None
     data_fingerprint: str | None = None
     features: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
@@ -45,6 +46,7 @@ class Lineage:
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "run_started_at": self.run_started_at,
             "data_fingerprint": self.data_fingerprint,
             "features": list(self.features),
             "categorical": list(self.categorical),

@@ -67,8 +67,8 @@ _TEMP_GRACE_SECONDS = 60.0  # a younger temporary file may belong to a save in p
 _ENTRY_SQL = """
 SELECT m.model_id, m.model_name, m.model_type, m.version, m.metrics, m.hyperparameters,
        m.file_path, m.created_at, m.description, a.sha256, a.size_bytes,
-       l.run_id, l.data_fingerprint, l.features, l.categorical, l.threshold, l.cv_scores, l.seed,
-       l.library_versions,
+       l.run_id, l.run_started_at, l.data_fingerprint, l.features, l.categorical, l.threshold,
+       l.cv_scores, l.seed, l.library_versions,
        (SELECT group_concat(alias, ',') FROM
            (SELECT alias FROM aliases WHERE aliases.model_id = m.model_id ORDER BY alias)) AS aliases
 FROM models AS m
@@ -163,6 +163,7 @@ def _entry(row: sqlite3.Row) -> ModelEntry:
     model_id = int(row["model_id"])
     lineage = Lineage(
         run_id=row["run_id"],
+        run_started_at=row["run_started_at"],
         data_fingerprint=row["data_fingerprint"],
         features=tuple(_decode(row["features"], "features", model_id, [])),
         categorical=tuple(_decode(row["categorical"], "categorical features", model_id, [])),
@@ -332,8 +333,9 @@ class ModelRegistry:
         ``bump="minor"``/``"major"``, or exactly ``version`` ("2.0.0") if that is not taken.
         ``lineage`` records where the model came from (the threshold and feature names are read
         from the model when not given); ``background`` is a small sample of training rows kept
-        for SHAP explanations. A ``lineage.run_id`` + ``model_name`` pair is stored only once:
-        saving it again returns the existing id.
+        for SHAP explanations. A model name is stored once per run (``lineage.run_id`` and
+        ``run_started_at``): saving it again returns the existing id, so a resumed run does not
+        register twice.
         """
         _check_name(model_name)
         _check_type(model_type)
@@ -351,7 +353,7 @@ class ModelRegistry:
         background_json = self._background_json(background)
 
         if full.run_id is not None:
-            known = self._find_run_model(full.run_id, model_name)
+            known = self._find_run_model(full, model_name)
             if known is not None:
                 logger.info(
                     "run %s already registered %s as model %d", full.run_id, model_name, known
@@ -433,7 +435,7 @@ class ModelRegistry:
                 if targets and not force:
                     raise ConfigError(
                         f"model {entry.model_id} ({entry.ref}) is the target of alias "
-                        f"{', '.join(map(repr, targets))}; move the alias first or force the delete"
+                        f"{', '.join(map(repr, targets))}; move the alias first, or force the delete (--force)"
                     )
                 for alias in targets:
                     self._record_alias(
@@ -577,16 +579,16 @@ class ModelRegistry:
             )
         return _entry(rows[0])
 
-    def _find_run_model(self, run_id: str, model_name: str) -> int | None:
+    def _find_run_model(self, lineage: Lineage, model_name: str) -> int | None:
         with self._session(write=False) as db:
-            return self._run_model_id(db, run_id, model_name)
+            return self._run_model_id(db, lineage, model_name)
 
     @staticmethod
-    def _run_model_id(db: sqlite3.Connection, run_id: str, model_name: str) -> int | None:
+    def _run_model_id(db: sqlite3.Connection, lineage: Lineage, model_name: str) -> int | None:
         row = db.execute(
             "SELECT m.model_id FROM models AS m JOIN model_lineage AS l ON l.model_id = m.model_id "
-            "WHERE l.run_id = ? AND m.model_name = ?",
-            (run_id, model_name),
+            "WHERE l.run_id = ? AND l.run_started_at IS ? AND m.model_name = ?",
+            (lineage.run_id, lineage.run_started_at, model_name),
         ).fetchone()
         return None if row is None else int(row[0])
 
@@ -612,6 +614,7 @@ class ModelRegistry:
             raise ConfigError(f"seed must be an integer, got {given.seed!r}")
         return Lineage(
             run_id=given.run_id,
+            run_started_at=given.run_started_at,
             data_fingerprint=given.data_fingerprint,
             features=features,
             categorical=given.categorical,
@@ -654,7 +657,7 @@ class ModelRegistry:
         try:
             with self._session(write=True) as db:
                 if lineage.run_id is not None:
-                    known = self._run_model_id(db, lineage.run_id, model_name)
+                    known = self._run_model_id(db, lineage, model_name)
                     if known is not None:
                         return known
                 if explicit is not None:
@@ -704,12 +707,13 @@ class ModelRegistry:
                     (model_id, model_type, major, minor, patch),
                 )
                 db.execute(
-                    "INSERT INTO model_lineage (model_id, run_id, data_fingerprint, features, "
-                    "categorical, threshold, cv_scores, seed, library_versions, background) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO model_lineage (model_id, run_id, run_started_at, data_fingerprint,"
+                    " features, categorical, threshold, cv_scores, seed, library_versions,"
+                    " background) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         model_id,
                         lineage.run_id,
+                        lineage.run_started_at,
                         lineage.data_fingerprint,
                         json.dumps(list(lineage.features)),
                         json.dumps(list(lineage.categorical)),

@@ -46,6 +46,7 @@ DDL: tuple[str, ...] = (
     """CREATE TABLE model_lineage (
     model_id INTEGER PRIMARY KEY REFERENCES models (model_id) ON DELETE CASCADE,
     run_id TEXT,
+    run_started_at TEXT,
     data_fingerprint TEXT,
     features TEXT NOT NULL,          -- JSON list, in the order the model expects
     categorical TEXT NOT NULL,       -- JSON list

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from uctune.workflow._register import register_stage
 from uctune.workflow._run import (
     STAGES,
     RunContext,
@@ -17,6 +18,7 @@ __all__ = [
     "RunContext",
     "Stage",
     "execute_stages",
+    "register_stage",
     "resume_run",
     "start_run",
     "train_stage",
