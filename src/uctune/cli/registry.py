@@ -46,7 +46,7 @@ def _echo_json(payload: Any) -> None:
 def _num(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return "-"
-    return str(value) if isinstance(value, int) or float(value).is_integer() else f"{value:.3f}"
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
 def _when(stamp: str) -> str:

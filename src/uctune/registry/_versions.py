@@ -28,7 +28,7 @@ def parse_version(text: str) -> Version:
         version = Version(text)
     except InvalidVersion:
         raise ConfigError(f"{rule}, got {text!r}") from None
-    if len(version.release) != 3 or str(version) != text:
+    if len(version.release) != 3 or text != ".".join(str(n) for n in version.release):
         raise ConfigError(f"{rule}, got {text!r}")
     return version
 
