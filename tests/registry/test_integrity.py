@@ -4,7 +4,6 @@ verify, and the seed's table as any SQLite client sees it."""
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import sqlite3
 import subprocess
@@ -17,8 +16,7 @@ import pytest
 
 from tests.registry.conftest import metrics
 from uctune.errors import IntegrityError, NotFoundError
-from uctune.registry import SCHEMA_VERSION, SEED_MODELS_DDL, ModelRegistry
-from uctune.registry import _artifacts
+from uctune.registry import SCHEMA_VERSION, SEED_MODELS_DDL, ModelRegistry, _artifacts
 
 
 def saved(registry, small_model, n=1):

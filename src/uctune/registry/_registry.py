@@ -435,7 +435,8 @@ class ModelRegistry:
                 if targets and not force:
                     raise ConfigError(
                         f"model {entry.model_id} ({entry.ref}) is the target of alias "
-                        f"{', '.join(map(repr, targets))}; move the alias first, or force the delete (--force)"
+                        f"{', '.join(map(repr, targets))}; move the alias first, or force the "
+                        "delete (--force)"
                     )
                 for alias in targets:
                     self._record_alias(
