@@ -296,3 +296,21 @@ def test_entries_are_frozen_copies(registry, small_model):
     as_dict = registry.list_models()[0]
     as_dict["metrics"]["f1"] = 1.0
     assert registry.get(model_id).metrics["f1"] == 0.6
+
+
+def test_list_models_is_the_entries_as_dicts(registry, small_model):
+    registry.save_model(
+        small_model,
+        "a",
+        "lr",
+        metrics(),
+        {"C": 1.0},
+        "d",
+        lineage=Lineage(run_id="r", cv_scores={"mean": {"f1": 0.5}}, seed=1),
+    )
+    registry.save_model(small_model, "b", "xgb", metrics(0.7))
+    registry.set_alias("production", 1)
+    registry.set_alias("staging", 1)
+    listed = registry.list_models()
+    assert listed == [e.to_dict() for e in registry.entries()]
+    assert listed[0]["aliases"] == ["production", "staging"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,8 +15,12 @@ def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """A deep, mutable, JSON-ready copy (mapping proxies and tuples become dicts and lists)."""
-    return json.loads(json.dumps(value, default=lambda v: dict(v) if isinstance(v, Mapping) else v))
+    """A deep, mutable copy of JSON-like data (mapping proxies and tuples become dicts and lists)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

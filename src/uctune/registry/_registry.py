@@ -189,6 +189,37 @@ def _entry(row: sqlite3.Row) -> ModelEntry:
     )
 
 
+def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """What ``_entry(row).to_dict()`` gives, built straight from the row (``list_models`` over
+    thousands of rows spends most of its time here)."""
+    model_id = int(row["model_id"])
+    return {
+        "model_id": model_id,
+        "model_name": row["model_name"],
+        "model_type": row["model_type"],
+        "version": row["version"],
+        "metrics": _decode(row["metrics"], "metrics", model_id, {}),
+        "hyperparameters": _decode(row["hyperparameters"], "hyperparameters", model_id),
+        "file_path": row["file_path"],
+        "created_at": row["created_at"],
+        "description": row["description"],
+        "sha256": row["sha256"],
+        "size_bytes": row["size_bytes"],
+        "lineage": {
+            "run_id": row["run_id"],
+            "run_started_at": row["run_started_at"],
+            "data_fingerprint": row["data_fingerprint"],
+            "features": _decode(row["features"], "features", model_id, []),
+            "categorical": _decode(row["categorical"], "categorical features", model_id, []),
+            "threshold": row["threshold"],
+            "cv_scores": _decode(row["cv_scores"], "CV scores", model_id, {}),
+            "seed": row["seed"],
+            "library_versions": _decode(row["library_versions"], "library versions", model_id, {}),
+        },
+        "aliases": row["aliases"].split(",") if row["aliases"] else [],
+    }
+
+
 class ModelRegistry:
     """Versioned models in one directory: ``registry.db`` (SQLite) and a joblib file per model.
 
@@ -408,7 +439,7 @@ class ModelRegistry:
         """Every model (oldest first) as a dict of the seed's columns, JSON decoded, plus checksum,
         lineage and aliases; optionally only one type, and only models whose F1 is at least
         ``min_f1``."""
-        return [e.to_dict() for e in self.entries(model_type=model_type, min_f1=min_f1)]
+        return [_row_dict(r) for r in self._select(model_type, min_f1)]
 
     def get_best_model(
         self, metric: str = "f1", model_type: str | None = None
@@ -462,6 +493,9 @@ class ModelRegistry:
         self, *, model_type: str | None = None, min_f1: float | None = None
     ) -> list[ModelEntry]:
         """Every model as a frozen :class:`ModelEntry`, oldest first, optionally filtered."""
+        return [_entry(r) for r in self._select(model_type, min_f1)]
+
+    def _select(self, model_type: str | None, min_f1: float | None) -> list[sqlite3.Row]:
         if min_f1 is not None and (
             isinstance(min_f1, bool)
             or not isinstance(min_f1, int | float)
@@ -482,7 +516,7 @@ class ModelRegistry:
             _ENTRY_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY m.model_id"
         )
         with self._session(write=False) as db:
-            return [_entry(r) for r in db.execute(sql, params)]
+            return db.execute(sql, params).fetchall()
 
     def get(self, ref: int | str) -> ModelEntry:
         """One model by id (``12``), ``type@version``, alias, or ``best`` (highest F1)."""
