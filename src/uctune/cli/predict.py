@@ -6,10 +6,14 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from uctune.cli.registry import open_registry, root_option
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["command"]
 
@@ -25,11 +29,8 @@ def _check_output(path: Path) -> None:
         raise ConfigError(f"--output {str(path)!r} is a directory; give a file name")
 
 
-def _write_atomically(frame: object, path: Path) -> None:
+def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
     """Write through a temporary file beside ``path`` and a rename: never half a file."""
-    import pandas as pd
-
-    assert isinstance(frame, pd.DataFrame)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)

@@ -16,19 +16,17 @@ import logging
 import math
 import numbers
 import os
-import random
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from packaging.version import Version
 
-from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneError
+from uctune.errors import ConfigError, IntegrityError, NotFoundError
 from uctune.registry._artifacts import (
     ARTIFACT_SUFFIX,
     TEMP_PREFIX,
@@ -48,7 +46,8 @@ from uctune.registry._entities import (
 )
 from uctune.registry._lineage import installed_versions, warn_on_mismatch
 from uctune.registry._paths import DB_NAME, default_registry_root
-from uctune.registry._schema import DDL, SCHEMA_VERSION
+from uctune.registry._rows import ENTRY_SQL, decode, dict_from_row, entry_from_row
+from uctune.registry._store import Store
 from uctune.registry._versions import BUMPS, next_version, parse_version
 from uctune.runs import to_jsonable
 
@@ -56,25 +55,11 @@ __all__ = ["ModelRegistry"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 BEST = "best"
 _TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _LOWER_IS_BETTER = ("loss", "error", "brier")
 _TEMP_GRACE_SECONDS = 60.0  # a younger temporary file may belong to a save in progress
-
-_ENTRY_SQL = """
-SELECT m.model_id, m.model_name, m.model_type, m.version, m.metrics, m.hyperparameters,
-       m.file_path, m.created_at, m.description, a.sha256, a.size_bytes,
-       l.run_id, l.run_started_at, l.data_fingerprint, l.features, l.categorical, l.threshold,
-       l.cv_scores, l.seed, l.library_versions,
-       (SELECT group_concat(alias, ',') FROM
-           (SELECT alias FROM aliases WHERE aliases.model_id = m.model_id ORDER BY alias)) AS aliases
-FROM models AS m
-LEFT JOIN model_artifacts AS a ON a.model_id = m.model_id
-LEFT JOIN model_lineage AS l ON l.model_id = m.model_id
-"""
 
 
 def _now() -> str:
@@ -86,11 +71,6 @@ def _current_user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
         return os.environ.get("USER") or "unknown"
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
 
 
 def _check_type(value: Any) -> str:
@@ -113,28 +93,27 @@ def _check_name(value: Any) -> str:
     return value
 
 
-def _json_mapping(value: Any, what: str, *, required: bool) -> str | None:
-    if value is None and not required:
-        return None
+def _to_json(value: Any, what: str) -> str:
     if not isinstance(value, Mapping):
         raise ConfigError(
             f"{what} must be a mapping of names to values, got {type(value).__name__}"
         )
     try:
-        return json.dumps(to_jsonable(dict(value)), allow_nan=False, sort_keys=False)
+        return json.dumps(to_jsonable(dict(value)), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{what} must be JSON-serialisable: {exc}") from None
 
 
 def _metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, float]]:
     """Top-level finite numbers of ``metrics`` (the ones that can be filtered and ranked)."""
-    return [
-        (str(name), float(value))
+    numbers_only = {
+        str(name): float(value)
         for name, value in metrics.items()
         if isinstance(value, numbers.Real)
         and not isinstance(value, bool)
         and math.isfinite(float(value))
-    ]
+    }
+    return list(numbers_only.items())
 
 
 def _feature_names(model: Any) -> tuple[str, ...]:
@@ -148,76 +127,6 @@ def _feature_names(model: Any) -> tuple[str, ...]:
         if inner is None:
             break
     return ()
-
-
-def _decode(text: str | None, what: str, model_id: int, default: Any = None) -> Any:
-    if text is None:
-        return default
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise IntegrityError(f"model {model_id}: its {what} are not valid JSON") from None
-
-
-def _entry(row: sqlite3.Row) -> ModelEntry:
-    model_id = int(row["model_id"])
-    lineage = Lineage(
-        run_id=row["run_id"],
-        run_started_at=row["run_started_at"],
-        data_fingerprint=row["data_fingerprint"],
-        features=tuple(_decode(row["features"], "features", model_id, [])),
-        categorical=tuple(_decode(row["categorical"], "categorical features", model_id, [])),
-        threshold=row["threshold"],
-        cv_scores=_decode(row["cv_scores"], "CV scores", model_id, {}),
-        seed=row["seed"],
-        library_versions=_decode(row["library_versions"], "library versions", model_id, {}),
-    )
-    return ModelEntry(
-        model_id=model_id,
-        model_name=row["model_name"],
-        model_type=row["model_type"],
-        version=row["version"],
-        metrics=_decode(row["metrics"], "metrics", model_id, {}),
-        hyperparameters=_decode(row["hyperparameters"], "hyperparameters", model_id),
-        file_path=row["file_path"],
-        created_at=row["created_at"],
-        description=row["description"],
-        sha256=row["sha256"],
-        size_bytes=row["size_bytes"],
-        lineage=lineage,
-        aliases=tuple(row["aliases"].split(",")) if row["aliases"] else (),
-    )
-
-
-def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
-    """What ``_entry(row).to_dict()`` gives, built straight from the row (``list_models`` over
-    thousands of rows spends most of its time here)."""
-    model_id = int(row["model_id"])
-    return {
-        "model_id": model_id,
-        "model_name": row["model_name"],
-        "model_type": row["model_type"],
-        "version": row["version"],
-        "metrics": _decode(row["metrics"], "metrics", model_id, {}),
-        "hyperparameters": _decode(row["hyperparameters"], "hyperparameters", model_id),
-        "file_path": row["file_path"],
-        "created_at": row["created_at"],
-        "description": row["description"],
-        "sha256": row["sha256"],
-        "size_bytes": row["size_bytes"],
-        "lineage": {
-            "run_id": row["run_id"],
-            "run_started_at": row["run_started_at"],
-            "data_fingerprint": row["data_fingerprint"],
-            "features": _decode(row["features"], "features", model_id, []),
-            "categorical": _decode(row["categorical"], "categorical features", model_id, []),
-            "threshold": row["threshold"],
-            "cv_scores": _decode(row["cv_scores"], "CV scores", model_id, {}),
-            "seed": row["seed"],
-            "library_versions": _decode(row["library_versions"], "library versions", model_id, {}),
-        },
-        "aliases": row["aliases"].split(",") if row["aliases"] else [],
-    }
 
 
 class ModelRegistry:
@@ -247,101 +156,11 @@ class ModelRegistry:
             if self.root.exists() and not self.root.is_dir():
                 raise ConfigError(f"registry root {str(self.root)!r} exists and is not a directory")
             self.root.mkdir(parents=True, exist_ok=True)
-        self._retry(self._initialise)
+        self._store = Store(self.db_path, timeout=timeout)
+        self._store.retry(self._store.initialise)
 
     def __repr__(self) -> str:
         return f"ModelRegistry({str(self.root)!r})"
-
-    # -- connections and transactions -----------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(
-                self.db_path, timeout=self.timeout, isolation_level=None, check_same_thread=True
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise
-            raise IntegrityError(
-                f"{str(self.db_path)!r} cannot be opened as an SQLite database: {exc}"
-            ) from None
-        return conn
-
-    @contextmanager
-    def _session(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        """One transaction on a fresh connection: committed on success, rolled back on any error,
-        closed either way. Writers take the write lock at ``BEGIN`` (``IMMEDIATE``), so a version
-        read inside the transaction cannot be taken by another process before the commit."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
-
-    def _retry(self, operation: Callable[[], T]) -> T:
-        """Run ``operation``, again after a short random pause while another writer holds the lock
-        (or took the same version first), until ``timeout`` seconds have passed."""
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                return operation()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise IntegrityError(f"registry {str(self.db_path)!r}: {exc}") from None
-                error: Exception = exc
-            except sqlite3.IntegrityError as exc:
-                if "UNIQUE" not in str(exc):
-                    raise IntegrityError(f"registry {str(self.db_path)!r}: {exc}") from None
-                error = exc
-            if time.monotonic() >= deadline:
-                raise UctuneError(
-                    f"registry {str(self.db_path)!r} stayed busy for {self.timeout:g} s "
-                    f"({error}); try again"
-                ) from None
-            time.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, 0.25)
-
-    def _initialise(self) -> None:
-        conn = self._connect()
-        try:
-            # WAL is a property of the file: readers keep reading while one process writes.
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                logger.warning("registry %s: journal mode is %s, not wal", self.db_path, mode)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise
-            raise IntegrityError(
-                f"{str(self.db_path)!r} is not a usable SQLite database: {exc}"
-            ) from None
-        conn.close()
-        with self._session(write=False) as db:
-            found = int(db.execute("PRAGMA user_version").fetchone()[0])
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if found == SCHEMA_VERSION:
-            return
-        if found == 0 and not tables:
-            with self._session(write=True) as db:
-                # Re-checked under the write lock: another process may have created it meanwhile.
-                if int(db.execute("PRAGMA user_version").fetchone()[0]) == 0:
-                    for statement in DDL:
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    logger.info("created model registry %s", self.db_path)
-            return
-        raise IntegrityError(
-            f"registry {str(self.db_path)!r} has schema version {found}, this uctune reads version "
-            f"{SCHEMA_VERSION}; open it with the uctune that wrote it, or use another --root"
-        )
 
     # -- the seed's operations ------------------------------------------------------------------
     def save_model(
@@ -370,9 +189,10 @@ class ModelRegistry:
         """
         _check_name(model_name)
         _check_type(model_type)
-        metrics_json = _json_mapping(metrics, "metrics", required=True)
-        assert metrics_json is not None
-        hyper_json = _json_mapping(hyperparameters, "hyperparameters", required=False)
+        metrics_json = _to_json(metrics, "metrics")
+        hyper_json = (
+            None if hyperparameters is None else _to_json(hyperparameters, "hyperparameters")
+        )
         if description is not None and not isinstance(description, str):
             raise ConfigError(f"description must be text, got {type(description).__name__}")
         explicit = parse_version(version) if version is not None else None
@@ -393,7 +213,7 @@ class ModelRegistry:
 
         tmp, digest, size = write_temp_artifact(model, self.root)
         try:
-            return self._retry(
+            return self._store.retry(
                 lambda: self._insert(
                     tmp,
                     digest=digest,
@@ -421,16 +241,15 @@ class ModelRegistry:
     ) -> Any:
         """The stored model, by ``model_id`` or by ``version`` (with ``model_type`` when several
         types share that version). The file's size and sha256 are checked before unpickling."""
-        if (model_id is None) == (version is None):
+        if model_id is not None and version is None:
+            entry = self.get(model_id)
+        elif version is not None and model_id is None:
+            entry = self._by_version(version, model_type)
+        else:
             raise ConfigError(
                 "load_model needs exactly one of model_id or version, got "
                 f"model_id={model_id!r}, version={version!r}"
             )
-        if model_id is not None:
-            entry = self.get(model_id)
-        else:
-            assert version is not None
-            entry = self._by_version(version, model_type)
         return self.load(entry)
 
     def list_models(
@@ -439,7 +258,7 @@ class ModelRegistry:
         """Every model (oldest first) as a dict of the seed's columns, JSON decoded, plus checksum,
         lineage and aliases; optionally only one type, and only models whose F1 is at least
         ``min_f1``."""
-        return [_row_dict(r) for r in self._select(model_type, min_f1)]
+        return [dict_from_row(r) for r in self._select(model_type, min_f1)]
 
     def get_best_model(
         self, metric: str = "f1", model_type: str | None = None
@@ -455,7 +274,7 @@ class ModelRegistry:
         entry = self.get(model_id)
 
         def delete() -> None:
-            with self._session(write=True) as db:
+            with self._store.session(write=True) as db:
                 targets = [
                     r[0]
                     for r in db.execute(
@@ -478,7 +297,7 @@ class ModelRegistry:
                 if gone.rowcount == 0:
                     raise NotFoundError(f"model {entry.model_id} was deleted meanwhile")
 
-        self._retry(delete)
+        self._store.retry(delete)
         # The row is gone first: a crash here leaves a stray file, never a row without a file.
         try:
             path = resolve_inside(self.root, entry.file_path, entry.model_id)
@@ -493,7 +312,7 @@ class ModelRegistry:
         self, *, model_type: str | None = None, min_f1: float | None = None
     ) -> list[ModelEntry]:
         """Every model as a frozen :class:`ModelEntry`, oldest first, optionally filtered."""
-        return [_entry(r) for r in self._select(model_type, min_f1)]
+        return [entry_from_row(r) for r in self._select(model_type, min_f1)]
 
     def _select(self, model_type: str | None, min_f1: float | None) -> list[sqlite3.Row]:
         if min_f1 is not None and (
@@ -513,9 +332,9 @@ class ModelRegistry:
             )
             params.append(float(min_f1))
         sql = (
-            _ENTRY_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY m.model_id"
+            ENTRY_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY m.model_id"
         )
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             return db.execute(sql, params).fetchall()
 
     def get(self, ref: int | str) -> ModelEntry:
@@ -526,11 +345,11 @@ class ModelRegistry:
             )
         if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
             model_id = int(ref)
-            with self._session(write=False) as db:
-                row = db.execute(_ENTRY_SQL + " WHERE m.model_id = ?", (model_id,)).fetchone()
+            with self._store.session(write=False) as db:
+                row = db.execute(ENTRY_SQL + " WHERE m.model_id = ?", (model_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no model with id {model_id} in registry {str(self.root)!r}")
-            return _entry(row)
+            return entry_from_row(row)
         if not isinstance(ref, str) or not ref.strip():
             raise ConfigError(
                 f"a model reference must be an id, type@version or alias, got {ref!r}"
@@ -546,7 +365,7 @@ class ModelRegistry:
         if "@" in ref:
             model_type, _, version = ref.partition("@")
             return self._by_version(version, model_type)
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             row = db.execute("SELECT model_id FROM aliases WHERE alias = ?", (ref,)).fetchone()
             known = [r[0] for r in db.execute("SELECT alias FROM aliases ORDER BY alias")]
         if row is None:
@@ -569,12 +388,12 @@ class ModelRegistry:
             + f" ORDER BY mm.value {order}, mm.model_id DESC LIMIT 1"
         )
         params = (metric, model_type) if model_type else (metric,)
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             row = db.execute(sql, params).fetchone()
             if row is None:
                 return None
-            found = db.execute(_ENTRY_SQL + " WHERE m.model_id = ?", (row[0],)).fetchone()
-        return None if found is None else _entry(found)
+            found = db.execute(ENTRY_SQL + " WHERE m.model_id = ?", (row[0],)).fetchone()
+        return None if found is None else entry_from_row(found)
 
     def load(self, entry: ModelEntry) -> Any:
         """The model of ``entry``: its path checked to be inside the root, its size and sha256
@@ -588,20 +407,20 @@ class ModelRegistry:
 
     def background(self, model_id: int) -> list[dict[str, Any]] | None:
         """The training rows saved with a model as SHAP's reference sample (``None`` if none)."""
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             row = db.execute(
                 "SELECT background FROM model_lineage WHERE model_id = ?", (model_id,)
             ).fetchone()
         if row is None or row[0] is None:
             return None
-        records = _decode(row[0], "background rows", model_id)
+        records = decode(row[0], "background rows", model_id)
         return records if isinstance(records, list) else None
 
     def _by_version(self, version: str, model_type: str | None) -> ModelEntry:
         parse_version(version)
-        sql = _ENTRY_SQL + " WHERE m.version = ?" + (" AND m.model_type = ?" if model_type else "")
+        sql = ENTRY_SQL + " WHERE m.version = ?" + (" AND m.model_type = ?" if model_type else "")
         params = (version, model_type) if model_type else (version,)
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             rows = db.execute(sql + " ORDER BY m.model_type", params).fetchall()
         if not rows:
             what = f"{model_type}@{version}" if model_type else f"version {version}"
@@ -612,10 +431,10 @@ class ModelRegistry:
                 f"version {version} exists for several model types ({types}); name one, "
                 f"e.g. {rows[0]['model_type']}@{version}"
             )
-        return _entry(rows[0])
+        return entry_from_row(rows[0])
 
     def _find_run_model(self, lineage: Lineage, model_name: str) -> int | None:
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             return self._run_model_id(db, lineage, model_name)
 
     @staticmethod
@@ -690,7 +509,7 @@ class ModelRegistry:
     ) -> int:
         placed: Path | None = None
         try:
-            with self._session(write=True) as db:
+            with self._store.session(write=True) as db:
                 if lineage.run_id is not None:
                     known = self._run_model_id(db, lineage, model_name)
                     if known is not None:
@@ -783,7 +602,7 @@ class ModelRegistry:
         who = by or _current_user()
 
         def move() -> AliasEvent | None:
-            with self._session(write=True) as db:
+            with self._store.session(write=True) as db:
                 if (
                     db.execute(
                         "SELECT 1 FROM models WHERE model_id = ?", (target.model_id,)
@@ -807,7 +626,7 @@ class ModelRegistry:
                 )
                 return self._record_alias(db, alias, before, target.model_id, who, reason, now)
 
-        return self._retry(move)
+        return self._store.retry(move)
 
     def remove_alias(
         self, alias: str, *, by: str | None = None, reason: str | None = None
@@ -817,7 +636,7 @@ class ModelRegistry:
         who = by or _current_user()
 
         def drop() -> AliasEvent:
-            with self._session(write=True) as db:
+            with self._store.session(write=True) as db:
                 row = db.execute(
                     "SELECT model_id FROM aliases WHERE alias = ?", (alias,)
                 ).fetchone()
@@ -828,11 +647,11 @@ class ModelRegistry:
                 db.execute("DELETE FROM aliases WHERE alias = ?", (alias,))
                 return self._record_alias(db, alias, int(row[0]), None, who, reason)
 
-        return self._retry(drop)
+        return self._store.retry(drop)
 
     def aliases(self) -> list[AliasEntry]:
         """Every alias and the model it points at."""
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             rows = db.execute(
                 "SELECT a.alias, a.model_id, m.model_type, m.version, a.updated_at, a.updated_by "
                 "FROM aliases AS a JOIN models AS m ON m.model_id = a.model_id ORDER BY a.alias"
@@ -851,7 +670,7 @@ class ModelRegistry:
     def alias_history(self, alias: str | None = None) -> list[AliasEvent]:
         """Every move of ``alias`` (or of every alias), oldest first."""
         sql = "SELECT * FROM alias_history" + (" WHERE alias = ?" if alias else "")
-        with self._session(write=False) as db:
+        with self._store.session(write=False) as db:
             rows = db.execute(sql + " ORDER BY event_id", (alias,) if alias else ()).fetchall()
         return [
             AliasEvent(
@@ -896,7 +715,9 @@ class ModelRegistry:
     def verify(self) -> VerifyReport:
         """Check every model's file (present, inside the root, size, sha256) and look for files
         no row accounts for. Nothing is unpickled."""
-        with self._session(write=True) as db:  # no save can be half-way while we list the files
+        with self._store.session(
+            write=True
+        ) as db:  # no save can be half-way while we list the files
             rows = db.execute(
                 "SELECT m.model_id, m.file_path, a.sha256, a.size_bytes FROM models AS m "
                 "LEFT JOIN model_artifacts AS a ON a.model_id = m.model_id ORDER BY m.model_id"
