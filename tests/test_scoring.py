@@ -179,3 +179,8 @@ def test_reason_sentences():
         "rsi_14 80 lowered the probability by 0.004"
     )
     assert describe_reason(Reason("opm", 5.0, 0.0)) == "opm 5 % barely moved the probability"
+
+
+def test_amounts_round_consistently():
+    assert describe_reason(Reason("npm", 5.0, 0.0098)).endswith("by 0.01")
+    assert describe_reason(Reason("npm", 5.0, 0.0094)).endswith("by 0.009")

@@ -142,7 +142,7 @@ def format_value(feature: str, value: Any) -> str:
 def describe_reason(reason: Reason) -> str:
     """``eps_qoq +45 % raised the probability by 0.12``."""
     size = abs(reason.contribution)
-    amount = f"{size:.2f}" if size >= 0.01 else f"{size:.3f}"
+    amount = f"{size:.2f}" if size >= 0.0095 else f"{size:.3f}"  # never "0.010"
     value = format_value(reason.feature, reason.value)
     if size < 0.0005:
         return f"{reason.feature} {value} barely moved the probability"

@@ -113,8 +113,8 @@ def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: P
     used = threshold if threshold is not None else float(getattr(model, "threshold", 0.5))
     bands = scores["confidence"].value_counts()
     click.echo(
-        f"scored {len(scores)} events with {label}, threshold {used:.3f}: "
-        f"{int(scores['decision'].sum())} predicted upper circuits "
-        f"(high {int(bands.get('high', 0))}, medium {int(bands.get('medium', 0))}, "
-        f"low {int(bands.get('low', 0))}); wrote {output_path}"
+        f"scored {len(scores)} events with {label}: {int(scores['decision'].sum())} predicted "
+        f"upper circuits at its threshold {used:.3f}; confidence high "
+        f"{int(bands.get('high', 0))}, medium {int(bands.get('medium', 0))}, "
+        f"low {int(bands.get('low', 0))}; wrote {output_path}"
     )
