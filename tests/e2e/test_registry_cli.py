@@ -120,6 +120,11 @@ def test_list_show_best(capsys, registered):
         (["registry", "alias", "best", "1"], "an alias must be 1-64 letters"),
         (["registry", "alias", "staging"], "alias 'staging' has never been set"),
         (["registry", "delete", "9", "--yes"], "no model with id 9"),
+        (
+            ["registry", "delete", "1"],
+            "deleting model 1 (logistic_regression@1.0.0) needs a confirmation; pass --yes",
+        ),
+        (["registry", "show", "@1.0.0"], "a type@version reference needs the type, got '@1.0.0'"),
     ],
 )
 def test_bad_registry_commands(capsys, registered, argv, message):

@@ -153,3 +153,19 @@ def test_background_rows_round_trip(registry, small_model):
         {"eps_qoq": None, "rsi_14": 60.0, "opm": 4.0},
     ]
     assert registry.background(registry.save_model(small_model, "b", "lr", metrics())) is None
+
+
+def test_python_patch_releases_do_not_warn(registry, small_model):
+    model_id = registry.save_model(small_model, "a", "lr", metrics())
+    major, minor, _ = installed_versions()["python"].split(".")
+    for python, warns in ((f"{major}.{minor}.99", False), (f"{major}.{int(minor) - 1}.0", True)):
+        recorded = {**installed_versions(), "python": python}
+        with sqlite3.connect(registry.db_path) as db:
+            db.execute(
+                "UPDATE model_lineage SET library_versions = ? WHERE model_id = ?",
+                (json.dumps(recorded), model_id),
+            )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            registry.load_model(model_id=model_id)
+        assert bool(caught) is warns, python

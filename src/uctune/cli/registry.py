@@ -262,8 +262,16 @@ def alias(
 @root_option
 def delete(ref: str, force: bool, yes: bool, root: Path | None) -> None:
     """Delete model REF: its rows and its file."""
+    import sys
+
+    from uctune.errors import ConfigError
+
     registry = open_registry(root)
     entry = registry.get(ref)
+    if not yes and not sys.stdin.isatty():
+        raise ConfigError(
+            f"deleting model {entry.model_id} ({entry.ref}) needs a confirmation; pass --yes"
+        )
     if not yes:
         click.confirm(
             f"delete model {entry.model_id} ({entry.ref}, {entry.model_name})?", abort=True

@@ -43,13 +43,22 @@ def installed_versions() -> dict[str, str | None]:
     return dict(_installed())
 
 
+def _comparable(name: str, value: str | None) -> str | None:
+    # Pickles move freely between Python patch releases; a minor release is worth a warning.
+    if name == "python" and value is not None:
+        return ".".join(value.split(".")[:2])
+    return value
+
+
 def warn_on_mismatch(model_id: int, ref: str, recorded: Mapping[str, str | None]) -> list[str]:
     """Warn once per load when a recorded library version differs from the installed one."""
     now = installed_versions()
     differ = [
         f"{name} {was} -> {now.get(name) or 'not installed'}"
         for name, was in sorted(recorded.items())
-        if was is not None and name in now and now[name] != was
+        if was is not None
+        and name in now
+        and _comparable(name, now[name]) != _comparable(name, was)
     ]
     if differ:
         message = (

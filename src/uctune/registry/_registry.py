@@ -364,6 +364,8 @@ class ModelRegistry:
             return best
         if "@" in ref:
             model_type, _, version = ref.partition("@")
+            if not model_type:
+                raise ConfigError(f"a type@version reference needs the type, got {ref!r}")
             return self._by_version(version, model_type)
         with self._store.session(write=False) as db:
             row = db.execute("SELECT model_id FROM aliases WHERE alias = ?", (ref,)).fetchone()
