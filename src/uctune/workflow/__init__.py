@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from uctune.workflow._register import register_stage
 from uctune.workflow._run import (
     STAGES,
     RunContext,
@@ -18,7 +17,6 @@ __all__ = [
     "RunContext",
     "Stage",
     "execute_stages",
-    "register_stage",
     "resume_run",
     "start_run",
     "train_stage",
