@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench bench-registry sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,18 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/uctune run $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) sqlite3-cli
 	$(BIN)/python -m pytest $(ARGS)
+
+# The registry tests read registry.db with the plain sqlite3 client, as a user would: install
+# Debian's sqlite3 package when the client is missing (CI runs as root on a clean machine).
+sqlite3-cli:
+	@command -v sqlite3 >/dev/null 2>&1 || { \
+	  echo "installing the sqlite3 command-line client (Debian package sqlite3)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq sqlite3 >/dev/null; } && \
+	command -v sqlite3 >/dev/null 2>&1 || { echo "make: the sqlite3 client could not be installed" >&2; exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -28,6 +38,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py $(ARGS)
+
+bench-registry: $(STAMP)
+	$(BIN)/python benchmarks/bench_registry.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -36,6 +36,13 @@ def ray_cluster() -> Iterator[None]:
     ray.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _isolated_registry(tmp_path_factory, monkeypatch) -> None:
+    """Every test (and every process it starts) gets its own default model registry, never the
+    checkout's data/models/registry."""
+    monkeypatch.setenv("UCTUNE_REGISTRY", str(tmp_path_factory.mktemp("registry")))
+
+
 @pytest.fixture(scope="session")
 def tiny_frame() -> pd.DataFrame:
     from uctune.data import generate

@@ -10,8 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from uctune.errors import ConfigError, NotFoundError
 from uctune.models import get_spec, resolve_families
+from uctune.registry._paths import default_registry_root
 
-__all__ = ["SplitConfig", "TrainConfig", "RunConfig", "load_config", "apply_overrides"]
+__all__ = [
+    "SplitConfig",
+    "TrainConfig",
+    "RegistryConfig",
+    "RunConfig",
+    "load_config",
+    "apply_overrides",
+]
 
 
 class _Strict(BaseModel):
@@ -57,6 +65,14 @@ class TrainConfig(_Strict):
         return out
 
 
+class RegistryConfig(_Strict):
+    """The register stage: where the run's models are versioned (the seed's directory by default;
+    ``$UCTUNE_REGISTRY`` overrides the default), and whether to register at all."""
+
+    path: Path = Field(default_factory=default_registry_root)
+    enabled: bool = True
+
+
 class RunConfig(_Strict):
     """Everything one ``uctune run`` does. Sections are added as stages are."""
 
@@ -65,6 +81,7 @@ class RunConfig(_Strict):
     seed: int = 42
     split: SplitConfig = SplitConfig()
     train: TrainConfig = TrainConfig()
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
 
 def _one_line(exc: ValidationError, source: str) -> str:

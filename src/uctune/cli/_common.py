@@ -16,6 +16,7 @@ __all__ = [
     "build_config",
     "execute",
     "print_summary",
+    "print_registered",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -167,6 +168,31 @@ def print_summary(payload: dict[str, Any]) -> None:
     click.echo(format_table(headers, rows))
     for name, why in payload.get("failures", {}).items():
         click.echo(f"{name}: FAILED: {why}", err=True)
+    print_registered(payload.get("registry"))
+
+
+def _model_line(info: dict[str, Any]) -> str:
+    return (
+        f"model {info['model_id']} {info['model_type']}@{info['version']} "
+        f"({info['model_name']}, f1 {_pct(info.get('f1'))})"
+    )
+
+
+def print_registered(section: dict[str, Any] | None) -> None:
+    """What the register stage stored, and the best model of the run and of the registry."""
+    if not section or not section.get("enabled", True):
+        return
+    models = section.get("models", {})
+    ids = ", ".join(str(m["model_id"]) for m in models.values())
+    click.echo(
+        f"registered {len(models)} {section.get('source', '')} model(s) in "
+        f"{section.get('path')}: ids {ids or '-'}"
+    )
+    if section.get("best"):
+        click.echo(f"best of this run: {_model_line(section['best'])}")
+    overall = section.get("registry_best")
+    if overall and overall.get("model_id") != (section.get("best") or {}).get("model_id"):
+        click.echo(f"best in the registry: {_model_line(overall)}")
 
 
 def execute(

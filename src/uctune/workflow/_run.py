@@ -148,8 +148,15 @@ def _train_stage(ctx: RunContext) -> None:
     train_stage(ctx)
 
 
+def _register_stage(ctx: RunContext) -> None:
+    from uctune.workflow._register import register_stage
+
+    register_stage(ctx)
+
+
 STAGES: dict[str, Stage] = {
     "train": _train_stage,
+    "register": _register_stage,  # keep last: it registers what every earlier stage produced
 }
 """Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``."""
 

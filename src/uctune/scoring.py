@@ -1,0 +1,198 @@
+"""Scoring new events with a registered model: probability, decision, confidence band, reasons.
+
+The input must hold exactly the features the model was trained on (any order; the stored order is
+restored), plus optionally the id columns and the label. Each row gets the probability of an upper
+circuit, the decision at the model's stored threshold, the PRD's confidence band, and the features
+that moved its probability most, as sentences: ``eps_qoq +45 % raised the probability by 0.12``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from uctune.data.schema import ID_COLUMNS, LABEL
+from uctune.errors import ConfigError, DataError
+from uctune.explain import Reason, explain, top_reasons
+from uctune.metrics import confidence_band
+
+__all__ = ["prepare_features", "score", "describe_reason", "format_value"]
+
+logger = logging.getLogger(__name__)
+
+_SHOWN = 8
+
+# How a value of each embedded-dataset column reads to a person (data/README.md has the units).
+_SIGNED_PERCENT = frozenset(
+    {
+        "revenue_qoq",
+        "revenue_yoy",
+        "pat_qoq",
+        "pat_yoy",
+        "eps_qoq",
+        "eps_yoy",
+        "price_change_1w",
+        "dist_from_dma50",
+        "season_q1_avg",
+        "season_q2_avg",
+        "season_q3_avg",
+        "nifty_change_1d",
+        "sector_change_1d",
+    }
+)
+_PERCENT = frozenset({"opm", "npm", "vcp_contraction_depth", "circuit_band"})
+_YES_NO = frozenset({"new_orders", "exceptional_items", "vcp_detected"})
+_COUNTS = frozenset({"uc_count_6m", "vcp_stage"})
+_TONE = {-1: "negative", 0: "neutral", 1: "positive"}
+
+
+def _list(names: Sequence[str]) -> str:
+    more = f", ... ({len(names)} in all)" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
+
+
+def prepare_features(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    categorical: Sequence[str] = (),
+    *,
+    source: str = "the input",
+    model: str = "the model",
+) -> pd.DataFrame:
+    """The model's feature matrix from ``frame``: its columns in the stored order, numbers as
+    floats, declared categoricals as categories. Missing or unexpected columns, text in a numeric
+    column and infinities are :class:`~uctune.errors.DataError` s naming them."""
+    if not features:
+        raise ConfigError(f"{model} records no feature names, so input columns cannot be checked")
+    columns = [str(c) for c in frame.columns]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise DataError(f"{source} has duplicated columns: {_list(duplicated)}")
+    missing = [f for f in features if f not in columns]
+    if missing:
+        raise DataError(
+            f"{source} lacks {len(missing)} feature column(s) that {model} needs: {_list(missing)}"
+        )
+    allowed = set(features) | set(ID_COLUMNS) | {LABEL}
+    extra = [c for c in columns if c not in allowed]
+    if extra:
+        raise DataError(
+            f"{source} has column(s) {model} was not trained on: {_list(extra)}; remove them "
+            f"(allowed besides the features: {', '.join((*ID_COLUMNS, LABEL))})"
+        )
+    if len(frame) == 0:
+        raise DataError(f"{source} has no rows to score")
+    X = pd.DataFrame(index=frame.index)
+    for name in features:
+        series = frame[name]
+        if name in categorical:
+            X[name] = series.astype("string").astype("category")
+            continue
+        if series.dtype == bool:
+            series = series.astype(np.float64)
+        numbers = pd.to_numeric(series, errors="coerce")
+        bad = series[numbers.isna() & series.notna()]
+        if len(bad):
+            shown = ", ".join(repr(v) for v in list(bad.astype(str).unique())[:5])
+            raise DataError(f"feature column {name!r} of {source} must be numeric, got {shown}")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        n_inf = int(np.isinf(values).sum())
+        if n_inf:
+            raise DataError(
+                f"feature column {name!r} of {source} holds {n_inf} infinite value(s); "
+                "use an empty cell for a missing value"
+            )
+        X[name] = values
+    return X.reset_index(drop=True)
+
+
+def format_value(feature: str, value: Any) -> str:
+    """A feature's value as a person reads it: ``+45 %``, ``yes``, ``Q3``, ``₹2,010 cr``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "missing"
+    if isinstance(value, str) or not isinstance(value, int | float | np.number):
+        return str(value)
+    v = float(value)
+    if feature in _SIGNED_PERCENT:
+        return f"{v:+.0f} %" if abs(v) >= 10 else f"{v:+.1f} %"
+    if feature in _PERCENT:
+        return f"{v:.0f} %" if v.is_integer() else f"{v:.1f} %"
+    if feature in _YES_NO:
+        return "yes" if v >= 0.5 else "no"
+    if feature in _COUNTS:
+        return f"{v:.0f}"
+    if feature == "guidance_tone":
+        return _TONE.get(round(v), f"{v:g}")
+    if feature == "fiscal_quarter":
+        return f"Q{v:.0f}"
+    if feature == "log_market_cap":
+        return f"₹{math.exp(v):,.0f} cr"
+    if feature == "volume_spike":
+        return f"{v:.1f}x"
+    if feature == "rsi_14":
+        return f"{v:.0f}"
+    return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def describe_reason(reason: Reason) -> str:
+    """``eps_qoq +45 % raised the probability by 0.12``."""
+    size = abs(reason.contribution)
+    amount = f"{size:.2f}" if size >= 0.0095 else f"{size:.3f}"  # never "0.010"
+    value = format_value(reason.feature, reason.value)
+    if size < 0.0005:
+        return f"{reason.feature} {value} barely moved the probability"
+    verb = "raised" if reason.contribution > 0 else "lowered"
+    return f"{reason.feature} {value} {verb} the probability by {amount}"
+
+
+def score(
+    model: Any,
+    frame: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    categorical: Sequence[str] = (),
+    threshold: float | None = None,
+    reasons: int = 5,
+    background: pd.DataFrame | None = None,
+    source: str = "the input",
+    model_label: str = "the model",
+) -> pd.DataFrame:
+    """Score ``frame``: its id columns (or ``row``), ``probability``, ``decision`` (1 when the
+    probability reaches ``threshold``, default the model's own or 0.5), ``confidence`` and
+    ``reason_1``..``reason_k`` (the SHAP contributions largest first; ``reasons=0`` for none)."""
+    if reasons < 0:
+        raise ConfigError(f"the number of reasons must be 0 or more, got {reasons}")
+    X = prepare_features(frame, features, categorical, source=source, model=model_label)
+    if threshold is None:
+        threshold = float(getattr(model, "threshold", 0.5))
+    proba = np.asarray(model.predict_proba(X), dtype=float)[:, 1]
+    ids = [c for c in ID_COLUMNS if c in frame.columns]
+    out = (
+        frame[ids].reset_index(drop=True).copy()
+        if ids
+        else pd.DataFrame({"row": np.arange(1, len(X) + 1)})
+    )
+    out["probability"] = proba
+    out["decision"] = (proba >= threshold).astype(np.int64)
+    out["confidence"] = [confidence_band(float(p)) for p in proba]
+    if reasons:
+        bg = None
+        if background is not None and len(background):
+            bg = prepare_features(
+                background, features, categorical, source="the stored background rows"
+            )
+        else:
+            logger.info("no background rows stored with %s; using the input rows", model_label)
+        explanation = explain(model, X, background=bg, max_rows=None)
+        k = min(reasons, len(features))
+        texts = [
+            [describe_reason(r) for r in top_reasons(explanation, i, k)] for i in range(len(X))
+        ]
+        for j in range(k):
+            out[f"reason_{j + 1}"] = [row[j] for row in texts]
+    return out

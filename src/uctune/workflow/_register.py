@@ -1,0 +1,133 @@
+"""The register stage: every tuned model of the run (else every trained one) into the registry.
+
+Each model is saved with its holdout metrics at its stored threshold (``f1``, ``precision``,
+``recall``, ``roc_auc``, ``pr_auc`` and the confusion counts, at top level so that ``min_f1`` and
+``get_best_model(metric="f1")`` apply), its hyperparameters, and its lineage: the run, the data
+fingerprint, the feature order, the threshold, the CV scores, the seed, and a small sample of
+training rows that ``uctune predict`` explains against. A resumed run does not register a model
+twice (the registry keys saves by run and model name).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from uctune.metrics import METRICS
+from uctune.models import get_spec
+from uctune.registry import Lineage, ModelRegistry
+
+if TYPE_CHECKING:
+    from uctune.workflow._run import RunContext
+
+__all__ = ["register_stage", "BACKGROUND_ROWS"]
+
+logger = logging.getLogger(__name__)
+
+BACKGROUND_ROWS = 100
+TUNED_SUFFIX = "_tuned"
+_COUNTS = ("tp", "fp", "tn", "fn")
+
+
+def _candidates(ctx: RunContext) -> tuple[str, list[tuple[str, str, dict[str, Any], str]]]:
+    """``(source, [(model name, family, FamilyResult.to_dict(), description)])``."""
+    tuning = ctx.results.get("tuning") or {}
+    tuned = []
+    for name in ctx.model_names():
+        if not name.endswith(TUNED_SUFFIX):
+            continue
+        family = name.removesuffix(TUNED_SUFFIX)
+        info = tuning.get(family)
+        if not isinstance(info, dict) or not isinstance(info.get("refit"), dict):
+            logger.warning("model %s has no tuning results in results.json; not registered", name)
+            continue
+        metric, best = info.get("metric"), info.get("best_score")
+        detail = f"best CV {metric} {best:.4f}" if isinstance(best, int | float) else "tuned"
+        tuned.append((name, family, info["refit"], f"tuned ({detail})"))
+    if tuned:
+        return "tuned", tuned
+    families = ctx.results.get("families") or {}
+    trained = [
+        (family, family, summary, "trained with fixed parameters")
+        for family, summary in families.items()
+        if family in ctx.model_names()
+    ]
+    return "trained", trained
+
+
+def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    holdout = (summary.get("holdout") or {}).get("at_threshold")
+    if holdout:
+        return {k: holdout[k] for k in (*METRICS, *_COUNTS) if k in holdout}
+    # No holdout rows: the out-of-fold scores at the threshold are the honest substitute.
+    oof = summary.get("cv", {}).get("oof") or {}
+    return {k: oof[k] for k in (*METRICS, *_COUNTS) if k in oof}
+
+
+def register_stage(ctx: RunContext) -> None:
+    """Register the run's models; record their ids in ``results["registry"]``."""
+    settings = ctx.config.registry
+    if not settings.enabled:
+        ctx.results["registry"] = {"enabled": False}
+        return
+    registry = ModelRegistry(settings.path)
+    source, candidates = _candidates(ctx)
+    train_rows = ctx.table.X.iloc[ctx.split.train_index]
+    background = train_rows.sample(
+        n=min(BACKGROUND_ROWS, len(train_rows)), random_state=ctx.config.seed
+    )
+    data = ctx.results.get("data", {})
+    registered: dict[str, dict[str, Any]] = {}
+    for name, family, summary, how in candidates:
+        model = ctx.model(name)
+        cv_scores = dict(summary.get("cv") or {})
+        tuning = (ctx.results.get("tuning") or {}).get(family)
+        if source == "tuned" and isinstance(tuning, dict):
+            cv_scores["tuning"] = {k: tuning[k] for k in ("metric", "best_score") if k in tuning}
+        lineage = Lineage(
+            run_id=ctx.run_id,
+            run_started_at=ctx.results.get("created_at"),
+            data_fingerprint=data.get("fingerprint") or ctx.table.fingerprint(),
+            features=ctx.table.features,
+            categorical=ctx.table.categorical,
+            threshold=summary.get("threshold"),
+            cv_scores=cv_scores,
+            seed=ctx.config.seed,
+        )
+        model_id = registry.save_model(
+            model,
+            model_name=name,
+            model_type=family,
+            metrics=_metrics(summary),
+            hyperparameters=summary.get("params") or {},
+            description=f"{get_spec(family).display_name}, {how}; uctune run {ctx.run_id}",
+            lineage=lineage,
+            background=background,
+        )
+        entry = registry.get(model_id)
+        registered[name] = {
+            "model_id": model_id,
+            "model_type": entry.model_type,
+            "version": entry.version,
+            "f1": entry.metrics.get("f1"),
+        }
+        logger.info("registered %s as model %d (%s)", name, model_id, entry.ref)
+    section: dict[str, Any] = {
+        "enabled": True,
+        "path": str(settings.path),
+        "source": source,
+        "models": registered,
+    }
+    scored = [(v["f1"], k) for k, v in registered.items() if isinstance(v["f1"], int | float)]
+    if scored:
+        section["best"] = {"model_name": max(scored)[1], **registered[max(scored)[1]]}
+    overall = registry.best("f1")
+    if overall is not None:
+        section["registry_best"] = {
+            "model_id": overall.model_id,
+            "model_name": overall.model_name,
+            "model_type": overall.model_type,
+            "version": overall.version,
+            "f1": overall.metrics.get("f1"),
+        }
+    ctx.results["registry"] = section
