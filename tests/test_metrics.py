@@ -76,8 +76,15 @@ def test_objective_scores():
 
 @pytest.mark.parametrize(
     ("p", "band"),
-    [(1.0, "high"), (0.9, "high"), (0.8999, "medium"), (0.7, "medium"), (0.5, "low"),
-     (0.4999, "none"), (0.0, "none")],
+    [
+        (1.0, "high"),
+        (0.9, "high"),
+        (0.8999, "medium"),
+        (0.7, "medium"),
+        (0.5, "low"),
+        (0.4999, "none"),
+        (0.0, "none"),
+    ],
 )
 def test_confidence_bands_follow_the_prd_buckets(p, band):
     from uctune.metrics import confidence_band

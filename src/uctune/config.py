@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from uctune.errors import ConfigError, NotFoundError
 from uctune.models import get_spec, resolve_families
 
-__all__ = ["SplitConfig", "TrainConfig", "RunConfig", "load_config", "apply_overrides"]
+__all__ = [
+    "SplitConfig",
+    "TrainConfig",
+    "ReportConfig",
+    "RunConfig",
+    "load_config",
+    "apply_overrides",
+]
 
 
 class _Strict(BaseModel):
@@ -57,6 +64,23 @@ class TrainConfig(_Strict):
         return out
 
 
+class ReportConfig(_Strict):
+    """The report stage: SHAP sample sizes, bootstrap resamples, seed, and how the best is ranked."""
+
+    shap_rows: int = Field(200, ge=1, le=100_000)
+    background_size: int = Field(100, ge=1, le=100_000)
+    bootstrap: int = Field(1000, ge=0, le=100_000)
+    seed: int | None = None  # None: the run's seed
+    rank_by: Literal["pr_auc", "roc_auc", "f1", "precision", "recall"] = "pr_auc"
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: int) -> int:
+        if 0 < value < 20:
+            raise ValueError("bootstrap resamples must be 0 (no intervals) or at least 20")
+        return value
+
+
 class RunConfig(_Strict):
     """Everything one ``uctune run`` does. Sections are added as stages are."""
 
@@ -65,6 +89,7 @@ class RunConfig(_Strict):
     seed: int = 42
     split: SplitConfig = SplitConfig()
     train: TrainConfig = TrainConfig()
+    report: ReportConfig = ReportConfig()
 
 
 def _one_line(exc: ValidationError, source: str) -> str:

@@ -167,6 +167,11 @@ def print_summary(payload: dict[str, Any]) -> None:
     click.echo(format_table(headers, rows))
     for name, why in payload.get("failures", {}).items():
         click.echo(f"{name}: FAILED: {why}", err=True)
+    report = payload.get("report")
+    if report:
+        by_model = ", ".join(f"{n} {s:.1f}s" for n, s in report["shap_seconds_by_model"].items())
+        click.echo(f"SHAP: {report['shap_seconds']:.1f}s ({by_model})")
+        click.echo(f"report: {report['html']} (built in {report['seconds']:.1f}s)")
 
 
 def execute(

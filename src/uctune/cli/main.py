@@ -41,9 +41,9 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 
 
 def _register() -> None:
-    from uctune.cli import data, run, train
+    from uctune.cli import data, report, run, train
 
-    for module in (data, run, train):
+    for module in (data, report, run, train):
         cli.add_command(module.command)
 
 

@@ -139,8 +139,15 @@ def _train_stage(ctx: RunContext) -> None:
     train_stage(ctx)
 
 
+def _report_stage(ctx: RunContext) -> None:
+    from uctune.workflow._report import report_stage
+
+    report_stage(ctx)
+
+
 STAGES: dict[str, Stage] = {
     "train": _train_stage,
+    "report": _report_stage,
 }
 """Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``."""
 
