@@ -40,7 +40,8 @@ def run_dir(tmp_path_factory, run_csv):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "SHAP: " in proc.stdout and "report: report/model_comparison.html" in proc.stdout
+    assert "SHAP: " in proc.stdout
+    assert f"wrote {out / 'report' / 'model_comparison.html'}" in proc.stdout
     return out
 
 

@@ -170,8 +170,10 @@ def print_summary(payload: dict[str, Any]) -> None:
     report = payload.get("report")
     if report:
         by_model = ", ".join(f"{n} {s:.1f}s" for n, s in report["shap_seconds_by_model"].items())
-        click.echo(f"SHAP: {report['shap_seconds']:.1f}s ({by_model})")
-        click.echo(f"report: {report['html']} (built in {report['seconds']:.1f}s)")
+        click.echo(
+            f"SHAP: {report['shap_seconds']:.1f}s ({by_model}); "
+            f"report built in {report['seconds']:.1f}s"
+        )
 
 
 def execute(
@@ -226,5 +228,7 @@ def execute(
             click.echo(f"ray: {run.cluster['cpus']} CPUs", err=True)
             execute_stages(run, stages, fresh=fresh)
     print_summary(run.results)
+    if "report" in run.results:
+        click.echo(f"wrote {run.run_dir / run.results['report']['html']}")
     click.echo(f"wrote {run.run_dir / 'results.json'}")
     return run.run_dir

@@ -477,7 +477,7 @@ def tuning_history_figure(
     trials: pd.DataFrame, *, metric: str, reference: float | None = None
 ) -> Figure:
     """Every trial's objective and the best score so far, against the trial number."""
-    fig = _figure(SMALL)
+    fig = _figure((SMALL[0], SMALL[1] + 0.4))
     ax = fig.add_subplot()
     status = trials["status"].astype(str)
     score = pd.to_numeric(trials["score"], errors="coerce")
@@ -524,7 +524,7 @@ def tuning_history_figure(
     ax.set_xlabel("Trial")
     ax.set_ylabel(f"Objective ({metric}, out-of-fold)")
     ax.set_title("Tuning history", fontsize=11)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     _style(ax)
     return fig
 

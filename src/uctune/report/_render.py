@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from uctune import __version__
 from uctune.errors import ConfigError
 from uctune.evaluation import HEADLINE, Interval
+from uctune.models import get_spec
 from uctune.report import _plots as plots
 from uctune.report._assess import ModelReport
 from uctune.report._settings import ReportSettings
@@ -63,12 +64,13 @@ class _Image:
     data: str
     width: int
     height: int
+    wide: bool = False
 
 
-def _image(fig: Figure, caption: str, alt: str) -> _Image:
+def _image(fig: Figure, caption: str, alt: str, *, wide: bool = False) -> _Image:
     png = plots.to_png(fig)
     width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
-    return _Image(caption, alt, base64.b64encode(png).decode("ascii"), width, height)
+    return _Image(caption, alt, base64.b64encode(png).decode("ascii"), width, height, wide)
 
 
 def _finite(value: Any) -> bool:
@@ -333,11 +335,16 @@ def _tuning_section(t: TuningResult) -> dict[str, Any]:
         ("Wall time", f"{s['wall_seconds']:.1f} s" if _finite(s.get("wall_seconds")) else None),
     ]
     params = s.get("best_params") or {}
+    try:
+        title = get_spec(t.family).display_name
+    except ConfigError:
+        title = t.family
     return {
         "family": t.family,
+        "title": title,
         "anchor": "tuning-" + _slug(t.family).removeprefix("model-"),
         "facts": [(k, v) for k, v in facts if v is not None],
-        "best_params": [(k, _fmt(v, 4) if isinstance(v, float) else v) for k, v in params.items()],
+        "best_params": [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in params.items()],
         "figures": figures,
         "note": t.note,
     }
@@ -407,10 +414,11 @@ def build_report(
                     {r.input.title: colors[r.name] for r in reports},
                     [("f1", "F1 at threshold"), ("pr_auc", "PR-AUC"), ("roc_auc", "ROC-AUC")],
                 ),
-                f"Point estimates and {s.level:.0%} bootstrap intervals ({s.bootstrap} resamples "
+                f"Point estimates and {s.level:.0%} bootstrap intervals ({s.bootstrap:,} resamples "
                 "of the test rows): overlapping intervals mean the test split cannot tell the "
                 "models apart.",
                 "Scores with bootstrap intervals, all models",
+                wide=True,
             )
         )
     sections = [_model_section(r, colors[r.name], r.name == best, s) for r in reports]
