@@ -199,3 +199,19 @@ def test_results_json_is_strict_json(reported_run):
     text = (reported_run.run_dir / "report" / "results.json").read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert np.isfinite(json.loads(text)["timing"]["shap_seconds"])
+
+
+def test_tuning_entries_that_are_not_families_are_left_out(reported_run, monkeypatch):
+    from uctune.workflow._report import _tuning_results
+
+    tuning = {
+        **reported_run.results["tuning"],
+        "backend": "ray",  # not a family's summary
+        "catboost": {"metric": "f1"},  # not a family uctune knows
+        "lgbm": {"metric": "f1", "trials_csv": "tune/lightgbm/trials.csv"},  # file missing
+    }
+    monkeypatch.setitem(reported_run.results, "tuning", tuning)
+    results = _tuning_results(reported_run, seed=0)
+    assert [t.family for t in results] == ["xgboost", "lightgbm"]
+    assert results[0].importances and results[0].reference is not None
+    assert results[1].trials is None and results[1].note.startswith("no trials file at ")

@@ -92,7 +92,16 @@ def _pct(value: Any, digits: int = 1) -> str:
 
 
 def _slug(name: str) -> str:
-    return "model-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x")
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
+
+
+def _anchors(names: Sequence[str]) -> dict[str, str]:
+    """A unique HTML id per model name (names that differ only in punctuation get a number)."""
+    out: dict[str, str] = {}
+    for i, name in enumerate(names):
+        anchor = f"model-{_slug(name)}"
+        out[name] = anchor if anchor not in out.values() else f"{anchor}-{i + 1}"
+    return out
 
 
 def _interval_text(interval: Interval | None) -> str:
@@ -124,7 +133,9 @@ def _best(reports: Sequence[ModelReport], metric: str) -> str | None:
     return max(scored)[1] if scored else None
 
 
-def _summary_table(reports: Sequence[ModelReport], best: str | None) -> dict[str, Any]:
+def _summary_table(
+    reports: Sequence[ModelReport], best: str | None, anchors: Mapping[str, str]
+) -> dict[str, Any]:
     """Rows of the comparison table; the best value of each column is flagged."""
     columns: list[tuple[str, str, str, bool]] = [
         # key, header, hint, higher is better
@@ -188,7 +199,7 @@ def _summary_table(reports: Sequence[ModelReport], best: str | None) -> dict[str
             {
                 "name": r.name,
                 "title": r.input.title,
-                "anchor": _slug(r.name),
+                "anchor": anchors[r.name],
                 "best": r.name == best,
                 "cells": cells,
             }
@@ -197,7 +208,7 @@ def _summary_table(reports: Sequence[ModelReport], best: str | None) -> dict[str
 
 
 def _model_section(
-    r: ModelReport, color: str, best: bool, settings: ReportSettings
+    r: ModelReport, color: str, best: bool, anchor: str, settings: ReportSettings
 ) -> dict[str, Any]:
     e, item = r.evaluation, r.input
     curve = plots.Curve(item.title, e.y_true, e.proba, color, e.threshold)
@@ -276,7 +287,7 @@ def _model_section(
     return {
         "name": r.name,
         "title": item.title,
-        "anchor": _slug(r.name),
+        "anchor": anchor,
         "family": item.family,
         "tuned": item.tuned,
         "best": best,
@@ -342,7 +353,7 @@ def _tuning_section(t: TuningResult) -> dict[str, Any]:
     return {
         "family": t.family,
         "title": title,
-        "anchor": "tuning-" + _slug(t.family).removeprefix("model-"),
+        "anchor": f"tuning-{_slug(t.family)}",
         "facts": [(k, v) for k, v in facts if v is not None],
         "best_params": [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in params.items()],
         "figures": figures,
@@ -421,7 +432,10 @@ def build_report(
                 wide=True,
             )
         )
-    sections = [_model_section(r, colors[r.name], r.name == best, s) for r in reports]
+    anchors = _anchors([r.name for r in reports])
+    sections = [
+        _model_section(r, colors[r.name], r.name == best, anchors[r.name], s) for r in reports
+    ]
     tuning_sections = [_tuning_section(t) for t in tuning]
     figures_seconds = time.perf_counter() - started
     shap_seconds = {r.name: round(r.shap_seconds, 3) for r in reports if r.explanation is not None}
@@ -438,7 +452,7 @@ def build_report(
             test={"rows": first.rows, "positives": first.positives, "base_rate": first.base_rate},
             best=best,
             rank_label=METRIC_LABELS[s.rank_by],
-            summary=_summary_table(reports, best),
+            summary=_summary_table(reports, best, anchors),
             comparison=comparison,
             models=sections,
             tuning=tuning_sections,

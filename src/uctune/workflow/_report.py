@@ -161,7 +161,7 @@ def _model_inputs(ctx: RunContext) -> tuple[list[ModelInput], np.ndarray]:
 
 def _tuning_results(ctx: RunContext, seed: int) -> list[TuningResult]:
     """Tuning summaries and trials of every tuned family (none when the run was not tuned)."""
-    recorded: dict[str, Any] = ctx.results.get("tuning") or {}
+    recorded = {k: v for k, v in (ctx.results.get("tuning") or {}).items() if isinstance(v, dict)}
     tune_dir = ctx.run_dir / "tune"
     found = (
         sorted(p.parent.name for p in tune_dir.glob("*/trials.csv")) if tune_dir.is_dir() else []
@@ -172,7 +172,7 @@ def _tuning_results(ctx: RunContext, seed: int) -> list[TuningResult]:
         try:
             canonical = get_spec(family).name
         except ConfigError:
-            out.append(TuningResult(family, summary, note=f"unknown model family {family!r}"))
+            logger.warning("tuning results of unknown family %r left out of the report", family)
             continue
         listed = summary.get("trials_csv")
         path = Path(listed) if listed else tune_dir / family / "trials.csv"
@@ -187,7 +187,9 @@ def _tuning_results(ctx: RunContext, seed: int) -> list[TuningResult]:
         reference = oof.get(metric)
         importances, note = None, None
         try:
-            importances = param_importances(canonical, trials, seed=seed)
+            importances = param_importances(canonical, trials, seed=seed) or None
+            if importances is None:
+                note = "parameter importances not computed: no parameter varied"
         except (DataError, ValueError, RuntimeError) as exc:
             note = f"parameter importances not computed: {exc}"
         out.append(
