@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The report's browser test drives Debian's Chromium (through Playwright, never its own download).
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint typecheck bench bench-registry sqlite3-cli clean
 
@@ -17,7 +19,11 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/uctune run $(ARGS)
 
-test: $(STAMP) sqlite3-cli
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+test: $(STAMP) sqlite3-cli $(CHROMIUM)
 	$(BIN)/python -m pytest $(ARGS)
 
 # The registry tests read registry.db with the plain sqlite3 client, as a user would: install

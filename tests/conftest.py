@@ -63,3 +63,29 @@ def tiny_csv(tmp_path, tiny_frame: pd.DataFrame):
     path = tmp_path / "events.csv"
     tiny_frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def run_csv(tmp_path_factory, tiny_frame: pd.DataFrame):
+    path = tmp_path_factory.mktemp("data") / "events.csv"
+    tiny_frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def reported_run(tmp_path_factory, run_csv):
+    """A run of all five families (trained in-process, no Ray), a fabricated tuning stage for
+    XGBoost, then the report stage: what the report, CLI and browser tests look at."""
+    from tests.report.fabricate import FAST_PARAMS, REPORT, fabricate_tuning
+    from uctune.config import RunConfig
+    from uctune.workflow import execute_stages, start_run
+
+    config = RunConfig.model_validate(
+        {"data": str(run_csv), "train": {"cv_folds": 3, "params": FAST_PARAMS}, "report": REPORT}
+    )
+    out = tmp_path_factory.mktemp("runs") / "reported"
+    ctx = start_run(config, command="run", out=out, backend="sequential")
+    execute_stages(ctx, ["train"], fresh=True)
+    fabricate_tuning(ctx)
+    execute_stages(ctx, ["report"], fresh=False)
+    return ctx

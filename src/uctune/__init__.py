@@ -19,6 +19,7 @@ _API = {
     "BaselineTrainer": "uctune.api",
     "AdvancedTrainer": "uctune.api",
     "ModelRegistry": "uctune.registry",
+    "ModelEvaluator": "uctune.api",
 }
 
 __all__ = [*_API, "__version__"]

@@ -16,6 +16,7 @@ __all__ = [
     "SplitConfig",
     "TrainConfig",
     "RegistryConfig",
+    "ReportConfig",
     "RunConfig",
     "load_config",
     "apply_overrides",
@@ -71,6 +72,21 @@ class RegistryConfig(_Strict):
 
     path: Path = Field(default_factory=default_registry_root)
     enabled: bool = True
+class ReportConfig(_Strict):
+    """The report stage: SHAP sample sizes, bootstrap resamples, seed, and how the best is ranked."""
+
+    shap_rows: int = Field(200, ge=1, le=100_000)
+    background_size: int = Field(100, ge=1, le=100_000)
+    bootstrap: int = Field(1000, ge=0, le=100_000)
+    seed: int | None = None  # None: the run's seed
+    rank_by: Literal["pr_auc", "roc_auc", "f1", "precision", "recall"] = "pr_auc"
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: int) -> int:
+        if 0 < value < 20:
+            raise ValueError("bootstrap resamples must be 0 (no intervals) or at least 20")
+        return value
 
 
 class RunConfig(_Strict):
@@ -81,6 +97,7 @@ class RunConfig(_Strict):
     seed: int = 42
     split: SplitConfig = SplitConfig()
     train: TrainConfig = TrainConfig()
+    report: ReportConfig = ReportConfig()
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
 

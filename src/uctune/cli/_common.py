@@ -168,6 +168,13 @@ def print_summary(payload: dict[str, Any]) -> None:
     click.echo(format_table(headers, rows))
     for name, why in payload.get("failures", {}).items():
         click.echo(f"{name}: FAILED: {why}", err=True)
+    report = payload.get("report")
+    if report:
+        by_model = ", ".join(f"{n} {s:.1f}s" for n, s in report["shap_seconds_by_model"].items())
+        click.echo(
+            f"SHAP: {report['shap_seconds']:.1f}s ({by_model}); "
+            f"report built in {report['seconds']:.1f}s"
+        )
     print_registered(payload.get("registry"))
 
 
@@ -250,5 +257,7 @@ def execute(
             click.echo(f"ray: {run.cluster['cpus']} CPUs", err=True)
             execute_stages(run, stages, fresh=fresh)
     print_summary(run.results)
+    if "report" in run.results:
+        click.echo(f"wrote {run.run_dir / run.results['report']['html']}")
     click.echo(f"wrote {run.run_dir / 'results.json'}")
     return run.run_dir

@@ -25,8 +25,9 @@ def command(ctx: click.Context, **kwargs: object) -> None:
     """Run the end-to-end workflow on the embedded dataset or --data, from --config or defaults.
 
     Stages, in order: train (all five families in parallel on Ray: CV, out-of-fold threshold,
-    holdout metrics), register (the run's models into the model registry, config section
-    `registry:`). An interrupted run continues with --resume RUN_DIR.
+    holdout metrics), report (test-split metrics with bootstrap intervals, plots and SHAP for every
+    model, in report/model_comparison.html), register (the run's models into the model registry,
+    config section `registry:`). An interrupted run continues with --resume RUN_DIR.
     """
     from uctune.workflow import STAGES
 

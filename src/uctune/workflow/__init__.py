@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from uctune.workflow._report import RunReport, build_run_report, report_settings, report_stage
 from uctune.workflow._run import (
     STAGES,
     RunContext,
@@ -16,9 +17,13 @@ from uctune.workflow._train import train_stage
 __all__ = [
     "STAGES",
     "RunContext",
+    "RunReport",
     "Stage",
+    "build_run_report",
     "execute_stages",
     "removed_if_nothing_done",
+    "report_settings",
+    "report_stage",
     "resume_run",
     "start_run",
     "train_stage",

@@ -148,6 +148,12 @@ def _train_stage(ctx: RunContext) -> None:
     train_stage(ctx)
 
 
+def _report_stage(ctx: RunContext) -> None:
+    from uctune.workflow._report import report_stage
+
+    report_stage(ctx)
+
+
 def _register_stage(ctx: RunContext) -> None:
     from uctune.workflow._register import register_stage
 
@@ -156,6 +162,7 @@ def _register_stage(ctx: RunContext) -> None:
 
 STAGES: dict[str, Stage] = {
     "train": _train_stage,
+    "report": _report_stage,
     "register": _register_stage,  # keep last: it registers what every earlier stage produced
 }
 """Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``."""

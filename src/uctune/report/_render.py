@@ -1,0 +1,530 @@
+"""Turning model reports into one self-contained HTML page and the matching JSON document.
+
+Every figure is rendered to PNG and embedded as a ``data:`` URI; the stylesheet is inlined; there
+is no script, font or image from anywhere else, so the file opens the same offline, attached to an
+e-mail, or printed. :func:`build_report` is pure (numbers in, text out); :func:`write_report` is the
+only function here that touches the disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import os
+import re
+import struct
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from matplotlib.figure import Figure
+
+from uctune import __version__
+from uctune.errors import ConfigError
+from uctune.evaluation import HEADLINE, Interval
+from uctune.models import get_spec
+from uctune.report import _plots as plots
+from uctune.report._assess import ModelReport
+from uctune.report._settings import ReportSettings
+from uctune.report._tuning import TuningResult
+from uctune.runs import write_json
+
+__all__ = ["Report", "build_report", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+METRIC_LABELS = {
+    "f1": "F1",
+    "precision": "Precision",
+    "recall": "Recall",
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """A built report: the HTML page and the JSON document with the same numbers."""
+
+    html: str
+    results: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Image:
+    caption: str
+    alt: str
+    data: str
+    width: int
+    height: int
+    wide: bool = False
+
+
+def _image(fig: Figure, caption: str, alt: str, *, wide: bool = False) -> _Image:
+    png = plots.to_png(fig)
+    width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
+    return _Image(caption, alt, base64.b64encode(png).decode("ascii"), width, height, wide)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    return "–" if not _finite(value) else f"{value * 100:.{digits}f}%"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
+
+
+def _anchors(names: Sequence[str]) -> dict[str, str]:
+    """A unique HTML id per model name (names that differ only in punctuation get a number)."""
+    out: dict[str, str] = {}
+    for i, name in enumerate(names):
+        anchor = f"model-{_slug(name)}"
+        out[name] = anchor if anchor not in out.values() else f"{anchor}-{i + 1}"
+    return out
+
+
+def _interval_text(interval: Interval | None) -> str:
+    if interval is None or not math.isfinite(interval.low):
+        return ""
+    return f"{interval.low:.3f}–{interval.high:.3f}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("uctune.report", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["fmt"] = _fmt
+    env.filters["pct"] = _pct
+    env.filters["num"] = lambda v: repr(float(v)) if _finite(v) else ""
+    return env
+
+
+def _best(reports: Sequence[ModelReport], metric: str) -> str | None:
+    scored = [
+        (r.evaluation.at_threshold.get(metric, float("nan")), r.name)
+        for r in reports
+        if _finite(r.evaluation.at_threshold.get(metric))
+    ]
+    return max(scored)[1] if scored else None
+
+
+def _summary_table(
+    reports: Sequence[ModelReport], best: str | None, anchors: Mapping[str, str]
+) -> dict[str, Any]:
+    """Rows of the comparison table; the best value of each column is flagged."""
+    columns: list[tuple[str, str, str, bool]] = [
+        # key, header, hint, higher is better
+        ("threshold", "Threshold", "stored", True),
+        ("at_threshold.f1", "F1", "at threshold", True),
+        ("at_threshold.precision", "Precision", "at threshold", True),
+        ("at_threshold.recall", "Recall", "at threshold", True),
+        ("at_threshold.roc_auc", "ROC-AUC", "", True),
+        ("at_threshold.pr_auc", "PR-AUC", "avg. precision", True),
+        ("at_0.5.f1", "F1", "at 0.5", True),
+        ("brier", "Brier", "lower is better", False),
+        ("alerts_high", "Alerts p ≥ 0.9", "count (precision)", True),
+    ]
+    values: dict[str, dict[str, float | None]] = {}
+    for r in reports:
+        e = r.evaluation
+        high = next((b for b in e.alerts if b.band == "high"), None)
+        row: dict[str, float | None] = {
+            "threshold": e.threshold,
+            "brier": e.brier,
+            "alerts_high": high.precision if high else None,
+        }
+        for prefix, metrics in (("at_threshold", e.at_threshold), ("at_0.5", e.at_05)):
+            for m in HEADLINE:
+                row[f"{prefix}.{m}"] = metrics[m]
+        values[r.name] = row
+    column_best: dict[str, float] = {}
+    for key, _, _, higher in columns:
+        if key == "threshold":
+            continue
+        finite = [v for v in (values[n][key] for n in values) if v is not None and math.isfinite(v)]
+        if finite:
+            column_best[key] = max(finite) if higher else min(finite)
+    rows = []
+    for r in reports:
+        e = r.evaluation
+        high = next((b for b in e.alerts if b.band == "high"), None)
+        cells = []
+        for key, _, _, _ in columns:
+            value = values[r.name][key]
+            metric = key.split(".", 1)[1] if key.startswith("at_threshold.") else None
+            if key == "alerts_high":
+                text = (
+                    f"{high.alerts}"
+                    + (f" ({_fmt(high.precision, 2)})" if high and high.alerts else "")
+                    if high
+                    else "–"
+                )
+            else:
+                text = _fmt(value)
+            cells.append(
+                {
+                    "key": key,
+                    "text": text,
+                    "value": value,
+                    "ci": _interval_text(e.intervals.get(metric)) if metric else "",
+                    "best": key in column_best and _finite(value) and value == column_best[key],
+                }
+            )
+        rows.append(
+            {
+                "name": r.name,
+                "title": r.input.title,
+                "anchor": anchors[r.name],
+                "best": r.name == best,
+                "cells": cells,
+            }
+        )
+    return {"columns": [{"key": k, "label": h, "hint": t} for k, h, t, _ in columns], "rows": rows}
+
+
+def _model_section(
+    r: ModelReport, color: str, best: bool, anchor: str, settings: ReportSettings
+) -> dict[str, Any]:
+    e, item = r.evaluation, r.input
+    curve = plots.Curve(item.title, e.y_true, e.proba, color, e.threshold)
+    auc = {item.title: _fmt(e.at_threshold["roc_auc"])}
+    ap = {item.title: _fmt(e.at_threshold["pr_auc"])}
+    figures = [
+        _image(
+            plots.confusion_figure(
+                e.y_true,
+                e.proba,
+                [("at 0.5", 0.5), (f"at threshold {e.threshold:.3f}", e.threshold)],
+            ),
+            "Confusion matrices at 0.5 and at the stored threshold; the share of each true class "
+            "in brackets.",
+            f"{item.title}: confusion matrices",
+        ),
+        _image(
+            plots.roc_figure([curve], auc=auc),
+            "ROC curve; the dots are the operating points at 0.5 and at the stored threshold.",
+            f"{item.title}: ROC curve",
+        ),
+        _image(
+            plots.pr_figure([curve], base_rate=e.base_rate, ap=ap),
+            "Precision-recall curve; the dotted line is the base rate (a random model).",
+            f"{item.title}: precision-recall curve",
+        ),
+        _image(
+            plots.calibration_figure([curve]),
+            "Reliability: observed upper-circuit rate per bin of predicted probability; below, "
+            "how many test rows fall in each bin.",
+            f"{item.title}: calibration plot",
+        ),
+        _image(
+            plots.threshold_figure(e.y_true, e.proba, e.threshold),
+            "Precision, recall and F1 on the test split at every threshold; the dashed line is the "
+            "threshold chosen on out-of-fold training predictions.",
+            f"{item.title}: precision, recall and F1 against the threshold",
+        ),
+        _image(
+            plots.alerts_figure(e.alerts),
+            "Alerts per probability band of the PRD, with their precision.",
+            f"{item.title}: alert buckets",
+        ),
+    ]
+    metric_rows = [
+        {
+            "key": m,
+            "label": METRIC_LABELS[m],
+            "at_05": e.at_05[m],
+            "at_threshold": e.at_threshold[m],
+            "interval": e.intervals.get(m),
+        }
+        for m in HEADLINE
+    ]
+    report_rows = [
+        {"label": label, **e.classification_report[label]}
+        for label in ("no upper circuit", "upper circuit", "macro avg", "weighted avg")
+        if label in e.classification_report
+    ]
+    shap_figures: list[_Image] = []
+    x = r.explanation
+    if x is not None:
+        shap_figures = [
+            _image(
+                plots.shap_beeswarm_figure(x, max_display=settings.max_display),
+                "Each dot is one explained test row: how much the feature moved its probability of an "
+                "upper circuit, coloured by the feature's value.",
+                f"{item.title}: SHAP summary (beeswarm)",
+            ),
+            _image(
+                plots.shap_bar_figure(x, max_display=settings.max_display),
+                "Mean absolute SHAP value per feature, in probability units.",
+                f"{item.title}: mean absolute SHAP value per feature",
+            ),
+        ]
+    return {
+        "name": r.name,
+        "title": item.title,
+        "anchor": anchor,
+        "family": item.family,
+        "tuned": item.tuned,
+        "best": best,
+        "color": color,
+        "threshold": e.threshold,
+        "threshold_source": item.threshold_source,
+        "brier": e.brier,
+        "counts": e.at_threshold,
+        "metrics": metric_rows,
+        "level": settings.level,
+        "has_intervals": bool(e.intervals),
+        "classification_report": report_rows,
+        "alerts": e.alerts,
+        "figures": figures,
+        "shap": {
+            "figures": shap_figures,
+            "note": r.shap_note,
+            "method": x.method if x is not None else None,
+            "rows": len(x.data) if x is not None else 0,
+            "seconds": r.shap_seconds,
+            "top": list(x.mean_abs().index[:3]) if x is not None else [],
+        },
+    }
+
+
+def _tuning_section(t: TuningResult) -> dict[str, Any]:
+    figures: list[_Image] = []
+    if t.trials is not None and len(t.trials):
+        figures.append(
+            _image(
+                plots.tuning_history_figure(t.trials, metric=t.metric, reference=t.reference),
+                "Each trial's cross-validated objective and the best so far; the dashed line is the "
+                "untuned defaults' out-of-fold score.",
+                f"{t.family}: tuning history",
+            )
+        )
+    if t.importances:
+        figures.append(
+            _image(
+                plots.importance_figure(t.importances),
+                "How much of the objective's variation each hyperparameter explains (Optuna fANOVA "
+                "over the completed trials).",
+                f"{t.family}: hyperparameter importances",
+            )
+        )
+    s = t.summary
+    facts = [
+        ("Objective", s.get("metric")),
+        ("Trials", s.get("n_trials")),
+        (
+            "Completed / pruned / failed",
+            f"{s.get('completed', '–')} / {s.get('pruned', '–')} / {s.get('failed', '–')}",
+        ),
+        ("Best score", _fmt(s.get("best_score")) if s.get("best_score") is not None else None),
+        ("Best trial", s.get("best_trial")),
+        ("Wall time", f"{s['wall_seconds']:.1f} s" if _finite(s.get("wall_seconds")) else None),
+    ]
+    params = s.get("best_params") or {}
+    try:
+        title = get_spec(t.family).display_name
+    except ConfigError:
+        title = t.family
+    return {
+        "family": t.family,
+        "title": title,
+        "anchor": f"tuning-{_slug(t.family)}",
+        "facts": [(k, v) for k, v in facts if v is not None],
+        "best_params": [(k, f"{v:.4g}" if isinstance(v, float) else v) for k, v in params.items()],
+        "figures": figures,
+        "note": t.note,
+    }
+
+
+def build_report(
+    reports: Sequence[ModelReport],
+    *,
+    settings: ReportSettings | None = None,
+    title: str = "Upper-circuit classifiers: model comparison",
+    facts: Sequence[tuple[str, str]] = (),
+    context: Mapping[str, Any] | None = None,
+    tuning: Sequence[TuningResult] = (),
+) -> Report:
+    """Render the HTML page and the results document for these model reports.
+
+    ``facts`` are (label, text) pairs shown under the title (run id, data, split); ``context`` is
+    stored as is in the results document.
+    """
+    s = settings or ReportSettings()
+    if not reports:
+        raise ConfigError("a report needs at least one model, got none")
+    rows = {r.evaluation.rows for r in reports}
+    if len(rows) > 1 or len({r.evaluation.positives for r in reports}) > 1:
+        raise ConfigError(
+            f"every model must be evaluated on the same test rows, got sizes {sorted(rows)}"
+        )
+    started = time.perf_counter()
+    first = reports[0].evaluation
+    best = _best(reports, s.rank_by)
+    colors = {r.name: plots.PALETTE[i % len(plots.PALETTE)] for i, r in enumerate(reports)}
+    curves = [
+        plots.Curve(
+            r.input.title,
+            r.evaluation.y_true,
+            r.evaluation.proba,
+            colors[r.name],
+            r.evaluation.threshold,
+        )
+        for r in reports
+    ]
+    auc = {r.input.title: _fmt(r.evaluation.at_threshold["roc_auc"]) for r in reports}
+    ap = {r.input.title: _fmt(r.evaluation.at_threshold["pr_auc"]) for r in reports}
+    comparison = [
+        _image(
+            plots.roc_figure(curves, auc=auc),
+            "ROC curves of every model on the test split; dots mark each stored threshold.",
+            "ROC curves of all models",
+        ),
+        _image(
+            plots.pr_figure(curves, base_rate=first.base_rate, ap=ap),
+            "Precision-recall curves of every model; dots mark each stored threshold.",
+            "Precision-recall curves of all models",
+        ),
+        _image(
+            plots.calibration_figure(curves),
+            "Reliability of every model's probabilities, and how they are spread.",
+            "Calibration of all models",
+        ),
+    ]
+    if any(r.evaluation.intervals for r in reports):
+        comparison.append(
+            _image(
+                plots.intervals_figure(
+                    {r.input.title: r.evaluation.at_threshold for r in reports},
+                    {r.input.title: r.evaluation.intervals for r in reports},
+                    {r.input.title: colors[r.name] for r in reports},
+                    [("f1", "F1 at threshold"), ("pr_auc", "PR-AUC"), ("roc_auc", "ROC-AUC")],
+                ),
+                f"Point estimates and {s.level:.0%} bootstrap intervals ({s.bootstrap:,} resamples "
+                "of the test rows): overlapping intervals mean the test split cannot tell the "
+                "models apart.",
+                "Scores with bootstrap intervals, all models",
+                wide=True,
+            )
+        )
+    anchors = _anchors([r.name for r in reports])
+    sections = [
+        _model_section(r, colors[r.name], r.name == best, anchors[r.name], s) for r in reports
+    ]
+    tuning_sections = [_tuning_section(t) for t in tuning]
+    figures_seconds = time.perf_counter() - started
+    shap_seconds = {r.name: round(r.shap_seconds, 3) for r in reports if r.explanation is not None}
+    generated_at = datetime.now(UTC).isoformat(timespec="seconds")
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            facts=list(facts),
+            generated_at=generated_at,
+            version=__version__,
+            settings=s,
+            test={"rows": first.rows, "positives": first.positives, "base_rate": first.base_rate},
+            best=best,
+            rank_label=METRIC_LABELS[s.rank_by],
+            summary=_summary_table(reports, best, anchors),
+            comparison=comparison,
+            models=sections,
+            tuning=tuning_sections,
+            shap_total=sum(shap_seconds.values()),
+        )
+    )
+    best_report = next((r for r in reports if r.name == best), None)
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "title": title,
+        "generated_at": generated_at,
+        "uctune_version": __version__,
+        "settings": asdict(s),
+        "context": dict(context or {}),
+        "test": {"rows": first.rows, "positives": first.positives, "base_rate": first.base_rate},
+        "best_model": {
+            "name": best,
+            "rank_by": s.rank_by,
+            "value": best_report.evaluation.at_threshold[s.rank_by] if best_report else None,
+        },
+        "models": {
+            r.name: {
+                "display_name": r.input.title,
+                "family": r.input.family,
+                "tuned": r.input.tuned,
+                "threshold_source": r.input.threshold_source,
+                **r.evaluation.to_dict(),
+                "shap": r.shap_dict(),
+            }
+            for r in reports
+        },
+        "tuning": {
+            t.family: {
+                **dict(t.summary),
+                "param_importances": t.importances,
+                "note": t.note,
+            }
+            for t in tuning
+        },
+        "timing": {
+            "shap_seconds": round(sum(shap_seconds.values()), 3),
+            "shap_seconds_by_model": shap_seconds,
+            "figures_seconds": round(figures_seconds, 3),
+        },
+    }
+    return Report(html=html, results=results)
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(
+    report: Report,
+    out_dir: Path,
+    *,
+    html_name: str = "model_comparison.html",
+    json_name: str = "results.json",
+) -> tuple[Path, Path]:
+    """Write the page and its results document into ``out_dir`` (each atomically); return both paths."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"report output {str(out_dir)!r} exists and is not a directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path, json_path = out_dir / html_name, out_dir / json_name
+    write_json(json_path, report.results)
+    _write_text(html_path, report.html)
+    logger.info("wrote %s (%.1f MB)", html_path, len(report.html) / 1e6)
+    return html_path, json_path

@@ -1,0 +1,90 @@
+"""From the command line to a report a browser shows: `uctune run`, then `uctune report`, each in
+a fresh process as a user runs them, then the page in headless Chromium with the network off."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from tests.e2e.test_console_script import uctune
+from tests.report.helpers import cell_values, pixel_spread, render_in_chromium
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, run_csv):
+    root = tmp_path_factory.mktemp("e2e")
+    config = root / "run.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data": str(run_csv),
+                "train": {
+                    "families": ["lr", "xgb"],
+                    "cv_folds": 3,
+                    "params": {"xgb": {"n_estimators": 30}},
+                },
+                "report": {"shap_rows": 25, "background_size": 20, "bootstrap": 100},
+            }
+        )
+    )
+    out = root / "run"
+    proc = subprocess.run(
+        [*uctune(), "run", "--config", str(config), "--num-cpus", "2", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SHAP: " in proc.stdout
+    assert f"wrote {out / 'report' / 'model_comparison.html'}" in proc.stdout
+    return out
+
+
+def test_run_writes_the_report(run_dir):
+    results = json.loads((run_dir / "results.json").read_text())
+    assert list(results["stages"]) == ["train", "report"]
+    report = json.loads((run_dir / "report" / "results.json").read_text())
+    assert set(report["models"]) == {"logistic_regression", "xgboost"}
+    for name, model in report["models"].items():
+        assert model["shap"]["computed"], name
+        assert model["at_threshold"]["f1"] == pytest.approx(
+            results["families"][name]["holdout"]["at_threshold"]["f1"], abs=1e-6
+        )
+
+
+def test_report_command_rebuilds_it_and_a_browser_shows_it(run_dir, tmp_path):
+    out = tmp_path / "again"
+    proc = subprocess.run(
+        [*uctune(), "report", str(run_dir), "--out", str(out), "--bootstrap", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("SHAP: ") == 1
+    html = (out / "model_comparison.html").read_text()
+    assert cell_values(html)[("xgboost", "at_threshold.pr_auc")]
+    page = render_in_chromium(out / "model_comparison.html")
+    assert len(page.images) == 3 + 2 * 8
+    assert all(i["ok"] and i["w"] > 0 and i["h"] > 0 for i in page.images)
+    assert page.console_errors == [] and page.page_errors == [] and page.outside_requests == []
+    spread, inked = pixel_spread(page.screenshot)
+    assert spread > 0.05 and inked > 0.02
+
+
+def test_bad_run_dir_in_a_fresh_process(tmp_path):
+    proc = subprocess.run(
+        [*uctune(), "report", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"uctune: error: '{tmp_path / 'nowhere'}' is not a uctune run directory (no config.yaml)"
+    )
