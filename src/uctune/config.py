@@ -72,6 +72,8 @@ class RegistryConfig(_Strict):
 
     path: Path = Field(default_factory=default_registry_root)
     enabled: bool = True
+
+
 class ReportConfig(_Strict):
     """The report stage: SHAP sample sizes, bootstrap resamples, seed, and how the best is ranked."""
 

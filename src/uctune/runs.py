@@ -1,4 +1,9 @@
-"""Small file helpers for run directories: unique run ids and atomic JSON writes."""
+"""File helpers for everything uctune writes: unique run ids, and atomic writes.
+
+Every output (JSON, CSV/Parquet tables, HTML, models) is written to a temporary file beside its
+destination and renamed into place, so a reader never sees half a file and an interrupted write
+leaves the previous version intact. Files get the usual permissions (0666 less the umask).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,35 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["new_run_id", "write_json", "to_jsonable"]
+__all__ = [
+    "new_run_id",
+    "atomic_path",
+    "write_json",
+    "write_text",
+    "write_frame",
+    "to_jsonable",
+    "TABLE_SUFFIXES",
+]
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
 
 
 def new_run_id(kind: str, root: Path | None = None) -> str:
@@ -42,15 +69,38 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def write_json(path: Path, payload: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block succeeds, rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_jsonable(payload), fh, indent=2, allow_nan=False)
-            fh.write("\n")
+        yield tmp
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Strict JSON (NaN as null), indented, written atomically."""
+    write_text(path, json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n")
+
+
+def write_frame(frame: pd.DataFrame, path: Path, *, float_format: str | None = None) -> None:
+    """A table as CSV (gzipped for ``.csv.gz``) or Parquet, by the file's suffix, atomically."""
+    name = path.name.lower()
+    with atomic_path(path) as tmp:
+        if name.endswith((".parquet", ".pq")):
+            frame.to_parquet(tmp, index=False)
+        else:
+            compression = "gzip" if name.endswith(".gz") else None
+            frame.to_csv(tmp, index=False, float_format=float_format, compression=compression)

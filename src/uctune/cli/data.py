@@ -47,18 +47,13 @@ def synth(rows: int, seed: int, out: Path, truth: Path | None) -> None:
     """
     from uctune.data import generate
     from uctune.data.schema import LABEL
+    from uctune.runs import write_frame
 
     truth = truth or _truth_path(out)
     _truth_path(out)  # validates the suffix before any work
     events, probabilities = generate(rows, seed)
     for frame, path in ((events, out), (probabilities, truth)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        if path.suffix in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False, compression="gzip" if path.suffix == ".gz" else None)
-        tmp.replace(path)
+        write_frame(frame, path)
     click.echo(
         f"wrote {len(events)} events ({int(events[LABEL].sum())} upper circuits, "
         f"{events[LABEL].mean():.1%}) to {out}; true probabilities to {truth}"

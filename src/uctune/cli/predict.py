@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,9 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from uctune.cli.registry import open_registry, root_option
+from uctune.runs import write_frame
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 __all__ = ["command"]
 
@@ -27,23 +26,6 @@ def _check_output(path: Path) -> None:
         raise ConfigError(f"--output must end in .csv, .csv.gz or .parquet, got {str(path)!r}")
     if path.is_dir():
         raise ConfigError(f"--output {str(path)!r} is a directory; give a file name")
-
-
-def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write through a temporary file beside ``path`` and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        if path.name.lower().endswith(".parquet"):
-            frame.to_parquet(tmp, index=False)
-        else:
-            gz = "gzip" if path.name.lower().endswith(".gz") else None
-            frame.to_csv(tmp, index=False, float_format="%.6g", compression=gz)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.command("predict")
@@ -109,7 +91,7 @@ def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: P
         source=f"input file {str(input_path)!r}",
         model_label=label,
     )
-    _write_atomically(scores, output_path)
+    write_frame(scores, output_path, float_format="%.6g")
     used = threshold if threshold is not None else float(getattr(model, "threshold", 0.5))
     bands = scores["confidence"].value_counts()
     click.echo(

@@ -11,10 +11,8 @@ from __future__ import annotations
 import base64
 import logging
 import math
-import os
 import re
 import struct
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -33,7 +31,7 @@ from uctune.report import _plots as plots
 from uctune.report._assess import ModelReport
 from uctune.report._settings import ReportSettings
 from uctune.report._tuning import TuningResult
-from uctune.runs import write_json
+from uctune.runs import write_json, write_text
 
 __all__ = ["Report", "build_report", "write_report"]
 
@@ -501,17 +499,6 @@ def build_report(
     return Report(html=html, results=results)
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     report: Report,
     out_dir: Path,
@@ -525,6 +512,6 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path, json_path = out_dir / html_name, out_dir / json_name
     write_json(json_path, report.results)
-    _write_text(html_path, report.html)
+    write_text(html_path, report.html)
     logger.info("wrote %s (%.1f MB)", html_path, len(report.html) / 1e6)
     return html_path, json_path

@@ -35,7 +35,7 @@ from uctune import __version__
 from uctune.config import RunConfig, load_config
 from uctune.data import FeatureTable, load_feature_table
 from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneError
-from uctune.runs import new_run_id, write_json
+from uctune.runs import atomic_path, new_run_id, write_frame, write_json
 from uctune.training import Backend, Progress, SplitInfo, make_split
 
 __all__ = [
@@ -97,9 +97,8 @@ class RunContext:
         """Store a fitted model (atomically) and keep it in memory for later stages."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
         path = self.models_dir / f"{name}.joblib"
-        tmp = path.with_name(f".{path.name}.tmp")
-        joblib.dump(model, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            joblib.dump(model, tmp)
         self._models[name] = model
         return path
 
@@ -120,9 +119,7 @@ class RunContext:
         frame = self.predictions()
         for name, values in columns.items():
             frame[name] = values
-        tmp = self.predictions_path.with_name(".predictions.csv.tmp")
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-        tmp.replace(self.predictions_path)
+        write_frame(frame, self.predictions_path, float_format="%.6g")
 
     def predictions(self) -> pd.DataFrame:
         """Test rows (``row``, ids, label) and every model's probability column so far."""
