@@ -10,16 +10,13 @@ import pytest
 from uctune.runs import atomic_path, write_frame, write_json
 
 
-def test_writes_are_atomic_and_readable_by_others(tmp_path):
-    old = os.umask(0o022)
-    try:
-        # the module computed the mode at import under the process umask; CI and shells use 022
-        write_json(tmp_path / "r.json", {"x": float("nan"), "y": [1, 2]})
-    finally:
-        os.umask(old)
+def test_writes_are_atomic_with_the_usual_permissions(tmp_path):
+    write_json(tmp_path / "r.json", {"x": float("nan"), "y": [1, 2]})
     assert json.loads((tmp_path / "r.json").read_text()) == {"x": None, "y": [1, 2]}
-    mode = stat.S_IMODE((tmp_path / "r.json").stat().st_mode)
-    assert mode & 0o044 == 0o044, oct(mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    # like open(): 0666 less the umask (mkstemp alone would give 0600)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
