@@ -105,8 +105,7 @@ def _jobs(
     return jobs
 
 
-@ray.remote
-def _fit_remote(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> FitOutcome:
+def _run_job(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> FitOutcome:
     return fit_and_predict(
         job.family,
         job.params,
@@ -119,6 +118,9 @@ def _fit_remote(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> 
         random_state=seed,
         keep_model=job.fold is None,
     )
+
+
+_fit_remote = ray.remote(_run_job)
 
 
 def _run_ray(
@@ -166,18 +168,7 @@ def _run_sequential(
     X, y = table.X, table.y
     outcomes: list[FitOutcome] = []
     for job in jobs:
-        outcome = fit_and_predict(
-            job.family,
-            job.params,
-            X,
-            y,
-            job.train_index,
-            job.eval_index,
-            fold=job.fold,
-            n_threads=cpus_per_fit,
-            random_state=seed,
-            keep_model=job.fold is None,
-        )
+        outcome = _run_job(job, X, y, cpus_per_fit, seed)
         outcomes.append(outcome)
         if progress:
             progress(len(outcomes), len(jobs), _label(outcome))
