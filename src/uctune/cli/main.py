@@ -41,9 +41,9 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 
 
 def _register() -> None:
-    from uctune.cli import data, run, train
+    from uctune.cli import data, run, train, tune
 
-    for module in (data, run, train):
+    for module in (data, run, train, tune):
         cli.add_command(module.command)
 
 

@@ -11,6 +11,7 @@ from uctune.workflow._run import (
     start_run,
 )
 from uctune.workflow._train import train_stage
+from uctune.workflow._tune import tune_stage
 
 __all__ = [
     "STAGES",
@@ -20,4 +21,5 @@ __all__ = [
     "resume_run",
     "start_run",
     "train_stage",
+    "tune_stage",
 ]

@@ -56,6 +56,9 @@ class RunContext:
     results: dict[str, Any]
     backend: Backend = "ray"
     progress: ProgressFactory = field(default=lambda title: None)
+    verbose: bool = (
+        False  # stages show their libraries' own output (Ray Tune's) instead of progress
+    )
     cluster: dict[str, Any] = field(default_factory=dict)
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -139,10 +142,18 @@ def _train_stage(ctx: RunContext) -> None:
     train_stage(ctx)
 
 
+def _tune_stage(ctx: RunContext) -> None:
+    from uctune.workflow._tune import tune_stage
+
+    tune_stage(ctx)
+
+
 STAGES: dict[str, Stage] = {
     "train": _train_stage,
+    "tune": _tune_stage,
 }
-"""Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``."""
+"""Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``, ``uctune tune`` only
+``tune``."""
 
 
 def _header(ctx: RunContext, command: str) -> dict[str, Any]:
