@@ -23,7 +23,9 @@ from _common import save  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rows", type=int, default=None, help="synthetic rows (default: embedded data)")
+    parser.add_argument(
+        "--rows", type=int, default=None, help="synthetic rows (default: embedded data)"
+    )
     parser.add_argument("--num-cpus", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -68,7 +70,9 @@ def main() -> None:
     for name, wall, ratio in rows:
         print(f"{name:<24}{wall:>16.2f}{ratio:>9.2f}x")
     print(f"speed-up sequential/parallel: {seq / par:.2f}x on {cpus} CPUs")
-    print(f"ideal bound (fit CPU-seconds / CPUs): {ideal:.2f}s; Ray wall / ideal = {par / ideal:.2f}")
+    print(
+        f"ideal bound (fit CPU-seconds / CPUs): {ideal:.2f}s; Ray wall / ideal = {par / ideal:.2f}"
+    )
     path = save(
         "train",
         {

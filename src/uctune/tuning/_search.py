@@ -57,7 +57,6 @@ class StudySearch(OptunaSearch):
         )
         self._n_folds = n_folds
         self._max_trials = max_trials
-        self._attempts: dict[str, int] = {}
 
     def _study(self) -> tuple[optuna.Study, optuna.storages.BaseStorage]:
         if self._ot_study is None or self._storage is None:  # set up in __init__ (space given)
@@ -85,9 +84,9 @@ class StudySearch(OptunaSearch):
         return config
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        # A trial restarted after its worker died reports its first fold again.
-        if result.get("folds_done") == 1:
-            self._attempts[trial_id] = self._attempts.get(trial_id, 0) + 1
+        # Nothing per fold: the study gets a trial's whole record once, when it ends (the base class
+        # would write every fold's value to the database, on the driver's critical path).
+        return
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
@@ -118,7 +117,6 @@ class StudySearch(OptunaSearch):
             "fold_scores": list(result.get("fold_scores", [])),
             "seconds": result.get("seconds"),
             "fit_cpu_seconds": result.get("fit_cpu_seconds", 0.0),
-            "attempts": max(1, self._attempts.pop(trial_id, 1)),
             "error": failure or None,
         }
         storage.set_trial_user_attr(ot_trial_id, CV_ATTR, record)

@@ -40,7 +40,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CV_ATTR = "cv"
-"""User attribute holding a trial's CV record (fold scores, seconds, attempts, error)."""
+"""User attribute holding a trial's CV record (fold scores, seconds, error)."""
 
 INTERRUPTED_ATTR = "interrupted"
 """Study attribute listing the trials cut short by an interruption (their configurations run again)."""
@@ -75,7 +75,8 @@ class TrialRecord:
     """One finished trial as the study recorded it.
 
     ``score`` is the objective (for a pruned trial, its running score when it was stopped; ``None``
-    for a failed one); ``fold_scores`` has one entry per fold reached.
+    for a failed one); ``fold_scores`` has one entry per fold reached; ``attempts`` is 1 plus the
+    times Ray Tune restarted the trial after its worker died.
     """
 
     number: int
@@ -110,7 +111,6 @@ def _record(trial: FrozenTrial) -> TrialRecord:
         fold_scores=tuple(float(s) for s in cv.get("fold_scores", ())),
         params=dict(trial.params),
         fit_cpu_seconds=float(cv.get("fit_cpu_seconds", 0.0)),
-        attempts=int(cv.get("attempts", 1)),
         error=cv.get("error") or None,
     )
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -259,11 +259,18 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{int(number):04d}_{trial.trial_id}" if number is not None else trial.trial_id
 
 
-def _experiment_trial_numbers(experiment_path: str) -> set[int]:
-    """Optuna trial numbers of every trial in Ray Tune's snapshot of an experiment (any status)."""
+def _experiment_trials(experiment_path: str) -> dict[int, int]:
+    """Every trial in Ray Tune's snapshot of an experiment (any status): Optuna trial number ->
+    how often Tune restarted it after a failure."""
+    if not has_experiment_state(experiment_path):
+        return {}
     with _without_warnings(_ANALYSIS_LOGGER):
         analysis = tune.ExperimentAnalysis(experiment_path)
-    return {int(t.config[TRIAL_KEY]) for t in analysis.trials if TRIAL_KEY in (t.config or {})}
+    return {
+        int(t.config[TRIAL_KEY]): int(t.num_failures)
+        for t in analysis.trials
+        if TRIAL_KEY in (t.config or {})
+    }
 
 
 def tune_family(
@@ -350,16 +357,18 @@ def tune_family(
         tune.with_parameters(cv_trial, data=data), {"cpu": settings.cpus_per_trial}
     )
     concurrency = max(1, cpus // settings.cpus_per_trial)
-    tuner: tune.Tuner | None
-    if resume and has_experiment_state(experiment_path):
+    tuner: tune.Tuner | None = None
+    if finished >= settings.n_trials:
+        fail_interrupted(study)
+        logger.info("%s: all %d trials already finished", family, settings.n_trials)
+    elif resume and has_experiment_state(experiment_path):
         with _without_warnings(_ANALYSIS_LOGGER):
             tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_unfinished=True)
-        fail_interrupted(study, keep=_experiment_trial_numbers(experiment_path))
+        fail_interrupted(study, keep=set(_experiment_trials(experiment_path)))
         logger.info("%s: restored the Tune experiment at %s", family, experiment_path)
     else:
         fail_interrupted(study)
         remaining = settings.n_trials - finished
-        tuner = None
         if remaining > 0:
             defaults = {k: spec.defaults[k] for k in space}
             first = (
@@ -419,7 +428,10 @@ def tune_family(
                 tuner.fit()
     wall = time.perf_counter() - started
 
-    records = trial_records(study)
+    failures = _experiment_trials(experiment_path)
+    records = tuple(
+        replace(r, attempts=1 + failures.get(r.number, 0)) for r in trial_records(study)
+    )
     still_running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     if still_running or len(records) < settings.n_trials:
         logger.warning(
