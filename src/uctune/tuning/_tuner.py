@@ -33,7 +33,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from uctune.cluster import cluster_cpus
 from uctune.errors import ConfigError, IntegrityError, TrainingError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import get_spec
+from uctune.models import ModelSpec, get_spec
 from uctune.splits import cv_folds
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
@@ -273,6 +273,107 @@ def _experiment_trials(experiment_path: str) -> dict[int, int]:
     }
 
 
+def _spaces(
+    spec: ModelSpec,
+    search_space: Mapping[str, BaseDistribution] | None,
+    fixed: Mapping[str, Any],
+) -> tuple[dict[str, BaseDistribution], dict[str, BaseDistribution]]:
+    """(the declared space, the part of it actually searched: without the fixed params)."""
+    spec.resolve_params(fixed)  # unknown names are a ConfigError
+    declared = dict(spec.search_space if search_space is None else search_space)
+    unknown = sorted(set(declared) - set(spec.defaults))
+    if unknown:
+        raise ConfigError(f"{spec.name} has no parameter {unknown[0]!r} to search")
+    space = {k: d for k, d in declared.items() if k not in fixed}
+    if not space:
+        raise ConfigError(
+            f"{spec.name}: every parameter of its search space is fixed; nothing to tune"
+        )
+    return declared, space
+
+
+def _concurrency(settings: TuneSettings) -> int:
+    """Trials at a time: the cluster's (logical) CPUs over each trial's share, never more."""
+    if not ray.is_initialized():
+        raise ConfigError("tuning needs a running Ray; use uctune.cluster.ray_session()")
+    cpus = cluster_cpus()
+    if settings.cpus_per_trial > cpus:
+        raise ConfigError(
+            f"cpus_per_trial must be at most the cluster's {cpus} CPUs, got {settings.cpus_per_trial}"
+        )
+    return max(1, cpus // settings.cpus_per_trial)
+
+
+def _checked_study(
+    study_path: Path, family: str, resume: bool, record: dict[str, Any]
+) -> tuple[optuna.storages.BaseStorage, optuna.Study]:
+    """The family's study: new, or (with ``resume``) the one started with the same settings."""
+    if study_path.exists() and not resume:
+        raise ConfigError(
+            f"{str(study_path)!r} already holds a tuning study; resume it or use a new directory"
+        )
+    storage = study_storage(study_path)
+    study = open_study(storage, family)
+    recorded = study.user_attrs.get("settings")
+    if recorded is None:
+        study.set_user_attr("settings", record)
+    elif recorded != record:
+        changed = sorted(k for k in record if record[k] != recorded.get(k))
+        raise IntegrityError(
+            f"the study in {str(study_path)!r} was started with different settings "
+            f"({', '.join(changed)}); start a new tuning run"
+        )
+    return storage, study
+
+
+def _new_tuner(
+    trainable: Any,
+    searcher: StudySearch,
+    settings: TuneSettings,
+    *,
+    num_samples: int,
+    concurrency: int,
+    storage_path: str,
+    verbose: bool,
+) -> tune.Tuner:
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=SCORE,
+            mode="max",
+            search_alg=searcher,
+            scheduler=_scheduler(settings),
+            num_samples=num_samples,
+            max_concurrent_trials=concurrency,
+            # One actor per concurrent trial for the whole search: a worker process, its imports
+            # and its copy of the rows serve trial after trial.
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=EXPERIMENT_NAME,
+            storage_path=storage_path,
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            verbose=1 if verbose else 0,
+        ),
+    )
+
+
+def _fit(
+    tuner: tune.Tuner,
+    study: optuna.Study,
+    settings: TuneSettings,
+    progress: Progress | None,
+    verbose: bool,
+) -> None:
+    with _ray_output(verbose):
+        if progress is None:
+            tuner.fit()
+            return
+        with _ProgressPoller(study, settings.n_trials, settings.metric, progress):
+            tuner.fit()
+
+
 def tune_family(
     family: str,
     X: pd.DataFrame,
@@ -302,141 +403,102 @@ def tune_family(
     spec = get_spec(family)
     family = spec.name
     fixed = dict(fixed_params or {})
-    spec.resolve_params(fixed)  # unknown names are a ConfigError
-    declared = dict(spec.search_space if search_space is None else search_space)
-    unknown = sorted(set(declared) - set(spec.defaults))
-    if unknown:
-        raise ConfigError(f"{family} has no parameter {unknown[0]!r} to search")
-    space = {k: d for k, d in declared.items() if k not in fixed}
-    if not space:
-        raise ConfigError(
-            f"{family}: every parameter of its search space is fixed; nothing to tune"
-        )
-    if not ray.is_initialized():
-        raise ConfigError("tuning needs a running Ray; use uctune.cluster.ray_session()")
-    cpus = cluster_cpus()
-    if settings.cpus_per_trial > cpus:
-        raise ConfigError(
-            f"cpus_per_trial must be at most the cluster's {cpus} CPUs, got {settings.cpus_per_trial}"
-        )
+    declared, space = _spaces(spec, search_space, fixed)
+    concurrency = _concurrency(settings)
     y = np.asarray(y)
     folds = cv_folds(y, n_splits=settings.n_folds, random_state=settings.seed)
-
     study_path = Path(experiment_dir) / STUDY_FILE
-    if study_path.exists() and not resume:
-        raise ConfigError(
-            f"{str(study_path)!r} already holds a tuning study; resume it or use a new directory"
-        )
-    experiment_path = _join(storage_path or str(Path(experiment_dir).resolve()), EXPERIMENT_NAME)
-    storage = study_storage(study_path)
-    study = open_study(storage, family)
-    record = _settings_record(family, settings, space, fixed)
-    recorded = study.user_attrs.get("settings")
-    if recorded is None:
-        study.set_user_attr("settings", record)
-    elif recorded != record:
-        changed = sorted(k for k in record if record[k] != recorded.get(k))
-        raise IntegrityError(
-            f"the study in {str(study_path)!r} was started with different settings "
-            f"({', '.join(changed)}); start a new tuning run"
-        )
+    storage, study = _checked_study(
+        study_path, family, resume, _settings_record(family, settings, space, fixed)
+    )
+    storage_root = storage_path or str(Path(experiment_dir).resolve())
+    experiment_path = _join(storage_root, EXPERIMENT_NAME)
 
     finished = len(trial_records(study))
-    rows = ray.put((X.reset_index(drop=True), y, folds))
     data = TrialData(
         key=uuid.uuid4().hex,
         family=family,
         metric=settings.metric,
         n_threads=settings.cpus_per_trial,
         random_state=settings.seed,
-        rows=rows,
+        rows=ray.put((X.reset_index(drop=True), y, folds)),  # once; each worker fetches it once
         fixed=fixed,
         replay=replay_results(study) if resume else {},
     )
     trainable = tune.with_resources(
         tune.with_parameters(cv_trial, data=data), {"cpu": settings.cpus_per_trial}
     )
-    concurrency = max(1, cpus // settings.cpus_per_trial)
     tuner: tune.Tuner | None = None
+    restored = False
     if finished >= settings.n_trials:
         fail_interrupted(study)
-        logger.info("%s: all %d trials already finished", family, settings.n_trials)
     elif resume and has_experiment_state(experiment_path):
         with _without_warnings(_ANALYSIS_LOGGER):
             tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_unfinished=True)
+        restored = True
+        # Trials the snapshot knows are resumed by Tune (or replayed, if the study finished
+        # them); the others were cut short after the snapshot and are queued again.
         fail_interrupted(study, keep=set(_experiment_trials(experiment_path)))
-        logger.info("%s: restored the Tune experiment at %s", family, experiment_path)
     else:
         fail_interrupted(study)
-        remaining = settings.n_trials - finished
-        if remaining > 0:
-            defaults = {k: spec.defaults[k] for k in space}
-            first = (
-                [defaults]
-                if settings.evaluate_defaults and not study.trials and in_space(defaults, space)
-                else []
-            )
-            searcher = StudySearch(
-                space,
-                n_folds=settings.n_folds,
-                max_trials=settings.n_trials,
-                storage=storage,
-                study_name=family,
-                sampler=_sampler(settings),
-                points_to_evaluate=first,
-            )
-            tuner = tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(
-                    metric=SCORE,
-                    mode="max",
-                    search_alg=searcher,
-                    scheduler=_scheduler(settings),
-                    num_samples=remaining,
-                    max_concurrent_trials=concurrency,
-                    reuse_actors=True,
-                    trial_dirname_creator=trial_dirname,
-                ),
-                run_config=tune.RunConfig(
-                    name=EXPERIMENT_NAME,
-                    storage_path=storage_path or str(Path(experiment_dir).resolve()),
-                    failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                    verbose=1 if verbose else 0,
-                ),
-            )
+        defaults = {k: spec.defaults[k] for k in space}
+        first_defaults = (
+            settings.evaluate_defaults and not study.trials and in_space(defaults, space)
+        )
+        searcher = StudySearch(
+            space,
+            n_folds=settings.n_folds,
+            max_trials=settings.n_trials,
+            storage=storage,
+            study_name=family,
+            sampler=_sampler(settings),
+            points_to_evaluate=[defaults] if first_defaults else [],
+        )
+        tuner = _new_tuner(
+            trainable,
+            searcher,
+            settings,
+            num_samples=settings.n_trials - finished,
+            concurrency=concurrency,
+            storage_path=storage_root,
+            verbose=verbose,
+        )
     logger.info(
-        "%s: %d of %d trials finished; %d at a time, %d CPU(s) each",
+        "%s: %d of %d trials finished%s; %d at a time, %d CPU(s) each",
         family,
         finished,
         settings.n_trials,
+        " (Tune experiment restored)" if restored else "",
         concurrency,
         settings.cpus_per_trial,
     )
-
     started = time.perf_counter()
     if tuner is not None:
-        poller = (
-            _ProgressPoller(study, settings.n_trials, settings.metric, progress)
-            if progress
-            else None
-        )
-        with _ray_output(verbose):
-            if poller is not None:
-                with poller:
-                    tuner.fit()
-            else:
-                tuner.fit()
+        _fit(tuner, study, settings, progress, verbose)
     wall = time.perf_counter() - started
+    return _result(spec, study, settings, fixed, declared, wall, study_path, experiment_path)
 
+
+def _result(
+    spec: ModelSpec,
+    study: optuna.Study,
+    settings: TuneSettings,
+    fixed: Mapping[str, Any],
+    declared: Mapping[str, BaseDistribution],
+    wall: float,
+    study_path: Path,
+    experiment_path: str,
+) -> TuningResult:
     failures = _experiment_trials(experiment_path)
     records = tuple(
         replace(r, attempts=1 + failures.get(r.number, 0)) for r in trial_records(study)
     )
-    still_running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    if still_running or len(records) < settings.n_trials:
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    if running or len(records) < settings.n_trials:
+        # Ray Tune ends its run quietly on Ctrl-C (after saving its state); pass it on.
         logger.warning(
             "%s: tuning stopped after %d of %d trials; resume to continue",
-            family,
+            spec.name,
             len(records),
             settings.n_trials,
         )
@@ -445,13 +507,14 @@ def tune_family(
     if not completed:
         errors = sorted({r.error for r in records if r.error})
         raise TrainingError(
-            f"{family}: no tuning trial completed ({sum(r.status == 'failed' for r in records)} "
-            f"failed, {sum(r.status == 'pruned' for r in records)} pruned)"
+            f"{spec.name}: no tuning trial completed "
+            f"({sum(r.status == 'failed' for r in records)} failed, "
+            f"{sum(r.status == 'pruned' for r in records)} pruned)"
             + (f"; first error: {errors[0]}" if errors else "")
         )
-    best = max(completed, key=lambda r: (r.score, -r.number))
+    best = max(completed, key=lambda r: (r.score or 0.0, -r.number))
     return TuningResult(
-        family=family,
+        family=spec.name,
         metric=settings.metric,
         n_folds=settings.n_folds,
         trials=records,
