@@ -69,6 +69,9 @@ def test_a_killed_run_resumes_without_repeating_finished_trials(
             "3",
             "--out",
             str(out),
+            # Ray Tune's experiment through a pyarrow URI, as on a cluster with shared storage.
+            "--storage",
+            f"file://{tmp_path / 'store'}",
             "--address",
             ray.get_runtime_context().gcs_address,
         ],
@@ -106,6 +109,7 @@ def test_a_killed_run_resumes_without_repeating_finished_trials(
     assert len([t for t in study.trials if t.params == defaults and t.number in kept]) == 1
     results = json.loads((out / "results.json").read_text())
     assert results["stages"]["tune"]["status"] == "done"
+    assert (tmp_path / "store" / "run" / "xgboost" / "ray" / "tuner.pkl").is_file()
     assert results["tuning"]["xgboost"]["n_trials"] == TRIALS
     assert (out / "models" / "xgboost_tuned.joblib").is_file()
     assert os.path.getsize(out / "tune" / "xgboost" / "best_params.json") > 0

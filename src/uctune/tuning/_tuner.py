@@ -169,16 +169,30 @@ def _settings_record(
 
 
 @contextmanager
+def _without_warnings(logger_name: str) -> Iterator[None]:
+    """Silence one library logger's warnings for a moment."""
+    target = logging.getLogger(logger_name)
+    level = target.level
+    target.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        target.setLevel(level)
+
+
+@contextmanager
 def _ray_output(verbose: bool) -> Iterator[None]:
     """Ray Tune's own output with ``verbose``; otherwise none (its new output engine prints a
-    header even when silent, so the legacy one, which honours verbosity 0, is selected)."""
+    header even when silent, so the legacy one, which honours verbosity 0, is selected; and its
+    advice on Ctrl-C names Tune's API, where uctune's own message names ``--resume``)."""
     if verbose:
         yield
         return
     before = os.environ.get("RAY_AIR_NEW_OUTPUT")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     try:
-        yield
+        with _without_warnings("ray.tune.tune"):
+            yield
     finally:
         if before is None:
             os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
@@ -237,20 +251,14 @@ class _ProgressPoller:
             self.progress(done, self.total, what)
 
 
-@contextmanager
-def _without_warnings(logger_name: str) -> Iterator[None]:
-    """Silence one library logger's warnings for a moment."""
-    target = logging.getLogger(logger_name)
-    level = target.level
-    target.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        target.setLevel(level)
-
-
 # Reading a snapshot warns about every trial that had not reported yet: expected after a kill.
 _ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"
+
+
+def trial_name(trial: Any) -> str:
+    """Trials named by their Optuna number, as in ``trials.csv``: ``trial_7``."""
+    number = (trial.config or {}).get(TRIAL_KEY)
+    return f"trial_{int(number)}" if number is not None else str(trial.trial_id)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -348,6 +356,7 @@ def _new_tuner(
             # One actor per concurrent trial for the whole search: a worker process, its imports
             # and its copy of the rows serve trial after trial.
             reuse_actors=True,
+            trial_name_creator=trial_name,
             trial_dirname_creator=trial_dirname,
         ),
         run_config=tune.RunConfig(

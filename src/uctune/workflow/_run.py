@@ -78,6 +78,18 @@ class RunContext:
     def is_done(self, stage: str) -> bool:
         return self.results.get("stages", {}).get(stage, {}).get("status") == "done"
 
+    def mark_started(self, stage: str) -> None:
+        """Record that ``stage`` has begun leaving resumable work behind (tuning trials): if it is
+        interrupted, the run directory is kept for ``--resume`` even though no stage is done."""
+        self.results.setdefault("stages", {})[stage] = {
+            "status": "started",
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.save_results()
+
+    def is_started(self, stage: str) -> bool:
+        return self.results.get("stages", {}).get(stage, {}).get("status") in {"started", "done"}
+
     def mark_done(self, stage: str, seconds: float) -> None:
         self.results.setdefault("stages", {})[stage] = {
             "status": "done",
@@ -228,7 +240,8 @@ def execute_stages(ctx: RunContext, stages: Sequence[str], *, fresh: bool) -> li
     """Run the stages not yet done, in order; return the names of those that ran.
 
     On failure of the very first stage of a fresh run the directory is removed (nothing worth
-    keeping); otherwise it stays, and the error says how to resume.
+    keeping), unless that stage had marked itself started (it leaves resumable work); otherwise it
+    stays, and the error says how to resume.
     """
     ran: list[str] = []
     for name in stages:
@@ -239,11 +252,12 @@ def execute_stages(ctx: RunContext, stages: Sequence[str], *, fresh: bool) -> li
         try:
             STAGES[name](ctx)
         except BaseException as exc:
-            nothing_done = fresh and not any(ctx.is_done(s) for s in stages)
+            nothing_done = fresh and not any(ctx.is_started(s) for s in stages)
             if nothing_done:
                 shutil.rmtree(ctx.run_dir, ignore_errors=True)
                 raise
-            hint = f"; resume with: uctune run --resume {ctx.run_dir}"
+            command = ctx.results.get("command", "run")
+            hint = f"; resume with: uctune {command} --resume {ctx.run_dir}"
             if isinstance(exc, UctuneError):
                 raise type(exc)(f"stage {name!r} failed: {exc}{hint}") from exc
             if isinstance(exc, KeyboardInterrupt):

@@ -105,8 +105,10 @@ def tune_stage(ctx: RunContext) -> None:
                 backend=ctx.backend,
                 progress=ctx.progress(f"refit {family}"),
             ).results[family]
-        except (TrainingError, ConfigError) as exc:
-            if isinstance(exc, ConfigError) or len(config.tune.families) == 1:
+        except BaseException as exc:
+            if (folder / STUDY_FILE).exists():
+                ctx.mark_started("tune")  # trials exist: keep the run for --resume
+            if not isinstance(exc, TrainingError):
                 raise
             logger.warning("%s", exc)
             failures[family] = str(exc)
