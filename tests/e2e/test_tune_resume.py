@@ -107,6 +107,8 @@ def test_a_killed_run_resumes_without_repeating_finished_trials(
     defaults = {k: get_spec("xgboost").defaults[k] for k in get_spec("xgboost").search_space}
     kept = set(trials["trial"])
     assert len([t for t in study.trials if t.params == defaults and t.number in kept]) == 1
+    configs = [json.dumps(t.params, sort_keys=True) for t in study.trials if t.number in kept]
+    assert len(set(configs)) == len(configs), "a configuration was evaluated twice"
     results = json.loads((out / "results.json").read_text())
     assert results["stages"]["tune"]["status"] == "done"
     assert (tmp_path / "store" / "run" / "xgboost" / "ray" / "tuner.pkl").is_file()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
@@ -46,7 +45,7 @@ def searcher(tmp_path, max_trials=10, first=()):
         max_trials=max_trials,
         storage=storage,
         study_name="fam",
-        sampler=optuna.samplers.TPESampler(seed=1),
+        seed=1,
         points_to_evaluate=first,
     )
     return search, study
@@ -141,3 +140,16 @@ def test_records_survive_a_reopen(tmp_path):
 @pytest.mark.parametrize("depth", [2.5, True, "3"])
 def test_in_space_refuses_values_of_the_wrong_kind(depth):
     assert not in_space({"depth": depth, "rate": 0.01, "kind": "a"}, SPACE)
+
+
+def test_a_restarted_search_does_not_replay_its_first_random_draws(tmp_path):
+    first, study = searcher(tmp_path)
+    tried = []
+    for i in range(3):
+        config = first.suggest(f"a{i}")
+        tried.append({k: v for k, v in config.items() if k != TRIAL_KEY})
+        first.on_trial_complete(f"a{i}", result(i, 3, 0.5))
+    # The same seed on the same study after a restart: TPE is still in its random startup phase.
+    again, _ = searcher(tmp_path)
+    proposed = {k: v for k, v in again.suggest("b0").items() if k != TRIAL_KEY}
+    assert proposed not in tried

@@ -112,14 +112,6 @@ class TuneSettings:
         return min(10, max(4, self.n_trials // 4))
 
 
-def _sampler(settings: TuneSettings) -> optuna.samplers.TPESampler:
-    # The constant liar makes concurrent trials see each other as pending (worst) results, so that
-    # TPE does not propose the same region to every free worker.
-    return optuna.samplers.TPESampler(
-        seed=settings.seed, constant_liar=True, n_startup_trials=settings.n_startup_trials
-    )
-
-
 def _scheduler(settings: TuneSettings) -> TrialScheduler:
     if not settings.pruning:
         return FIFOScheduler()
@@ -460,7 +452,8 @@ def tune_family(
             max_trials=settings.n_trials,
             storage=storage,
             study_name=family,
-            sampler=_sampler(settings),
+            seed=settings.seed,
+            n_startup_trials=settings.n_startup_trials,
             points_to_evaluate=[defaults] if first_defaults else [],
         )
         tuner = _new_tuner(
