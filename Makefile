@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-registry sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-registry sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py $(ARGS)
+
+bench-tune: $(STAMP)
+	$(BIN)/python benchmarks/bench_tune.py $(ARGS)
 
 bench-registry: $(STAMP)
 	$(BIN)/python benchmarks/bench_registry.py $(ARGS)

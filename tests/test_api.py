@@ -64,3 +64,33 @@ def test_training_refuses_mismatched_labels(tiny_frame):
     X_train, _, y_train, _ = trainer.split_data()
     with pytest.raises(DataError, match=r"X has \d+ rows but y has 10"):
         trainer.train_xgboost(X_train, y_train[:10])
+
+
+@pytest.mark.ray
+def test_seed_workflow_step_three_hyperparameter_tuner(ray_cluster, tiny_frame):
+    from uctune import HyperparameterTuner
+    from uctune.errors import NotFoundError
+    from uctune.models import get_spec
+    from uctune.tuning import in_space
+
+    baseline = BaselineTrainer(random_state=3, cv_folds=3)
+    baseline.load_data(tiny_frame)
+    X_train, X_test, y_train, _ = baseline.split_data()
+    tuner = HyperparameterTuner(n_trials=3, cv_folds=3, random_state=3)
+    best_xgb = tuner.tune_xgboost(X_train, y_train, n_estimators=30)
+    assert isinstance(best_xgb, FixedThresholdClassifier)
+    assert set(np.unique(best_xgb.predict(X_test))) <= {0, 1}
+    params = tuner.get_best_params(0)
+    assert params == tuner.get_best_params("xgb") == tuner.get_best_params()
+    space = dict(get_spec("xgboost").search_space)
+    del space["n_estimators"]  # held fixed, out of the search
+    assert params["n_estimators"] == 30 and in_space(params, space)
+    # The returned model is the best params refit as the trainers do, threshold included.
+    assert tuner.refits_[0]["params"] == params
+    assert best_xgb.threshold == pytest.approx(tuner.refits_[0]["threshold"])
+    assert tuner.results_[0].family == "xgboost" and len(tuner.results_[0].trials) == 3
+    assert tuner.refits_[0]["cv"]["oof"]["f1"] == pytest.approx(tuner.results_[0].best_score)
+    with pytest.raises(NotFoundError, match="there is no tuning call 1; this tuner has made 1"):
+        tuner.get_best_params(1)
+    with pytest.raises(NotFoundError, match="lightgbm has not been tuned yet"):
+        tuner.get_best_params("lgbm")

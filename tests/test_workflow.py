@@ -85,3 +85,36 @@ def test_resume_of_something_else(tmp_path):
 
     with pytest.raises(NotFoundError, match="is not a uctune run directory"):
         resume_run(tmp_path)
+
+
+def test_an_interrupted_tuning_stage_keeps_the_run_and_says_how_to_resume(
+    tmp_path, tiny_csv, monkeypatch, caplog
+):
+    """Ctrl-C during the first stage of a fresh run removes the directory, unless that stage has
+    already left trials behind (the tuning study), which --resume would lose."""
+    from uctune.errors import ConfigError
+    from uctune.workflow import _tune
+
+    def interrupted(family, X, y, *, experiment_dir, **kwargs):
+        experiment_dir.mkdir(parents=True)
+        (experiment_dir / "study.db").write_bytes(b"")
+        raise KeyboardInterrupt
+
+    def refused(family, X, y, **kwargs):
+        raise ConfigError("cpus_per_trial must be at most the cluster's 2 CPUs, got 3")
+
+    config = RunConfig.model_validate({"data": str(tiny_csv), "tune": {"families": ["lr"]}})
+    monkeypatch.setattr(_tune, "tune_family", refused)
+    ctx = start_run(config, command="tune", out=tmp_path / "a", backend="ray")
+    with pytest.raises(ConfigError, match="cpus_per_trial"):
+        execute_stages(ctx, ["tune"], fresh=True)
+    assert not (tmp_path / "a").exists()
+
+    monkeypatch.setattr(_tune, "tune_family", interrupted)
+    run_dir = tmp_path / "b"
+    ctx = start_run(config, command="tune", out=run_dir, backend="ray")
+    with pytest.raises(KeyboardInterrupt):
+        execute_stages(ctx, ["tune"], fresh=True)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["stages"]["tune"]["status"] == "started"
+    assert f"resume with: uctune tune --resume {run_dir}" in caplog.text

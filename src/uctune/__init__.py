@@ -18,6 +18,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 _API = {
     "BaselineTrainer": "uctune.api",
     "AdvancedTrainer": "uctune.api",
+    "HyperparameterTuner": "uctune.api",
     "ModelRegistry": "uctune.registry",
     "ModelEvaluator": "uctune.api",
 }

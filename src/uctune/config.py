@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from uctune.errors import ConfigError, NotFoundError
 from uctune.models import get_spec, resolve_families
@@ -17,6 +17,7 @@ __all__ = [
     "TrainConfig",
     "RegistryConfig",
     "ReportConfig",
+    "TuningConfig",
     "RunConfig",
     "load_config",
     "apply_overrides",
@@ -45,25 +46,67 @@ class TrainConfig(_Strict):
     @field_validator("families", mode="before")
     @classmethod
     def _families(cls, value: Any) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = value.split(",")
-        try:
-            return resolve_families(list(value))
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+        return _family_names(value)
 
     @field_validator("params")
     @classmethod
     def _params(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        try:
-            for family, params in value.items():
-                spec = get_spec(family)
-                spec.resolve_params(params)
-                out[spec.name] = dict(params)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return out
+        return _family_params(value)
+
+
+def _family_names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    try:
+        return resolve_families(list(value))
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _family_params(value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for family, params in value.items():
+            spec = get_spec(family)
+            spec.resolve_params(params)
+            out[spec.name] = dict(params)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return out
+
+
+class TuningConfig(_Strict):
+    """The tuning stage: Optuna's TPE over each family's search space, trials run on Ray Tune.
+
+    ``trials`` is per family (``uctune tune`` defaults to the seed's 100; a whole ``uctune run`` uses
+    this smaller default). ``grace_period`` is the folds every trial completes before ASHA may stop
+    it (``pruning``); ``reduction_factor`` keeps the best 1/rf at each ASHA milestone. ``params`` pins
+    parameters (left out of the search). ``storage`` is where Ray Tune keeps its experiment: a
+    directory or a pyarrow URI (``s3://bucket/prefix``); default: the run directory.
+    """
+
+    families: tuple[str, ...] = ("xgboost", "lightgbm", "neural_network")
+    trials: int = Field(12, ge=1)
+    metric: Literal["f1", "pr_auc", "roc_auc"] = "f1"
+    pruning: bool = True
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: int = Field(2, ge=2)
+    cpus_per_trial: int = Field(1, ge=1)
+    max_failures: int = Field(2, ge=0)
+    storage: str | None = None
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("families", mode="before")
+    @classmethod
+    def _families(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, list | tuple) and not value:
+            return ()
+        return _family_names(value)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return _family_params(value)
 
 
 class RegistryConfig(_Strict):
@@ -99,8 +142,18 @@ class RunConfig(_Strict):
     seed: int = 42
     split: SplitConfig = SplitConfig()
     train: TrainConfig = TrainConfig()
+    tune: TuningConfig = TuningConfig()
     report: ReportConfig = ReportConfig()
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+    @model_validator(mode="after")
+    def _grace_within_folds(self) -> RunConfig:
+        if self.tune.grace_period > self.train.cv_folds:
+            raise ValueError(
+                f"tune.grace_period must be at most train.cv_folds ({self.train.cv_folds}), "
+                f"got {self.tune.grace_period}"
+            )
+        return self
 
 
 def _one_line(exc: ValidationError, source: str) -> str:

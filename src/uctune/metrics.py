@@ -98,7 +98,11 @@ def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
 def objective_score(metric: ObjectiveMetric, y_true: np.ndarray, proba: np.ndarray) -> float:
     """The tuning objective on out-of-fold predictions (F1 at its F1-optimal threshold by default)."""
     if metric == "f1":
-        return classification_metrics(y_true, proba, f1_optimal_threshold(y_true, proba))["f1"]
+        # The F1 of classification_metrics at that threshold, without its other five metrics:
+        # this runs after every fold of every tuning trial.
+        threshold = f1_optimal_threshold(y_true, proba)
+        pred = (np.asarray(proba, dtype=np.float64) >= threshold).astype(np.int64)
+        return float(f1_score(np.asarray(y_true, dtype=np.int64), pred, zero_division=0))
     if metric == "pr_auc":
         return float(average_precision_score(y_true, proba))
     if metric == "roc_auc":

@@ -88,7 +88,7 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("command", ["train", "run"])
+@pytest.mark.parametrize("command", ["train", "run", "tune"])
 def test_bad_data_one_line_nonzero_nothing_written(capsys, tmp_path, tiny_frame, command):
     cases = bad_files(tmp_path, tiny_frame)
     for name, path in cases.items():
@@ -192,12 +192,16 @@ def test_run_then_resume_does_not_retrain(capsys, ray_cluster, tiny_csv, tmp_pat
         "lr",
         "--folds",
         "3",
+        "--trials",
+        "2",
         "--out",
         str(out_dir),
     )
     assert code == 0, err
-    before = (out_dir / "models" / "logistic_regression.joblib").stat().st_mtime_ns
+    models = out_dir / "models"
+    before = {p.name: p.stat().st_mtime_ns for p in models.iterdir()}
+    assert set(before) == {"logistic_regression.joblib", "logistic_regression_tuned.joblib"}
     code, out, err = run(capsys, "run", "--resume", str(out_dir))
     assert code == 0, err
     assert "(resumed)" in err and "logistic_regression" in out
-    assert (out_dir / "models" / "logistic_regression.joblib").stat().st_mtime_ns == before
+    assert {p.name: p.stat().st_mtime_ns for p in models.iterdir()} == before

@@ -30,6 +30,8 @@ def test_run_in_a_fresh_process(tmp_path, tiny_csv):
             "lr,xgb",
             "--folds",
             "3",
+            "--trials",
+            "2",
             "--num-cpus",
             "2",
             "--out",
@@ -44,6 +46,11 @@ def test_run_in_a_fresh_process(tmp_path, tiny_csv):
     results = json.loads((out / "results.json").read_text())
     assert results["execution"]["cpus"] == 2
     assert set(results["families"]) == {"logistic_regression", "xgboost"}
+    # --families also chooses what the tune stage tunes.
+    assert set(results["tuning"]) == {"logistic_regression", "xgboost"}
+    assert all(t["n_trials"] == 2 for t in results["tuning"].values())
+    assert list(results["stages"]) == ["train", "tune"]
+    assert "xgboost best params:" in proc.stdout
 
 
 def test_bad_input_in_a_fresh_process(tmp_path):

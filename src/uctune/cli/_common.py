@@ -125,9 +125,22 @@ def _pct(value: float | None) -> str:
 
 
 def print_summary(payload: dict[str, Any]) -> None:
-    """The five families side by side: CV means and holdout scores at 0.5 and at the OOF threshold."""
+    """The five families side by side: CV means and holdout scores at 0.5 and at the OOF threshold;
+    then the tuning stage's summary, when the run tuned."""
     from uctune.cli._table import format_table
 
+    if payload.get("tuning") or payload.get("tuning_failures"):
+        from uctune.cli._tuning import print_tuning_summary
+
+        if payload.get("families"):
+            _print_families(payload, format_table)
+            click.echo("")
+        print_tuning_summary(payload)
+        return
+    _print_families(payload, format_table)
+
+
+def _print_families(payload: dict[str, Any], format_table: Any) -> None:
     rows = []
     for name, fam in payload.get("families", {}).items():
         cv, at05, tuned = (
@@ -213,9 +226,15 @@ def execute(
     num_cpus: int | None = None,
     out: Path | None = None,
     config_path: Path | None = None,
+    settings: dict[str, Any] | None = None,
+    ray_verbose: bool = False,
     **overrides: Any,
 ) -> Path:
-    """Start (or resume) a run, execute its stages on Ray, print the summary; return the run dir."""
+    """Start (or resume) a run, execute its stages on Ray, print the summary; return the run dir.
+
+    ``settings`` are further dotted config overrides (``tune.trials``); ``ray_verbose`` shows Ray's
+    own output (and Ray Tune's trial table) instead of the progress lines.
+    """
     from uctune.cli._progress import ProgressLine
     from uctune.cluster import cluster_cpus, ray_session
     from uctune.errors import ConfigError
@@ -224,8 +243,11 @@ def execute(
 
     backend: Backend = "sequential" if sequential else "ray"
     if resume is not None:
+        flags = {k.split(".")[-1]: v for k, v in (settings or {}).items()}
         given = sorted(
-            k for k, v in {**overrides, "out": out, "config": config_path}.items() if v is not None
+            k.replace("_", "-")
+            for k, v in {**overrides, **flags, "out": out, "config": config_path}.items()
+            if v is not None
         )
         if given:
             raise ConfigError(
@@ -234,6 +256,8 @@ def execute(
         run = resume_run(resume, backend=backend)
     else:
         config = build_config(config_path, **overrides)
+        if settings:
+            config = apply_overrides(config, settings)
         run = start_run(config, command=command, out=out, backend=backend)
     table = run.table
     click.echo(
@@ -243,7 +267,12 @@ def execute(
     )
     click.echo(f"run: {run.run_dir}" + (" (resumed)" if resume else ""), err=True)
     run.progress = ProgressLine
-    verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+    verbose = bool(ctx.obj and ctx.obj.get("verbose")) or ray_verbose
+    run.verbose = ray_verbose
+    if "tune" in stages and not verbose:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     fresh = resume is None
     if sequential:
         run.cluster = {"cpus": 1}

@@ -15,20 +15,31 @@ __all__ = ["command"]
 @training_options
 @cluster_options
 @click.option(
+    "--trials",
+    type=int,
+    default=None,
+    help="Tuning trials per family [default: the config's tune.trials, 12].",
+)
+@click.option(
     "--resume",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None,
-    help="Continue an interrupted run from its directory; finished stages are skipped.",
+    help="Continue an interrupted run from its directory; finished stages (and trials) are kept.",
 )
 @click.pass_context
-def command(ctx: click.Context, **kwargs: object) -> None:
+def command(ctx: click.Context, trials: int | None, **kwargs: object) -> None:
     """Run the end-to-end workflow on the embedded dataset or --data, from --config or defaults.
 
     Stages, in order: train (all five families in parallel on Ray: CV, out-of-fold threshold,
-    holdout metrics), report (test-split metrics with bootstrap intervals, plots and SHAP for every
-    model, in report/model_comparison.html), register (the run's models into the model registry,
-    config section `registry:`). An interrupted run continues with --resume RUN_DIR.
+    holdout metrics), tune (Optuna TPE on Ray Tune with ASHA pruning for the config's
+    tune.families, by default XGBoost, LightGBM and the neural network; the best params refit and
+    saved as <family>_tuned), report (test-split metrics with bootstrap intervals, plots and SHAP
+    for every model, in report/model_comparison.html), register (the tuned models into the model
+    registry, config section `registry:`). --families sets the families of both training stages.
+    An interrupted run continues with --resume RUN_DIR, without repeating finished stages or
+    finished trials.
     """
     from uctune.workflow import STAGES
 
-    execute(ctx, command="run", stages=list(STAGES), **kwargs)  # type: ignore[arg-type]
+    settings = {"tune.trials": trials, "tune.families": kwargs.get("families")}
+    execute(ctx, command="run", stages=list(STAGES), settings=settings, **kwargs)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from uctune.workflow._run import (
     start_run,
 )
 from uctune.workflow._train import train_stage
+from uctune.workflow._tune import tune_stage
 
 __all__ = [
     "STAGES",
@@ -27,4 +28,5 @@ __all__ = [
     "resume_run",
     "start_run",
     "train_stage",
+    "tune_stage",
 ]

@@ -65,6 +65,9 @@ class RunContext:
     results: dict[str, Any]
     backend: Backend = "ray"
     progress: ProgressFactory = field(default=lambda title: None)
+    verbose: bool = (
+        False  # stages show their libraries' own output (Ray Tune's) instead of progress
+    )
     cluster: dict[str, Any] = field(default_factory=dict)
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -83,6 +86,18 @@ class RunContext:
     # -- stage bookkeeping ----------------------------------------------------------------------
     def is_done(self, stage: str) -> bool:
         return self.results.get("stages", {}).get(stage, {}).get("status") == "done"
+
+    def mark_started(self, stage: str) -> None:
+        """Record that ``stage`` has begun leaving resumable work behind (tuning trials): if it is
+        interrupted, the run directory is kept for ``--resume`` even though no stage is done."""
+        self.results.setdefault("stages", {})[stage] = {
+            "status": "started",
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.save_results()
+
+    def is_started(self, stage: str) -> bool:
+        return self.results.get("stages", {}).get(stage, {}).get("status") in {"started", "done"}
 
     def mark_done(self, stage: str, seconds: float) -> None:
         self.results.setdefault("stages", {})[stage] = {
@@ -145,6 +160,12 @@ def _train_stage(ctx: RunContext) -> None:
     train_stage(ctx)
 
 
+def _tune_stage(ctx: RunContext) -> None:
+    from uctune.workflow._tune import tune_stage
+
+    tune_stage(ctx)
+
+
 def _report_stage(ctx: RunContext) -> None:
     from uctune.workflow._report import report_stage
 
@@ -159,10 +180,12 @@ def _register_stage(ctx: RunContext) -> None:
 
 STAGES: dict[str, Stage] = {
     "train": _train_stage,
+    "tune": _tune_stage,
     "report": _report_stage,
     "register": _register_stage,  # keep last: it registers what every earlier stage produced
 }
-"""Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``."""
+"""Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``, ``uctune tune`` only
+``tune``."""
 
 
 def _header(ctx: RunContext, command: str) -> dict[str, Any]:
@@ -235,7 +258,7 @@ def resume_run(run_dir: Path, *, backend: Backend = "ray") -> RunContext:
 
 @contextmanager
 def removed_if_nothing_done(ctx: RunContext, *, fresh: bool) -> Iterator[None]:
-    """Remove a fresh run's directory if it fails before any stage finished (nothing to resume)."""
+    """Remove a fresh run's directory if it fails before any stage started (nothing to resume)."""
     try:
         yield
     except BaseException:
@@ -247,8 +270,9 @@ def removed_if_nothing_done(ctx: RunContext, *, fresh: bool) -> Iterator[None]:
 def execute_stages(ctx: RunContext, stages: Sequence[str], *, fresh: bool) -> list[str]:
     """Run the stages not yet done, in order; return the names of those that ran.
 
-    If the first stage of a fresh run fails, the directory is removed (nothing worth keeping);
-    otherwise it stays, and the error says how to resume.
+    If the first stage of a fresh run fails before leaving resumable work behind (see
+    :meth:`RunContext.mark_started`), the directory is removed; otherwise it stays, and the error
+    says how to resume.
     """
     ran: list[str] = []
     with removed_if_nothing_done(ctx, fresh=fresh):
@@ -260,9 +284,10 @@ def execute_stages(ctx: RunContext, stages: Sequence[str], *, fresh: bool) -> li
             try:
                 STAGES[name](ctx)
             except BaseException as exc:
-                if not ctx.results.get("stages"):
+                if not any(ctx.is_started(s) for s in ctx.results.get("stages", {})):
                     raise
-                hint = f"; resume with: uctune run --resume {ctx.run_dir}"
+                command = ctx.results.get("command", "run")
+                hint = f"; resume with: uctune {command} --resume {ctx.run_dir}"
                 if isinstance(exc, UctuneError):
                     raise type(exc)(f"stage {name!r} failed: {exc}{hint}") from exc
                 if isinstance(exc, KeyboardInterrupt):

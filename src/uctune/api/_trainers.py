@@ -1,21 +1,4 @@
-"""The seed's Python API, a thin layer over the same machinery as the CLI.
-
->>> from uctune import BaselineTrainer, AdvancedTrainer
->>> baseline = BaselineTrainer()
->>> baseline.load_data()                       # the embedded dataset
->>> X_train, X_test, y_train, y_test = baseline.split_data()
->>> lr = baseline.train_logistic_regression(X_train, y_train)
->>> xgb = AdvancedTrainer().train_xgboost(X_train, y_train)
->>> evaluator = ModelEvaluator(output_dir="data/evaluation")
->>> results = evaluator.evaluate_models([{"model": xgb, "name": "XGBoost"}], X_test, y_test)
->>> evaluator.generate_html_report(results, "model_comparison")
-
-Each ``train_*`` method runs stratified k-fold CV on Ray (a local Ray is started on first use if none
-is running), chooses the F1-optimal decision threshold on the out-of-fold predictions, refits on all
-the rows given and returns that model: a scikit-learn ``FixedThresholdClassifier`` whose ``predict``
-uses the threshold and whose ``predict_proba`` is the pipeline's. ``ModelEvaluator`` scores such
-models on a test split and writes the HTML report.
-"""
+"""BaselineTrainer and AdvancedTrainer (seed stories 3.1 and 3.2)."""
 
 from __future__ import annotations
 
@@ -29,13 +12,13 @@ from sklearn.model_selection import FixedThresholdClassifier
 
 from uctune.cluster import ensure_ray
 from uctune.data import LABEL, FeatureTable, load_feature_table, validate_table
-from uctune.errors import ConfigError, DataError, NotFoundError
+from uctune.errors import DataError
 from uctune.metrics import classification_metrics
 from uctune.runs import write_json
 from uctune.splits import SplitMethod
 from uctune.training import FamilyResult, SplitInfo, make_split, train_families, tree_importance
 
-__all__ = ["BaselineTrainer", "AdvancedTrainer", "ModelEvaluator"]
+__all__ = ["BaselineTrainer", "AdvancedTrainer"]
 
 
 def _as_table(X: Any, y: Any, n_folds: int) -> FeatureTable:
@@ -185,117 +168,3 @@ class AdvancedTrainer(_Trainer):
         """Normalised gain importances of a tree model, largest first; ``None`` for other families."""
         pipeline = getattr(model, "estimator", model)
         return tree_importance(pipeline)
-
-
-class ModelEvaluator:
-    """Story 3.4: test-split metrics, plots and SHAP for several models, and one HTML report.
-
-    ``evaluate_models`` returns one dict per model (``model_name``, ``metrics`` at the model's stored
-    threshold — or 0.5 for a model without one — and the rest of the evaluation);
-    ``generate_html_report(results, name)`` writes ``<output_dir>/<name>.html`` and ``<name>.json``.
-    SHAP values are computed for uctune models (every family); other scikit-learn classifiers are
-    evaluated and plotted, and the report says SHAP was skipped. ``background`` (the training rows)
-    is what SHAP compares against; by default the test rows themselves.
-    """
-
-    def __init__(
-        self,
-        output_dir: str | os.PathLike[str] = "data/evaluation",
-        *,
-        shap_rows: int = 200,
-        background_size: int = 100,
-        bootstrap: int = 1000,
-        random_state: int = 42,
-        rank_by: str = "pr_auc",
-        background: pd.DataFrame | None = None,
-    ) -> None:
-        from uctune.report import ReportSettings
-
-        self.output_dir = Path(output_dir)
-        self.settings = ReportSettings(
-            shap_rows=shap_rows,
-            background_size=background_size,
-            bootstrap=bootstrap,
-            seed=random_state,
-            rank_by=rank_by,  # type: ignore[arg-type]  # checked by ReportSettings
-        )
-        self.background = background
-        self._reports: dict[str, Any] = {}
-
-    def evaluate_models(
-        self, models: list[dict[str, Any]], X_test: Any, y_test: Any
-    ) -> list[dict[str, Any]]:
-        """Evaluate each ``{"model": fitted_classifier, "name": str}`` on the test rows."""
-        from uctune.report import ModelInput, assess_models, stored_threshold
-
-        if not isinstance(models, list | tuple) or not models:
-            raise ConfigError(
-                f"models must be a non-empty list of {{'model': ..., 'name': ...}}, got {models!r:.80}"
-            )
-        X = X_test if isinstance(X_test, pd.DataFrame) else pd.DataFrame(np.asarray(X_test))
-        y = np.asarray(y_test).ravel()
-        items = []
-        for i, entry in enumerate(models):
-            if not isinstance(entry, dict) or "model" not in entry or "name" not in entry:
-                raise ConfigError(
-                    f"models[{i}] must be a dict with keys 'model' and 'name', got {entry!r:.80}"
-                )
-            model, name = entry["model"], str(entry["name"])
-            if not hasattr(model, "predict_proba"):
-                raise ConfigError(
-                    f"model {name!r} must have predict_proba, got {type(model).__name__}"
-                )
-            threshold, source = stored_threshold(model)
-            proba = np.asarray(model.predict_proba(X))[:, 1]
-            items.append(ModelInput(name, proba, threshold, model=model, threshold_source=source))
-        reports = assess_models(items, y, X=X, background=self.background, settings=self.settings)
-        out = []
-        for report in reports:
-            self._reports[report.name] = report
-            out.append(_result_dict(report))
-        return out
-
-    def generate_html_report(
-        self, results: list[dict[str, Any]], report_name: str = "model_comparison"
-    ) -> Path:
-        """Write the report of these results (from :meth:`evaluate_models`); return the HTML path."""
-        from uctune.report import build_report, write_report
-
-        if not report_name or any(c in report_name for c in "/\\\0") or report_name.startswith("."):
-            raise ConfigError(f"report name must be a plain file name, got {report_name!r}")
-        names = [str(r.get("model_name")) for r in results] if isinstance(results, list) else []
-        if not names:
-            raise ConfigError("results must be the non-empty list evaluate_models returned")
-        unknown = [n for n in names if n not in self._reports]
-        if unknown:
-            raise NotFoundError(
-                f"no evaluation of model {unknown[0]!r} in this evaluator; call evaluate_models first"
-            )
-        report = build_report(
-            [self._reports[n] for n in names],
-            settings=self.settings,
-            facts=[("Models", ", ".join(names))],
-        )
-        html, _ = write_report(
-            report,
-            self.output_dir,
-            html_name=f"{report_name}.html",
-            json_name=f"{report_name}.json",
-        )
-        return html
-
-
-def _result_dict(report: Any) -> dict[str, Any]:
-    e = report.evaluation
-    data = e.to_dict()
-    return {
-        "model_name": report.name,
-        "threshold": e.threshold,
-        "threshold_source": report.input.threshold_source,
-        "metrics": {**data["at_threshold"], "base_rate": e.base_rate, "brier": e.brier},
-        "metrics_at_0.5": data["at_0.5"],
-        "confidence_intervals": data["intervals"],
-        "classification_report": data["classification_report"],
-        "alert_buckets": data["alert_buckets"],
-        "shap": report.shap_dict(),
-    }

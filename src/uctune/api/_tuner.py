@@ -1,0 +1,169 @@
+"""HyperparameterTuner (seed story 3.3)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sklearn.model_selection import FixedThresholdClassifier
+
+from uctune.api._trainers import _as_table, _Trainer
+from uctune.cluster import ensure_ray
+from uctune.errors import NotFoundError
+from uctune.metrics import ObjectiveMetric
+from uctune.models import get_spec
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+    from uctune.tuning import TuningResult
+
+__all__ = ["HyperparameterTuner"]
+
+
+class HyperparameterTuner:
+    """Story 3.3: Optuna's TPE over each family's search space, the trials run in parallel on Ray Tune.
+
+    Each ``tune_*`` call runs ``n_trials`` trials of stratified k-fold CV on the rows given (F1 at
+    the out-of-fold threshold by default), stopping unpromising trials after a fold milestone
+    (ASHA) unless ``pruning=False``; it then refits the best params exactly as the trainers do and
+    returns that model (a ``FixedThresholdClassifier``). ``get_best_params(i)`` gives the i-th
+    call's best params (or a family's, by name); ``results_`` keeps every call's
+    :class:`~uctune.tuning.TuningResult`. The search's files (Optuna study, Ray Tune experiment) go
+    to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep.
+    """
+
+    def __init__(
+        self,
+        n_trials: int = 100,
+        *,
+        metric: ObjectiveMetric = "f1",
+        cv_folds: int = 5,
+        pruning: bool = True,
+        grace_period: int = 1,
+        reduction_factor: int = 2,
+        cpus_per_trial: int = 1,
+        max_failures: int = 2,
+        random_state: int = 42,
+        storage_dir: str | os.PathLike[str] | None = None,
+        address: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.n_trials = n_trials
+        self.metric = metric
+        self.cv_folds = cv_folds
+        self.pruning = pruning
+        self.grace_period = grace_period
+        self.reduction_factor = reduction_factor
+        self.cpus_per_trial = cpus_per_trial
+        self.max_failures = max_failures
+        self.random_state = random_state
+        self.storage_dir = storage_dir
+        self.address = address
+        self.verbose = verbose
+        self.results_: list[TuningResult] = []
+        self.refits_: list[dict[str, Any]] = []
+
+    def tune(
+        self,
+        family: str,
+        X_train: Any,
+        y_train: Any,
+        *,
+        search_space: dict[str, BaseDistribution] | None = None,
+        **fixed_params: Any,
+    ) -> FixedThresholdClassifier:
+        """Tune any family of the zoo (name or alias); ``fixed_params`` are held out of the search,
+        ``search_space`` replaces the family's own (same parameter names)."""
+        import shutil
+        import tempfile
+
+        from uctune.tuning import TuneSettings, tune_family
+
+        spec = get_spec(family)
+        settings = TuneSettings(
+            n_trials=self.n_trials,
+            metric=self.metric,
+            n_folds=self.cv_folds,
+            pruning=self.pruning,
+            grace_period=self.grace_period,
+            reduction_factor=self.reduction_factor,
+            cpus_per_trial=self.cpus_per_trial,
+            max_failures=self.max_failures,
+            seed=self.random_state,
+        )
+        table = _as_table(X_train, y_train, self.cv_folds)
+        ensure_ray(self.address)
+        keep = self.storage_dir is not None
+        if self.storage_dir is not None:
+            root = Path(self.storage_dir)
+        else:
+            root = Path(tempfile.mkdtemp(prefix="uctune-tune-"))
+        folder = root / f"{len(self.results_):02d}-{spec.name}"
+        try:
+            result = tune_family(
+                spec.name,
+                table.X,
+                table.y,
+                experiment_dir=folder,
+                settings=settings,
+                search_space=search_space,
+                fixed_params=fixed_params,
+                verbose=self.verbose,
+            )
+        finally:
+            if not keep:
+                shutil.rmtree(root, ignore_errors=True)
+        refitter = _Trainer(
+            random_state=self.random_state,
+            cv_folds=self.cv_folds,
+            cpus_per_fit=self.cpus_per_trial,
+            address=self.address,
+        )
+        model = refitter._train(spec.name, X_train, y_train, dict(result.best_params))
+        self.results_.append(result)
+        self.refits_.append(refitter.results_[spec.name])
+        return model
+
+    def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> FixedThresholdClassifier:
+        """XGBoost: max_depth 3-10, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""
+        return self.tune("xgboost", X_train, y_train, **fixed)
+
+    def tune_lightgbm(self, X_train: Any, y_train: Any, **fixed: Any) -> FixedThresholdClassifier:
+        """LightGBM: num_leaves 20-100, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""
+        return self.tune("lightgbm", X_train, y_train, **fixed)
+
+    def tune_neural_network(
+        self, X_train: Any, y_train: Any, **fixed: Any
+    ) -> FixedThresholdClassifier:
+        """The MLP: units per layer 32-256, weight decay, learning rate 1e-4-1e-2, batch size."""
+        return self.tune("neural_network", X_train, y_train, **fixed)
+
+    def tune_random_forest(
+        self, X_train: Any, y_train: Any, **fixed: Any
+    ) -> FixedThresholdClassifier:
+        return self.tune("random_forest", X_train, y_train, **fixed)
+
+    def tune_logistic_regression(
+        self, X_train: Any, y_train: Any, **fixed: Any
+    ) -> FixedThresholdClassifier:
+        return self.tune("logistic_regression", X_train, y_train, **fixed)
+
+    def get_best_params(self, which: int | str = -1) -> dict[str, Any]:
+        """Best params of the ``which``-th tuning call (0 = first; -1 = latest), or of the latest
+        call that tuned the family ``which`` names."""
+        return dict(self._result(which).best_params)
+
+    def _result(self, which: int | str) -> TuningResult:
+        if isinstance(which, str):
+            name = get_spec(which).name
+            for result in reversed(self.results_):
+                if result.family == name:
+                    return result
+            raise NotFoundError(f"{name} has not been tuned yet by this tuner")
+        if not -len(self.results_) <= which < len(self.results_):
+            raise NotFoundError(
+                f"there is no tuning call {which}; this tuner has made {len(self.results_)}"
+            )
+        return self.results_[which]

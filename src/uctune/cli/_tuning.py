@@ -1,0 +1,65 @@
+"""The tuning stage's summary for people: one row per family, then each family's best params."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from uctune.cli._table import format_table
+
+__all__ = ["print_tuning_summary"]
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def print_tuning_summary(payload: dict[str, Any]) -> None:
+    """Trials and their fate, the best CV score, the refit's holdout scores (beside the untuned
+    model's when the run trained one), and the best params of every tuned family."""
+    tuning: dict[str, Any] = payload.get("tuning", {})
+    trained: dict[str, Any] = payload.get("families", {})
+    rows = []
+    metric = "score"
+    for family, t in tuning.items():
+        metric = t["metric"]
+        holdout = t["refit"]["holdout"].get("at_threshold", {})
+        untuned = trained.get(family, {}).get("holdout", {}).get("at_threshold", {})
+        rows.append(
+            [
+                family,
+                t["n_trials"],
+                t["completed"],
+                t["pruned"],
+                t["failed"],
+                _num(t["best_score"]),
+                t["best_trial"],
+                _num(untuned.get("f1"), 3) if untuned else "-",
+                _num(holdout.get("f1"), 3),
+                _num(holdout.get("roc_auc"), 3),
+                _num(holdout.get("pr_auc"), 3),
+                f"{t['wall_seconds']:.1f}",
+            ]
+        )
+    if rows:
+        headers = [
+            "tuned",
+            "trials",
+            "done",
+            "pruned",
+            "failed",
+            f"best cv {metric}",
+            "trial",
+            "untuned f1",
+            "test f1@thr",
+            "roc_auc",
+            "pr_auc",
+            "wall s",
+        ]
+        click.echo(format_table(headers, rows))
+        for family, t in tuning.items():
+            click.echo(f"{family} best params: {json.dumps(t['best_params'], sort_keys=True)}")
+    for family, why in payload.get("tuning_failures", {}).items():
+        click.echo(f"{family}: TUNING FAILED: {why}", err=True)

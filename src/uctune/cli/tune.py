@@ -1,0 +1,169 @@
+"""``uctune tune``: distributed hyperparameter search for one or more families (seed story 3.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from uctune.cli._common import execute
+
+__all__ = ["command"]
+
+SEED_TRIALS = 100
+
+
+@click.command("tune")
+@click.option(
+    "--model",
+    "--models",
+    "models",
+    default=None,
+    metavar="LIST",
+    help="Family (or comma-separated families) to tune: xgboost, lightgbm, neural_network, "
+    "random_forest, logistic_regression or an alias [default: the config's, else the seed's three].",
+)
+@click.option(
+    "--trials",
+    type=int,
+    default=None,
+    help=f"Trials per family [default: {SEED_TRIALS}, or the config's tune.trials].",
+)
+@click.option(
+    "--metric",
+    default=None,
+    metavar="NAME",
+    help="Objective: f1 (at the out-of-fold F1-optimal threshold), pr_auc or roc_auc [default: f1].",
+)
+@click.option(
+    "--pruning/--no-pruning",
+    default=None,
+    help="Stop unpromising trials after a fold milestone (ASHA) [default: on].",
+)
+@click.option(
+    "--grace-period",
+    type=int,
+    default=None,
+    help="Folds every trial completes before it may be stopped [default: 1].",
+)
+@click.option(
+    "--cpus-per-trial",
+    type=int,
+    default=None,
+    help="CPUs (and model threads) of one trial; trials run cluster CPUs / this at a time "
+    "[default: 1].",
+)
+@click.option(
+    "--storage",
+    default=None,
+    metavar="DIR|URI",
+    help="Where Ray Tune keeps its experiment: a directory or a pyarrow URI (s3://bucket/prefix) "
+    "[default: the run directory].",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Feature table (.csv, .csv.gz, .parquet) [default: the embedded dataset].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML run config (its tune: section); flags override it.",
+)
+@click.option("--folds", type=int, default=None, help="Cross-validation folds [default: 5].")
+@click.option(
+    "--split",
+    type=click.Choice(["stratified", "time"]),
+    default=None,
+    help="Holdout for the refit's test scores [default: stratified].",
+)
+@click.option("--test-size", type=float, default=None, help="Holdout fraction [default: 0.2].")
+@click.option(
+    "--seed", type=int, default=None, help="Random seed (TPE, folds, models) [default: 42]."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run directory to create [default: runs/<timestamp>-tune].",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Continue an interrupted tuning run from its directory; finished trials are kept.",
+)
+@click.option(
+    "--address",
+    default=None,
+    envvar="RAY_ADDRESS",
+    show_envvar=True,
+    help="Ray cluster to use ('auto' for one started here with `ray start`) "
+    "[default: a new local Ray on all cores].",
+)
+@click.option(
+    "--num-cpus", type=int, default=None, help="CPUs of the local Ray [default: all cores]."
+)
+@click.option(
+    "--verbose",
+    "ray_verbose",
+    is_flag=True,
+    help="Show Ray's own output and Ray Tune's trial table instead of the progress line.",
+)
+@click.pass_context
+def command(
+    ctx: click.Context,
+    models: str | None,
+    trials: int | None,
+    metric: str | None,
+    pruning: bool | None,
+    grace_period: int | None,
+    cpus_per_trial: int | None,
+    storage: str | None,
+    resume: Path | None,
+    ray_verbose: bool,
+    config_path: Path | None,
+    **common: object,
+) -> None:
+    """Tune hyperparameters with Optuna's TPE, the trials run in parallel on Ray Tune.
+
+    Each trial is a stratified k-fold CV of one configuration on the training split, reporting
+    after every fold so that ASHA stops unpromising trials early. The best configuration is refit
+    like `uctune train` does (out-of-fold threshold, holdout metrics) and saved as <family>_tuned.
+    Writes tune/<family>/trials.csv and best_params.json into the run directory and prints the best
+    params. An interrupted run (Ctrl-C, a killed process) continues with --resume RUN_DIR.
+    """
+    if resume is None and trials is None and not _config_sets_trials(config_path):
+        trials = SEED_TRIALS
+    settings = {
+        "tune.families": models,
+        "tune.trials": trials,
+        "tune.metric": metric,
+        "tune.pruning": pruning,
+        "tune.grace_period": grace_period,
+        "tune.cpus_per_trial": cpus_per_trial,
+        "tune.storage": storage,
+    }
+    execute(
+        ctx,
+        command="tune",
+        stages=["tune"],
+        resume=resume,
+        config_path=config_path,
+        settings=settings,
+        ray_verbose=ray_verbose,
+        families=None,
+        cpus_per_fit=None,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def _config_sets_trials(config_path: Path | None) -> bool:
+    if config_path is None:
+        return False
+    from uctune.config import load_config
+
+    return "trials" in load_config(config_path).tune.model_fields_set

@@ -1,0 +1,27 @@
+"""Distributed hyperparameter tuning: Ray Tune runs the trials, Optuna's TPE proposes them.
+
+A trial is one configuration's stratified k-fold CV, reporting its running score after every fold so
+that an ASHA scheduler can stop it early; the Optuna study is persisted so a search resumes after an
+interruption with its whole history.
+"""
+
+from __future__ import annotations
+
+from uctune.tuning._objective import FoldStep, cv_score, cv_steps
+from uctune.tuning._result import TuningResult
+from uctune.tuning._study import TrialRecord, TrialStatus, in_space
+from uctune.tuning._tuner import EXPERIMENT_NAME, STUDY_FILE, TuneSettings, tune_family
+
+__all__ = [
+    "EXPERIMENT_NAME",
+    "STUDY_FILE",
+    "FoldStep",
+    "TrialRecord",
+    "TrialStatus",
+    "TuneSettings",
+    "TuningResult",
+    "cv_score",
+    "cv_steps",
+    "in_space",
+    "tune_family",
+]

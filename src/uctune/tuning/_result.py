@@ -1,0 +1,108 @@
+"""What tuning one family produced: every trial's record, the best configuration, and its summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from uctune.metrics import ObjectiveMetric
+from uctune.tuning._study import TrialRecord
+
+__all__ = ["TuningResult"]
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """One family's tuning: the trials (by Optuna trial number) and the best completed one.
+
+    ``best_params`` holds every tuned parameter of the best trial plus any fixed ones, ready for
+    :meth:`uctune.models.ModelSpec.build` or :func:`uctune.training.train_families`.
+    ``wall_seconds`` is the wall time of the session that finished the tuning (a resumed run counts
+    its own session only); ``interrupted`` counts trials cut short by an interruption and run again.
+    """
+
+    family: str
+    metric: ObjectiveMetric
+    n_folds: int
+    trials: tuple[TrialRecord, ...]
+    best_trial: int
+    best_score: float
+    best_params: Mapping[str, Any] = field(hash=False)
+    param_names: tuple[str, ...]
+    wall_seconds: float
+    interrupted: int = 0
+    study_path: str = ""
+    experiment_path: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for t in self.trials if t.status == status)
+
+    @property
+    def completed(self) -> int:
+        return self.count("completed")
+
+    @property
+    def pruned(self) -> int:
+        return self.count("pruned")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+    def trials_frame(self) -> pd.DataFrame:
+        """One row per trial: ``trial, status, score, folds_done, seconds, fold_1..fold_k``, then
+        ``param_<name>`` for every search-space parameter (empty cells where nothing was recorded)."""
+        rows = []
+        for t in self.trials:
+            row: dict[str, Any] = {
+                "trial": t.number,
+                "status": t.status,
+                "score": t.score,
+                "folds_done": t.folds_done,
+                "seconds": round(t.seconds, 3),
+            }
+            for k in range(self.n_folds):
+                row[f"fold_{k + 1}"] = t.fold_scores[k] if k < len(t.fold_scores) else None
+            for name in self.param_names:
+                row[f"param_{name}"] = t.params.get(name, self.best_params.get(name))
+            rows.append(row)
+        columns = [
+            "trial",
+            "status",
+            "score",
+            "folds_done",
+            "seconds",
+            *(f"fold_{k + 1}" for k in range(self.n_folds)),
+            *(f"param_{n}" for n in self.param_names),
+        ]
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.astype({"trial": "int64", "folds_done": "int64", "seconds": "float64"})
+
+    def best_params_document(self) -> dict[str, Any]:
+        """The ``best_params.json`` document."""
+        return {
+            "family": self.family,
+            "metric": self.metric,
+            "best_score": self.best_score,
+            "best_trial": self.best_trial,
+            "params": dict(self.best_params),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON summary (``results.json``'s ``tuning.<family>``, without the refit)."""
+        return {
+            "metric": self.metric,
+            "n_trials": len(self.trials),
+            "completed": self.completed,
+            "pruned": self.pruned,
+            "failed": self.failed,
+            "best_score": self.best_score,
+            "best_trial": self.best_trial,
+            "best_params": dict(self.best_params),
+            "wall_seconds": self.wall_seconds,
+            "interrupted": self.interrupted,
+            "retried": sum(1 for t in self.trials if t.attempts > 1),
+        }

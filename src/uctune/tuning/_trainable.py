@@ -1,0 +1,100 @@
+"""The Ray Tune trial: one configuration's k-fold CV, reporting after every fold.
+
+Per-trial overhead is what separates a distributed tuner from a plain Optuna loop, so a trial does as
+little as possible besides fitting: the trial actors are reused between trials (the libraries are
+imported once per worker process), and the training rows are fetched from the object store once per
+worker process and kept for the next trial (:func:`_rows`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import ray
+from ray import tune
+
+from uctune.metrics import ObjectiveMetric
+from uctune.tuning._objective import cv_steps
+
+__all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial"]
+
+TRIAL_KEY = "__trial"
+"""Config key carrying the Optuna trial number, so that a trial can be matched to its study record."""
+
+SCORE = "score"
+"""The reported metric (the running objective) that the scheduler and the searcher read."""
+
+Rows = tuple[pd.DataFrame, np.ndarray, Sequence[tuple[np.ndarray, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """Everything a trial needs besides its params; small, so it can travel with every trial.
+
+    ``rows`` is an object-store reference to ``(X, y, folds)``; ``key`` names that put, so a worker
+    process fetches it once. ``fixed`` holds params kept out of the search. ``replay`` holds the
+    final results of trials the study has already finished, for trials that a restored experiment
+    would otherwise run again.
+    """
+
+    key: str
+    family: str
+    metric: ObjectiveMetric
+    n_threads: int
+    random_state: int
+    rows: Any = field(repr=False)
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+
+
+_ROWS: dict[str, Rows] = {}
+
+
+def _rows(data: TrialData) -> Rows:
+    """The training rows, fetched from the object store once per worker process (latest put only)."""
+    if data.key not in _ROWS:
+        _ROWS.clear()
+        _ROWS[data.key] = ray.get(data.rows)
+    return _ROWS[data.key]
+
+
+def cv_trial(config: dict[str, Any], data: TrialData) -> None:
+    """Ray Tune function trainable: report the running CV score after every fold."""
+    number = int(config[TRIAL_KEY])
+    if number in data.replay:
+        # Finished before an interruption, but after Tune's last snapshot: report, do not refit.
+        tune.report(dict(data.replay[number]))
+        return
+    params = {**data.fixed, **{k: v for k, v in config.items() if k != TRIAL_KEY}}
+    X, y, folds = _rows(data)
+    started = time.perf_counter()
+    fold_scores: list[float] = []
+    cpu = 0.0
+    for step in cv_steps(
+        data.family,
+        params,
+        X,
+        y,
+        folds,
+        metric=data.metric,
+        n_threads=data.n_threads,
+        random_state=data.random_state,
+    ):
+        cpu += step.fit_cpu_seconds
+        fold_scores.append(step.fold_score)
+        tune.report(
+            {
+                SCORE: step.score,
+                "trial": number,
+                "folds_done": step.folds_done,
+                "fold_scores": list(fold_scores),
+                "seconds": time.perf_counter() - started,
+                "fit_cpu_seconds": cpu,
+                "fold_error": step.error or "",
+            }
+        )

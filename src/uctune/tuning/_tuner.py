@@ -1,0 +1,531 @@
+"""The tuning driver: one family's search as a Ray Tune experiment driven by Optuna's TPE.
+
+A :class:`ray.tune.Tuner` runs the trials (``cv_trial``: k-fold CV, a report after every fold) with
+a :class:`StudySearch` over the family's Optuna distributions and, with pruning on, an ASHA scheduler
+that stops trials whose running score falls behind at a fold milestone. The study is persisted in
+SQLite, so an interrupted search resumes (``resume=True``) with every finished trial and TPE's full
+history: Ray Tune restores its experiment from its last snapshot, and the study settles what that
+snapshot had not caught yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pyarrow.fs
+import ray
+from optuna.distributions import BaseDistribution, distribution_to_json
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from uctune.cluster import cluster_cpus
+from uctune.errors import ConfigError, IntegrityError, TrainingError
+from uctune.metrics import ObjectiveMetric
+from uctune.models import ModelSpec, get_spec
+from uctune.splits import cv_folds
+from uctune.tuning._result import TuningResult
+from uctune.tuning._search import StudySearch
+from uctune.tuning._study import (
+    fail_interrupted,
+    in_space,
+    interrupted,
+    open_study,
+    replay_results,
+    study_storage,
+    trial_records,
+)
+from uctune.tuning._trainable import SCORE, TRIAL_KEY, TrialData, cv_trial
+
+__all__ = ["TuneSettings", "tune_family", "STUDY_FILE", "EXPERIMENT_NAME"]
+
+logger = logging.getLogger(__name__)
+
+STUDY_FILE = "study.db"
+"""The Optuna study of a family, in its tuning folder."""
+
+EXPERIMENT_NAME = "ray"
+"""Ray Tune's experiment folder, under the storage path."""
+
+Progress = Callable[[int, int, str], None]
+_METRICS = ("f1", "pr_auc", "roc_auc")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneSettings:
+    """How a family is searched. Checked on creation; every field has the seed's default.
+
+    ``grace_period`` is the number of folds every trial completes before ASHA may stop it;
+    ``reduction_factor`` sets the rungs (``grace_period * reduction_factor**k`` folds) and keeps the
+    best ``1/reduction_factor`` at each. ``max_failures`` is how often a trial whose worker died is
+    retried. ``evaluate_defaults`` runs the family's default params (the seed's) as the first trial.
+    """
+
+    n_trials: int = 100
+    metric: ObjectiveMetric = "f1"
+    n_folds: int = 5
+    pruning: bool = True
+    grace_period: int = 1
+    reduction_factor: int = 2
+    cpus_per_trial: int = 1
+    max_failures: int = 2
+    seed: int = 42
+    evaluate_defaults: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.n_trials >= 1, "n_trials must be at least 1", self.n_trials),
+            (self.metric in _METRICS, f"metric must be one of {', '.join(_METRICS)}", self.metric),
+            (self.n_folds >= 2, "n_folds must be at least 2", self.n_folds),
+            (self.grace_period >= 1, "grace_period must be at least 1 fold", self.grace_period),
+            (
+                self.grace_period <= self.n_folds,
+                f"grace_period must be at most the {self.n_folds} folds",
+                self.grace_period,
+            ),
+            (
+                self.reduction_factor >= 2,
+                "reduction_factor must be at least 2",
+                self.reduction_factor,
+            ),
+            (self.cpus_per_trial >= 1, "cpus_per_trial must be at least 1", self.cpus_per_trial),
+            (self.max_failures >= 0, "max_failures must be at least 0", self.max_failures),
+        ]
+        for ok, rule, value in checks:
+            if not ok:
+                raise ConfigError(f"{rule}, got {value!r}")
+
+    @property
+    def n_startup_trials(self) -> int:
+        """Random trials before TPE models the history: Optuna's 10, fewer for small budgets."""
+        return min(10, max(4, self.n_trials // 4))
+
+
+def _scheduler(settings: TuneSettings) -> TrialScheduler:
+    if not settings.pruning:
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=settings.n_folds,
+        grace_period=settings.grace_period,
+        reduction_factor=settings.reduction_factor,
+    )
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/{name}"
+
+
+def has_experiment_state(path: str) -> bool:
+    """Whether Ray Tune left a restorable snapshot of an experiment at ``path`` (a dir or a URI)."""
+    if "://" in path:
+        fs, root = pyarrow.fs.FileSystem.from_uri(path)
+    else:
+        fs, root = pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
+    try:
+        infos = fs.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))
+    except OSError:
+        return False
+    names = {Path(info.path).name for info in infos}
+    return "tuner.pkl" in names and any(
+        n.startswith("experiment_state") and n.endswith(".json") for n in names
+    )
+
+
+def _settings_record(
+    family: str,
+    settings: TuneSettings,
+    space: Mapping[str, BaseDistribution],
+    fixed: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What must not change between a study and its resumption."""
+    return {
+        "family": family,
+        "metric": settings.metric,
+        "n_folds": settings.n_folds,
+        "seed": settings.seed,
+        "space": {k: distribution_to_json(d) for k, d in space.items()},
+        "fixed": {k: repr(v) for k, v in fixed.items()},
+    }
+
+
+@contextmanager
+def _without_warnings(logger_name: str) -> Iterator[None]:
+    """Silence one library logger's warnings for a moment."""
+    target = logging.getLogger(logger_name)
+    level = target.level
+    target.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        target.setLevel(level)
+
+
+@contextmanager
+def _ray_output(verbose: bool) -> Iterator[None]:
+    """Ray Tune's own output with ``verbose``; otherwise none (its new output engine prints a
+    header even when silent, so the legacy one, which honours verbosity 0, is selected; and its
+    advice on Ctrl-C names Tune's API, where uctune's own message names ``--resume``)."""
+    if verbose:
+        yield
+        return
+    before = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    try:
+        with _without_warnings("ray.tune.tune"):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = before
+
+
+class _ProgressPoller:
+    """Reads the study once a second and reports trials done, best so far and pruned/failed counts.
+
+    Reading the study (rather than hooking into Tune) keeps the count right across a resume and
+    keeps everything Tune pickles into its experiment free of references to the terminal.
+    """
+
+    def __init__(
+        self, study: optuna.Study, total: int, metric: str, progress: Progress, every: float = 1.0
+    ) -> None:
+        self.study, self.total, self.metric, self.progress = study, total, metric, progress
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uctune-tune-progress", daemon=True)
+        self._last: tuple[int, str] | None = None
+
+    def __enter__(self) -> _ProgressPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if exc[0] is None:
+            self.poll(final=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - a display must never break the search
+                logger.debug("progress poll failed", exc_info=True)
+
+    def poll(self, final: bool = False) -> None:
+        records = trial_records(self.study)
+        done = min(len(records), self.total)
+        scored = [r for r in records if r.status == "completed" and r.score is not None]
+        best = max(scored, key=lambda r: r.score or 0.0) if scored else None
+        pruned = sum(r.status == "pruned" for r in records)
+        failed = sum(r.status == "failed" for r in records)
+        what = (
+            f"best {self.metric} {best.score:.4f} (trial {best.number})"
+            if best
+            else "no trial completed yet"
+        )
+        what += f", {pruned} pruned" + (f", {failed} failed" if failed else "")
+        if final or (done, what) != self._last:
+            self._last = (done, what)
+            self.progress(done, self.total, what)
+
+
+# Reading a snapshot warns about every trial that had not reported yet: expected after a kill.
+_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"
+
+
+def trial_name(trial: Any) -> str:
+    """Trials named by their Optuna number, as in ``trials.csv``: ``trial_7``."""
+    number = (trial.config or {}).get(TRIAL_KEY)
+    return f"trial_{int(number)}" if number is not None else str(trial.trial_id)
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folders (Tune's default spells out every param): ``trial_0007_<tune id>``."""
+    number = (trial.config or {}).get(TRIAL_KEY)
+    return f"trial_{int(number):04d}_{trial.trial_id}" if number is not None else trial.trial_id
+
+
+def _experiment_trials(experiment_path: str) -> dict[int, int]:
+    """Every trial in Ray Tune's snapshot of an experiment (any status): Optuna trial number ->
+    how often Tune restarted it after a failure."""
+    if not has_experiment_state(experiment_path):
+        return {}
+    with _without_warnings(_ANALYSIS_LOGGER):
+        analysis = tune.ExperimentAnalysis(experiment_path)
+    return {
+        int(t.config[TRIAL_KEY]): int(t.num_failures)
+        for t in analysis.trials
+        if TRIAL_KEY in (t.config or {})
+    }
+
+
+def _spaces(
+    spec: ModelSpec,
+    search_space: Mapping[str, BaseDistribution] | None,
+    fixed: Mapping[str, Any],
+) -> tuple[dict[str, BaseDistribution], dict[str, BaseDistribution]]:
+    """(the declared space, the part of it actually searched: without the fixed params)."""
+    spec.resolve_params(fixed)  # unknown names are a ConfigError
+    declared = dict(spec.search_space if search_space is None else search_space)
+    unknown = sorted(set(declared) - set(spec.defaults))
+    if unknown:
+        raise ConfigError(f"{spec.name} has no parameter {unknown[0]!r} to search")
+    space = {k: d for k, d in declared.items() if k not in fixed}
+    if not space:
+        raise ConfigError(
+            f"{spec.name}: every parameter of its search space is fixed; nothing to tune"
+        )
+    return declared, space
+
+
+def _concurrency(settings: TuneSettings) -> int:
+    """Trials at a time: the cluster's (logical) CPUs over each trial's share, never more."""
+    if not ray.is_initialized():
+        raise ConfigError("tuning needs a running Ray; use uctune.cluster.ray_session()")
+    cpus = cluster_cpus()
+    if settings.cpus_per_trial > cpus:
+        raise ConfigError(
+            f"cpus_per_trial must be at most the cluster's {cpus} CPUs, got {settings.cpus_per_trial}"
+        )
+    return max(1, cpus // settings.cpus_per_trial)
+
+
+def _checked_study(
+    study_path: Path, family: str, resume: bool, record: dict[str, Any]
+) -> tuple[optuna.storages.BaseStorage, optuna.Study]:
+    """The family's study: new, or (with ``resume``) the one started with the same settings."""
+    if study_path.exists() and not resume:
+        raise ConfigError(
+            f"{str(study_path)!r} already holds a tuning study; resume it or use a new directory"
+        )
+    storage = study_storage(study_path)
+    study = open_study(storage, family)
+    recorded = study.user_attrs.get("settings")
+    if recorded is None:
+        study.set_user_attr("settings", record)
+    elif recorded != record:
+        changed = sorted(k for k in record if record[k] != recorded.get(k))
+        raise IntegrityError(
+            f"the study in {str(study_path)!r} was started with different settings "
+            f"({', '.join(changed)}); start a new tuning run"
+        )
+    return storage, study
+
+
+def _new_tuner(
+    trainable: Any,
+    searcher: StudySearch,
+    settings: TuneSettings,
+    *,
+    num_samples: int,
+    concurrency: int,
+    storage_path: str,
+    verbose: bool,
+) -> tune.Tuner:
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=SCORE,
+            mode="max",
+            search_alg=searcher,
+            scheduler=_scheduler(settings),
+            num_samples=num_samples,
+            max_concurrent_trials=concurrency,
+            # One actor per concurrent trial for the whole search: a worker process, its imports
+            # and its copy of the rows serve trial after trial.
+            reuse_actors=True,
+            trial_name_creator=trial_name,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=EXPERIMENT_NAME,
+            storage_path=storage_path,
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            verbose=1 if verbose else 0,
+        ),
+    )
+
+
+def _fit(
+    tuner: tune.Tuner,
+    study: optuna.Study,
+    settings: TuneSettings,
+    progress: Progress | None,
+    verbose: bool,
+) -> None:
+    with _ray_output(verbose):
+        if progress is None:
+            tuner.fit()
+            return
+        with _ProgressPoller(study, settings.n_trials, settings.metric, progress):
+            tuner.fit()
+
+
+def tune_family(
+    family: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    experiment_dir: Path,
+    settings: TuneSettings | None = None,
+    storage_path: str | None = None,
+    search_space: Mapping[str, BaseDistribution] | None = None,
+    fixed_params: Mapping[str, Any] | None = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+    verbose: bool = False,
+) -> TuningResult:
+    """Search ``family``'s hyperparameters by k-fold CV on ``X, y``, in parallel on Ray.
+
+    ``experiment_dir`` (local) holds the Optuna study; Ray Tune keeps its experiment under
+    ``storage_path`` (a directory or a pyarrow URI such as ``s3://bucket/prefix``; default:
+    ``experiment_dir``). ``search_space`` replaces the spec's (same parameter names);
+    ``fixed_params`` are held constant and left out of the search. With ``resume=True`` a search
+    interrupted in ``experiment_dir`` continues: finished trials are kept, not run again.
+
+    Ray must be initialised (:func:`uctune.cluster.ray_session` or :func:`~uctune.cluster.ensure_ray`).
+    Raises :class:`TrainingError` when no trial completed, ``KeyboardInterrupt`` when interrupted.
+    """
+    settings = settings or TuneSettings()
+    spec = get_spec(family)
+    family = spec.name
+    fixed = dict(fixed_params or {})
+    declared, space = _spaces(spec, search_space, fixed)
+    concurrency = _concurrency(settings)
+    y = np.asarray(y)
+    folds = cv_folds(y, n_splits=settings.n_folds, random_state=settings.seed)
+    study_path = Path(experiment_dir) / STUDY_FILE
+    storage, study = _checked_study(
+        study_path, family, resume, _settings_record(family, settings, space, fixed)
+    )
+    storage_root = storage_path or str(Path(experiment_dir).resolve())
+    experiment_path = _join(storage_root, EXPERIMENT_NAME)
+
+    finished = len(trial_records(study))
+    data = TrialData(
+        key=uuid.uuid4().hex,
+        family=family,
+        metric=settings.metric,
+        n_threads=settings.cpus_per_trial,
+        random_state=settings.seed,
+        rows=ray.put((X.reset_index(drop=True), y, folds)),  # once; each worker fetches it once
+        fixed=fixed,
+        replay=replay_results(study) if resume else {},
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(cv_trial, data=data), {"cpu": settings.cpus_per_trial}
+    )
+    tuner: tune.Tuner | None = None
+    restored = False
+    if finished >= settings.n_trials:
+        fail_interrupted(study)
+    elif resume and has_experiment_state(experiment_path):
+        with _without_warnings(_ANALYSIS_LOGGER):
+            tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_unfinished=True)
+        restored = True
+        # Trials the snapshot knows are resumed by Tune (or replayed, if the study finished
+        # them); the others were cut short after the snapshot and are queued again.
+        fail_interrupted(study, keep=set(_experiment_trials(experiment_path)))
+    else:
+        fail_interrupted(study)
+        defaults = {k: spec.defaults[k] for k in space}
+        first_defaults = (
+            settings.evaluate_defaults and not study.trials and in_space(defaults, space)
+        )
+        searcher = StudySearch(
+            space,
+            n_folds=settings.n_folds,
+            max_trials=settings.n_trials,
+            storage=storage,
+            study_name=family,
+            seed=settings.seed,
+            n_startup_trials=settings.n_startup_trials,
+            points_to_evaluate=[defaults] if first_defaults else [],
+        )
+        tuner = _new_tuner(
+            trainable,
+            searcher,
+            settings,
+            num_samples=settings.n_trials - finished,
+            concurrency=concurrency,
+            storage_path=storage_root,
+            verbose=verbose,
+        )
+    logger.info(
+        "%s: %d of %d trials finished%s; %d at a time, %d CPU(s) each",
+        family,
+        finished,
+        settings.n_trials,
+        " (Tune experiment restored)" if restored else "",
+        concurrency,
+        settings.cpus_per_trial,
+    )
+    started = time.perf_counter()
+    if tuner is not None:
+        _fit(tuner, study, settings, progress, verbose)
+    wall = time.perf_counter() - started
+    return _result(spec, study, settings, fixed, declared, wall, study_path, experiment_path)
+
+
+def _result(
+    spec: ModelSpec,
+    study: optuna.Study,
+    settings: TuneSettings,
+    fixed: Mapping[str, Any],
+    declared: Mapping[str, BaseDistribution],
+    wall: float,
+    study_path: Path,
+    experiment_path: str,
+) -> TuningResult:
+    failures = _experiment_trials(experiment_path)
+    records = tuple(
+        replace(r, attempts=1 + failures.get(r.number, 0)) for r in trial_records(study)
+    )
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    if running or len(records) < settings.n_trials:
+        # Ray Tune ends its run quietly on Ctrl-C (after saving its state); pass it on.
+        logger.warning(
+            "%s: tuning stopped after %d of %d trials; resume to continue",
+            spec.name,
+            len(records),
+            settings.n_trials,
+        )
+        raise KeyboardInterrupt
+    completed = [r for r in records if r.status == "completed" and r.score is not None]
+    if not completed:
+        errors = sorted({r.error for r in records if r.error})
+        raise TrainingError(
+            f"{spec.name}: no tuning trial completed "
+            f"({sum(r.status == 'failed' for r in records)} failed, "
+            f"{sum(r.status == 'pruned' for r in records)} pruned)"
+            + (f"; first error: {errors[0]}" if errors else "")
+        )
+    best = max(completed, key=lambda r: (r.score or 0.0, -r.number))
+    return TuningResult(
+        family=spec.name,
+        metric=settings.metric,
+        n_folds=settings.n_folds,
+        trials=records,
+        best_trial=best.number,
+        best_score=float(best.score or 0.0),
+        best_params={**fixed, **best.params},
+        param_names=tuple(dict.fromkeys([*spec.search_space, *declared])),
+        wall_seconds=wall,
+        interrupted=len(interrupted(study)),
+        study_path=str(study_path),
+        experiment_path=experiment_path,
+    )

@@ -1,0 +1,127 @@
+"""The tune stage: each configured family's hyperparameter search, then its best params refit.
+
+Per family, in the run directory::
+
+    tune/<family>/trials.csv         one row per trial (status, score, per-fold scores, params)
+    tune/<family>/best_params.json   the best completed trial
+    tune/<family>/study.db           the Optuna study (what a resume reads back)
+    tune/<family>/ray/               Ray Tune's experiment (unless tune.storage puts it elsewhere)
+    models/<family>_tuned.joblib     the best params refit by the train stage's code
+
+and ``results.json``'s ``tuning.<family>``. Families finish one after another, each using the whole
+cluster; a resumed run skips finished families and continues an interrupted search where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from uctune.errors import ConfigError, TrainingError
+from uctune.runs import write_json
+from uctune.training import train_families
+from uctune.tuning import STUDY_FILE, TuneSettings, TuningResult, tune_family
+
+if TYPE_CHECKING:
+    from uctune.workflow._run import RunContext
+
+__all__ = ["tune_stage", "TUNE_DIR"]
+
+logger = logging.getLogger(__name__)
+
+TUNE_DIR = "tune"
+
+
+def _settings(ctx: RunContext) -> TuneSettings:
+    config = ctx.config
+    tc = config.tune
+    return TuneSettings(
+        n_trials=tc.trials,
+        metric=tc.metric,
+        n_folds=config.train.cv_folds,
+        pruning=tc.pruning,
+        grace_period=tc.grace_period,
+        reduction_factor=tc.reduction_factor,
+        cpus_per_trial=tc.cpus_per_trial,
+        max_failures=tc.max_failures,
+        seed=config.seed,
+    )
+
+
+def _write_trials(ctx: RunContext, family: str, result: TuningResult) -> str:
+    folder = ctx.run_dir / TUNE_DIR / family
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "trials.csv"
+    tmp = path.with_name(".trials.csv.tmp")
+    result.trials_frame().to_csv(tmp, index=False)
+    tmp.replace(path)
+    write_json(folder / "best_params.json", result.best_params_document())
+    return path.relative_to(ctx.run_dir).as_posix()
+
+
+def tune_stage(ctx: RunContext) -> None:
+    """Tune every configured family on the training split, refit the best, store it as ``<f>_tuned``."""
+    if ctx.backend != "ray":
+        raise ConfigError(f"the tune stage runs on Ray; backend {ctx.backend!r} cannot run it")
+    config = ctx.config
+    settings = _settings(ctx)
+    train = ctx.split.train_index
+    X, y = ctx.table.X.iloc[train], ctx.table.y[train]
+    section = ctx.results.setdefault("tuning", {})
+    failures = ctx.results.setdefault("tuning_failures", {})
+    ctx.results.setdefault("execution", {"backend": ctx.backend, **ctx.cluster})
+    started = time.perf_counter()
+    for family in config.tune.families:
+        if family in section or family in failures:
+            logger.info("tuning of %s already finished; skipping", family)
+            continue
+        folder = ctx.run_dir / TUNE_DIR / family
+        storage = config.tune.storage
+        try:
+            result = tune_family(
+                family,
+                X,
+                y,
+                experiment_dir=folder,
+                settings=settings,
+                storage_path=f"{storage.rstrip('/')}/{ctx.run_id}/{family}" if storage else None,
+                fixed_params=config.tune.params.get(family),
+                resume=(folder / STUDY_FILE).exists(),
+                progress=None if ctx.verbose else ctx.progress(f"tune {family}"),
+                verbose=ctx.verbose,
+            )
+            trials_csv = _write_trials(ctx, family, result)
+            # The refit is the train stage's own code path, so the tuned model's threshold, CV and
+            # holdout numbers mean exactly what the baseline's do.
+            refit = train_families(
+                ctx.table,
+                ctx.split,
+                families=[family],
+                params={family: dict(result.best_params)},
+                n_folds=config.train.cv_folds,
+                seed=config.seed,
+                cpus_per_fit=config.train.cpus_per_fit,
+                backend=ctx.backend,
+                progress=ctx.progress(f"refit {family}"),
+            ).results[family]
+        except BaseException as exc:
+            if (folder / STUDY_FILE).exists():
+                ctx.mark_started("tune")  # trials exist: keep the run for --resume
+            if not isinstance(exc, TrainingError):
+                raise
+            logger.warning("%s", exc)
+            failures[family] = str(exc)
+            ctx.save_results()
+            continue
+        name = f"{family}_tuned"
+        ctx.save_model(name, refit.model)
+        ctx.add_predictions({name: refit.test_proba})
+        section[family] = {**result.to_dict(), "trials_csv": trials_csv, "refit": refit.to_dict()}
+        ctx.save_results()
+    timing = ctx.results.setdefault("timing", {})
+    timing["tune_wall_seconds"] = timing.get("tune_wall_seconds", 0.0) + (
+        time.perf_counter() - started
+    )
+    if config.tune.families and not section:
+        raise TrainingError("every tuned family failed: " + "; ".join(failures.values()))
