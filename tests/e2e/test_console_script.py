@@ -49,8 +49,14 @@ def test_run_in_a_fresh_process(tmp_path, tiny_csv):
     # --families also chooses what the tune stage tunes.
     assert set(results["tuning"]) == {"logistic_regression", "xgboost"}
     assert all(t["n_trials"] == 2 for t in results["tuning"].values())
-    assert list(results["stages"]) == ["train", "tune"]
+    from uctune.workflow import STAGES
+
+    assert list(results["stages"]) == list(STAGES)  # train, tune, report, register
     assert "xgboost best params:" in proc.stdout
+    assert set(results["registry"]["models"]) == {
+        "logistic_regression_tuned",
+        "xgboost_tuned",
+    }
 
 
 def test_bad_input_in_a_fresh_process(tmp_path):

@@ -28,6 +28,8 @@ def run_dir(tmp_path_factory, run_csv):
                     "cv_folds": 3,
                     "params": {"xgb": {"n_estimators": 30}},
                 },
+                # real tuner output, so the report's tuning section is exercised end to end
+                "tune": {"families": ["xgb"], "trials": 4, "pruning": False},
                 "report": {"shap_rows": 25, "background_size": 20, "bootstrap": 100},
             }
         )
@@ -52,11 +54,17 @@ def test_run_writes_the_report(run_dir):
     assert list(results["stages"]) == list(STAGES)
     assert "report" in results["stages"]
     report = json.loads((run_dir / "report" / "results.json").read_text())
-    assert set(report["models"]) == {"logistic_regression", "xgboost"}
+    assert set(report["models"]) == {"logistic_regression", "xgboost", "xgboost_tuned"}
     for name, model in report["models"].items():
         assert model["shap"]["computed"], name
+        family = name.removesuffix("_tuned")
+        trained = (
+            results["tuning"][family]["refit"]
+            if name.endswith("_tuned")
+            else results["families"][name]
+        )
         assert model["at_threshold"]["f1"] == pytest.approx(
-            results["families"][name]["holdout"]["at_threshold"]["f1"], abs=1e-6
+            trained["holdout"]["at_threshold"]["f1"], abs=1e-6
         )
 
 
@@ -73,7 +81,8 @@ def test_report_command_rebuilds_it_and_a_browser_shows_it(run_dir, tmp_path):
     html = (out / "model_comparison.html").read_text()
     assert cell_values(html)[("xgboost", "at_threshold.pr_auc")]
     page = render_in_chromium(out / "model_comparison.html")
-    assert len(page.images) == 3 + 2 * 8
+    # 3 comparison plots, 8 per model (3 models), 2 for the tuned family (history, importances)
+    assert len(page.images) == 3 + 3 * 8 + 2
     assert all(i["ok"] and i["w"] > 0 and i["h"] > 0 for i in page.images)
     assert page.console_errors == [] and page.page_errors == [] and page.outside_requests == []
     spread, inked = pixel_spread(page.screenshot)
