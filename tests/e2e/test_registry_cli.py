@@ -30,7 +30,7 @@ def run(capsys, *argv):
 
 @pytest.fixture(scope="module")
 def registered(ray_cluster, tmp_path_factory, tiny_frame):
-    """One `uctune run` of two families into a registry named in the run config."""
+    """One `uctune run` of two families (two trials each) into a registry named in the run config."""
     base = tmp_path_factory.mktemp("e2e-registry")
     csv = base / "events.csv"
     tiny_frame.to_csv(csv, index=False)
@@ -42,7 +42,7 @@ def registered(ray_cluster, tmp_path_factory, tiny_frame):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(
-            ["run", "--data", str(csv), "--families", "lr,xgb", "--folds", "3"]
+            ["run", "--data", str(csv), "--families", "lr,xgb", "--folds", "3", "--trials", "2"]
             + ["--config", str(config), "--out", str(base / "run")]
         )
     assert code == 0, err.getvalue()
@@ -62,10 +62,11 @@ def scratch(registered, tmp_path):
 def test_run_registers_its_models_and_prints_the_best(registered):
     results = json.loads((registered.base / "run" / "results.json").read_text())
     section = results["registry"]
-    assert set(section["models"]) == {"logistic_regression", "xgboost"}
+    # The register stage keeps the tuned refit of each family.
+    assert set(section["models"]) == {"logistic_regression_tuned", "xgboost_tuned"}
     assert results["stages"]["register"]["status"] == "done"
     best = section["best"]
-    assert f"registered 2 trained model(s) in {registered.root}: ids 1, 2" in registered.stdout
+    assert f"registered 2 tuned model(s) in {registered.root}: ids 1, 2" in registered.stdout
     assert (
         f"best of this run: model {best['model_id']} {best['model_type']}@{best['version']}"
         in registered.stdout
