@@ -97,3 +97,4 @@ def test_unreachable_cluster_fails_fast_in_one_line(tmp_path, tiny_csv):
     assert errors == [proc.stderr.splitlines()[-1]]
     assert errors[0].startswith("uctune: error: cannot connect to Ray at '127.0.0.1:9': ")
     assert not out.exists()
+    assert f"run: {out}" not in proc.stderr  # no run named that was never kept

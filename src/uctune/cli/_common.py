@@ -265,7 +265,8 @@ def execute(
         f"{table.n_positive} positives ({table.n_positive / table.n_rows:.1%})",
         err=True,
     )
-    click.echo(f"run: {run.run_dir}" + (" (resumed)" if resume else ""), err=True)
+    # Named once Ray is up: a fresh run whose cluster cannot be reached leaves no directory behind.
+    run_line = f"run: {run.run_dir}" + (" (resumed)" if resume else "")
     run.progress = ProgressLine
     verbose = bool(ctx.obj and ctx.obj.get("verbose")) or ray_verbose
     run.verbose = ray_verbose
@@ -276,6 +277,7 @@ def execute(
     fresh = resume is None
     if sequential:
         run.cluster = {"cpus": 1}
+        click.echo(run_line, err=True)
         execute_stages(run, stages, fresh=fresh)
     else:
         with (
@@ -283,6 +285,7 @@ def execute(
             ray_session(address, num_cpus=num_cpus, verbose=verbose),
         ):
             run.cluster = {"cpus": cluster_cpus(), "address": address or "local"}
+            click.echo(run_line, err=True)
             click.echo(f"ray: {run.cluster['cpus']} CPUs", err=True)
             execute_stages(run, stages, fresh=fresh)
     print_summary(run.results)
