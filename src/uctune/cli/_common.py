@@ -69,7 +69,8 @@ def training_options(func: F) -> F:
     return func
 
 
-def cluster_options(func: F) -> F:
+def ray_options(func: F) -> F:
+    """--address and --num-cpus: which Ray the command runs on."""
     options = [
         click.option(
             "--address",
@@ -82,16 +83,21 @@ def cluster_options(func: F) -> F:
         click.option(
             "--num-cpus", type=int, default=None, help="CPUs of the local Ray [default: all cores]."
         ),
-        click.option(
-            "--cpus-per-fit",
-            type=int,
-            default=None,
-            help="CPUs (and threads) each model fit gets [default: 1].",
-        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def cluster_options(func: F) -> F:
+    """:func:`ray_options` and --cpus-per-fit, the CPU share of each training fit."""
+    func = click.option(
+        "--cpus-per-fit",
+        type=int,
+        default=None,
+        help="CPUs (and threads) each model fit gets [default: 1].",
+    )(func)
+    return ray_options(func)
 
 
 def build_config(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uctune.cli._common import execute
+from uctune.cli._common import execute, ray_options
 
 __all__ = ["command"]
 
@@ -96,17 +96,7 @@ SEED_TRIALS = 100
     default=None,
     help="Continue an interrupted tuning run from its directory; finished trials are kept.",
 )
-@click.option(
-    "--address",
-    default=None,
-    envvar="RAY_ADDRESS",
-    show_envvar=True,
-    help="Ray cluster to use ('auto' for one started here with `ray start`) "
-    "[default: a new local Ray on all cores].",
-)
-@click.option(
-    "--num-cpus", type=int, default=None, help="CPUs of the local Ray [default: all cores]."
-)
+@ray_options
 @click.option(
     "--verbose",
     "ray_verbose",

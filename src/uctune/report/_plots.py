@@ -8,7 +8,7 @@ renders one to PNG bytes.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +99,37 @@ def _point_at(y: np.ndarray, p: np.ndarray, threshold: float) -> tuple[float, fl
     return fpr, recall, precision
 
 
+def _mark_thresholds(
+    ax: Axes,
+    curves: Sequence[Curve],
+    xy: Callable[[float, float, float], tuple[float, float]],
+) -> None:
+    """A dot on each curve at its stored threshold; a lone curve also gets a square at 0.5.
+
+    ``xy`` picks the plot's coordinates from :func:`_point_at`'s (fpr, recall, precision).
+    """
+    for c in curves:
+        if c.threshold is not None:
+            ax.plot(
+                *xy(*_point_at(c.y_true, c.proba, c.threshold)),
+                "o",
+                color=c.color,
+                markersize=6,
+                markeredgecolor="white",
+            )
+    if len(curves) == 1 and curves[0].threshold is not None:
+        c = curves[0]
+        ax.plot(
+            *xy(*_point_at(c.y_true, c.proba, 0.5)),
+            "s",
+            color=_MUTED,
+            markersize=6,
+            markeredgecolor="white",
+            label="at 0.5",
+        )
+        ax.plot([], [], "o", color=c.color, label=f"at threshold {c.threshold:.3f}")
+
+
 # -- confusion matrices ------------------------------------------------------------------------
 def confusion_figure(
     y_true: np.ndarray, proba: np.ndarray, thresholds: Sequence[tuple[str, float]]
@@ -143,14 +174,7 @@ def roc_figure(curves: Sequence[Curve], *, auc: Mapping[str, str] | None = None)
         fpr, tpr, _ = roc_curve(c.y_true, c.proba)
         extra = f" — AUC {auc[c.label]}" if auc and c.label in auc else ""
         ax.plot(fpr, tpr, color=c.color, linewidth=1.8, label=f"{c.label}{extra}")
-        if c.threshold is not None:
-            x, y, _ = _point_at(c.y_true, c.proba, c.threshold)
-            ax.plot(x, y, "o", color=c.color, markersize=6, markeredgecolor="white")
-    if len(curves) == 1 and curves[0].threshold is not None:
-        c = curves[0]
-        x, y, _ = _point_at(c.y_true, c.proba, 0.5)
-        ax.plot(x, y, "s", color=_MUTED, markersize=6, markeredgecolor="white", label="at 0.5")
-        ax.plot([], [], "o", color=c.color, label=f"at threshold {c.threshold:.3f}")
+    _mark_thresholds(ax, curves, lambda fpr, recall, precision: (fpr, recall))
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("False-positive rate")
@@ -180,14 +204,7 @@ def pr_figure(
         ax.step(
             recall, precision, where="post", color=c.color, linewidth=1.8, label=c.label + extra
         )
-        if c.threshold is not None:
-            _, r, p = _point_at(c.y_true, c.proba, c.threshold)
-            ax.plot(r, p, "o", color=c.color, markersize=6, markeredgecolor="white")
-    if len(curves) == 1 and curves[0].threshold is not None:
-        c = curves[0]
-        _, r, p = _point_at(c.y_true, c.proba, 0.5)
-        ax.plot(r, p, "s", color=_MUTED, markersize=6, markeredgecolor="white", label="at 0.5")
-        ax.plot([], [], "o", color=c.color, label=f"at threshold {c.threshold:.3f}")
+    _mark_thresholds(ax, curves, lambda fpr, recall, precision: (recall, precision))
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.03)
     ax.set_xlabel("Recall")
