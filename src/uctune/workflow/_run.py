@@ -17,6 +17,7 @@ input leaves nothing behind; if the first stage fails, the directory is removed 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import shutil
 import time
@@ -35,7 +36,7 @@ from uctune import __version__
 from uctune.config import RunConfig, load_config
 from uctune.data import FeatureTable, load_feature_table
 from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneError
-from uctune.runs import atomic_path, new_run_id, write_frame, write_json
+from uctune.runs import atomic_path, new_run_id, write_frame, write_json, write_text
 from uctune.training import Backend, Progress, SplitInfo, make_split
 
 __all__ = [
@@ -96,8 +97,10 @@ class RunContext:
         }
         self.save_results()
 
-    def is_started(self, stage: str) -> bool:
-        return self.results.get("stages", {}).get(stage, {}).get("status") in {"started", "done"}
+    @property
+    def any_started(self) -> bool:
+        """Whether some stage has started or finished: the run has work to resume."""
+        return bool(self.results.get("stages"))
 
     def mark_done(self, stage: str, seconds: float) -> None:
         self.results.setdefault("stages", {})[stage] = {
@@ -154,35 +157,22 @@ class RunContext:
 Stage = Callable[[RunContext], None]
 
 
-def _train_stage(ctx: RunContext) -> None:
-    from uctune.workflow._train import train_stage
+def _lazy(name: str) -> Stage:
+    """``uctune.workflow._<name>.<name>_stage``, imported on first call: a command loads only the
+    libraries of the stages it runs."""
 
-    train_stage(ctx)
+    def stage(ctx: RunContext) -> None:
+        module = importlib.import_module(f"uctune.workflow._{name}")
+        getattr(module, f"{name}_stage")(ctx)
 
-
-def _tune_stage(ctx: RunContext) -> None:
-    from uctune.workflow._tune import tune_stage
-
-    tune_stage(ctx)
-
-
-def _report_stage(ctx: RunContext) -> None:
-    from uctune.workflow._report import report_stage
-
-    report_stage(ctx)
-
-
-def _register_stage(ctx: RunContext) -> None:
-    from uctune.workflow._register import register_stage
-
-    register_stage(ctx)
+    return stage
 
 
 STAGES: dict[str, Stage] = {
-    "train": _train_stage,
-    "tune": _tune_stage,
-    "report": _report_stage,
-    "register": _register_stage,  # keep last: it registers what every earlier stage produced
+    "train": _lazy("train"),
+    "tune": _lazy("tune"),
+    "report": _lazy("report"),
+    "register": _lazy("register"),  # keep last: it registers what every earlier stage produced
 }
 """Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``, ``uctune tune`` only
 ``tune``."""
@@ -228,8 +218,8 @@ def start_run(
     run_id = out.name if out is not None else new_run_id(command, config.output_dir)
     run_dir = out if out is not None else config.output_dir / run_id
     run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(
-        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    write_text(
+        run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
     )
     ctx = RunContext(run_dir, run_id, config, table, split, results={}, backend=backend)
     ctx.results = _header(ctx, command)
@@ -262,7 +252,7 @@ def removed_if_nothing_done(ctx: RunContext, *, fresh: bool) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        if fresh and not ctx.results.get("stages"):
+        if fresh and not ctx.any_started:
             shutil.rmtree(ctx.run_dir, ignore_errors=True)
         raise
 
@@ -284,7 +274,7 @@ def execute_stages(ctx: RunContext, stages: Sequence[str], *, fresh: bool) -> li
             try:
                 STAGES[name](ctx)
             except BaseException as exc:
-                if not any(ctx.is_started(s) for s in ctx.results.get("stages", {})):
+                if not ctx.any_started:
                     raise
                 command = ctx.results.get("command", "run")
                 hint = f"; resume with: uctune {command} --resume {ctx.run_dir}"
