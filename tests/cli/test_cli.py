@@ -205,3 +205,18 @@ def test_run_then_resume_does_not_retrain(capsys, ray_cluster, tiny_csv, tmp_pat
     assert code == 0, err
     assert "(resumed)" in err and "logistic_regression" in out
     assert {p.name: p.stat().st_mtime_ns for p in models.iterdir()} == before
+
+
+def test_a_command_default_fills_only_what_the_config_file_leaves_out(tmp_path):
+    from uctune.cli._common import build_config
+
+    flags = {"data": None, "folds": None, "split": None, "test_size": None, "seed": None}
+    defaults = {"tune.trials": 100}
+    assert build_config(None, defaults=defaults, **flags).tune.trials == 100
+    silent = tmp_path / "silent.yaml"
+    silent.write_text("tune:\n  metric: pr_auc\n")
+    assert build_config(silent, defaults=defaults, **flags).tune.trials == 100
+    given = tmp_path / "given.yaml"
+    given.write_text("tune:\n  trials: 7\n")
+    assert build_config(given, defaults=defaults, **flags).tune.trials == 7
+    assert build_config(None, **flags).tune.trials == 12  # the run's own default, no command's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,7 +12,9 @@ import click
 from uctune.config import RunConfig, apply_overrides, load_config
 
 __all__ = [
+    "run_options",
     "training_options",
+    "ray_options",
     "cluster_options",
     "build_config",
     "execute",
@@ -22,7 +25,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def training_options(func: F) -> F:
+def run_options(func: F) -> F:
     """Flags that override the run config (each one is optional: the config or default stands)."""
     options = [
         click.option(
@@ -37,12 +40,6 @@ def training_options(func: F) -> F:
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
             help="YAML run config; flags override it.",
-        ),
-        click.option(
-            "--families",
-            default=None,
-            metavar="LIST",
-            help="Comma-separated families or aliases (lr,rf,xgb,lgbm,nn) [default: all five].",
         ),
         click.option(
             "--folds", type=int, default=None, help="Cross-validation folds [default: 5]."
@@ -67,6 +64,17 @@ def training_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def training_options(func: F) -> F:
+    """:func:`run_options` and --families, the families the train stage trains."""
+    func = click.option(
+        "--families",
+        default=None,
+        metavar="LIST",
+        help="Comma-separated families or aliases (lr,rf,xgb,lgbm,nn) [default: all five].",
+    )(func)
+    return run_options(func)
 
 
 def ray_options(func: F) -> F:
@@ -100,21 +108,36 @@ def cluster_options(func: F) -> F:
     return ray_options(func)
 
 
+def _set_in_file(config: RunConfig, dotted: str) -> bool:
+    """Whether the config file gave ``dotted`` (``tune.trials``) a value of its own."""
+    node: Any = config
+    for key in dotted.split("."):
+        if key not in node.model_fields_set:
+            return False
+        node = getattr(node, key)
+    return True
+
+
 def build_config(
     config_path: Path | None,
     *,
     data: Path | None,
-    families: str | None,
     folds: int | None,
     split: str | None,
     test_size: float | None,
     seed: int | None,
-    cpus_per_fit: int | None,
+    families: str | None = None,
+    cpus_per_fit: int | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> RunConfig:
+    """The run config: the file's (or the built-in defaults), then the command's own ``defaults``
+    where the file is silent, then the flags."""
     config = load_config(config_path)
+    own = {k: v for k, v in (defaults or {}).items() if not _set_in_file(config, k)}
     return apply_overrides(
         config,
         {
+            **own,
             "data": data,
             "train.families": families,
             "train.cv_folds": folds,
@@ -233,13 +256,15 @@ def execute(
     out: Path | None = None,
     config_path: Path | None = None,
     settings: dict[str, Any] | None = None,
+    defaults: dict[str, Any] | None = None,
     ray_verbose: bool = False,
     **overrides: Any,
 ) -> Path:
     """Start (or resume) a run, execute its stages on Ray, print the summary; return the run dir.
 
-    ``settings`` are further dotted config overrides (``tune.trials``); ``ray_verbose`` shows Ray's
-    own output (and Ray Tune's trial table) instead of the progress lines.
+    ``settings`` are further dotted config overrides (``tune.trials``); ``defaults`` are the
+    command's own values where the config file is silent; ``ray_verbose`` shows Ray's own output
+    (and Ray Tune's trial table) instead of the progress lines.
     """
     from uctune.cli._progress import ProgressLine
     from uctune.cluster import cluster_cpus, ray_session
@@ -261,7 +286,7 @@ def execute(
             )
         run = resume_run(resume, backend=backend)
     else:
-        config = build_config(config_path, **overrides)
+        config = build_config(config_path, defaults=defaults, **overrides)
         if settings:
             config = apply_overrides(config, settings)
         run = start_run(config, command=command, out=out, backend=backend)
@@ -281,19 +306,19 @@ def execute(
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     fresh = resume is None
-    if sequential:
-        run.cluster = {"cpus": 1}
+    session = (
+        contextlib.nullcontext()
+        if sequential
+        else ray_session(address, num_cpus=num_cpus, verbose=verbose)
+    )
+    with removed_if_nothing_done(run, fresh=fresh), session:
+        run.cluster = (
+            {"cpus": 1} if sequential else {"cpus": cluster_cpus(), "address": address or "local"}
+        )
         click.echo(run_line, err=True)
-        execute_stages(run, stages, fresh=fresh)
-    else:
-        with (
-            removed_if_nothing_done(run, fresh=fresh),
-            ray_session(address, num_cpus=num_cpus, verbose=verbose),
-        ):
-            run.cluster = {"cpus": cluster_cpus(), "address": address or "local"}
-            click.echo(run_line, err=True)
+        if not sequential:
             click.echo(f"ray: {run.cluster['cpus']} CPUs", err=True)
-            execute_stages(run, stages, fresh=fresh)
+        execute_stages(run, stages, fresh=fresh)
     print_summary(run.results)
     if "report" in run.results:
         click.echo(f"wrote {run.run_dir / run.results['report']['html']}")

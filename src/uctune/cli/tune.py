@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uctune.cli._common import execute, ray_options
+from uctune.cli._common import execute, ray_options, run_options
 
 __all__ = ["command"]
 
@@ -60,36 +60,7 @@ SEED_TRIALS = 100
     help="Where Ray Tune keeps its experiment: a directory or a pyarrow URI (s3://bucket/prefix) "
     "[default: the run directory].",
 )
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Feature table (.csv, .csv.gz, .parquet) [default: the embedded dataset].",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="YAML run config (its tune: section); flags override it.",
-)
-@click.option("--folds", type=int, default=None, help="Cross-validation folds [default: 5].")
-@click.option(
-    "--split",
-    type=click.Choice(["stratified", "time"]),
-    default=None,
-    help="Holdout for the refit's test scores [default: stratified].",
-)
-@click.option("--test-size", type=float, default=None, help="Holdout fraction [default: 0.2].")
-@click.option(
-    "--seed", type=int, default=None, help="Random seed (TPE, folds, models) [default: 42]."
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Run directory to create [default: runs/<timestamp>-tune].",
-)
+@run_options
 @click.option(
     "--resume",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -126,8 +97,6 @@ def command(
     Writes tune/<family>/trials.csv and best_params.json into the run directory and prints the best
     params. An interrupted run (Ctrl-C, a killed process) continues with --resume RUN_DIR.
     """
-    if resume is None and trials is None and not _config_sets_trials(config_path):
-        trials = SEED_TRIALS
     settings = {
         "tune.families": models,
         "tune.trials": trials,
@@ -144,16 +113,7 @@ def command(
         resume=resume,
         config_path=config_path,
         settings=settings,
+        defaults={"tune.trials": SEED_TRIALS},
         ray_verbose=ray_verbose,
-        families=None,
-        cpus_per_fit=None,
         **common,  # type: ignore[arg-type]
     )
-
-
-def _config_sets_trials(config_path: Path | None) -> bool:
-    if config_path is None:
-        return False
-    from uctune.config import load_config
-
-    return "trials" in load_config(config_path).tune.model_fields_set
