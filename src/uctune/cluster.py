@@ -16,7 +16,7 @@ from typing import Any
 
 import ray
 
-from uctune.errors import ClusterError
+from uctune.errors import ClusterError, first_line
 
 __all__ = ["ray_session", "ensure_ray", "cluster_cpus"]
 
@@ -65,7 +65,7 @@ def _init(kwargs: dict[str, Any]) -> None:
     try:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         hint = ""
         if "auth" in str(exc).lower() and os.environ.get("RAY_AUTH_MODE") != "token":
             hint = " (the cluster uses token authentication: set RAY_AUTH_MODE=token)"

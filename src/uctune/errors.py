@@ -14,7 +14,17 @@ __all__ = [
     "IntegrityError",
     "TrainingError",
     "ClusterError",
+    "first_line",
 ]
+
+
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of ``exc``'s message (library errors often run to many lines); ``default``
+    (else the exception's type name) when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    if lines:
+        return lines[0]
+    return type(exc).__name__ if default is None else default
 
 
 class UctuneError(Exception):

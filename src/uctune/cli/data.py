@@ -17,8 +17,10 @@ def command() -> None:
 
 
 def _truth_path(out: Path) -> Path:
+    from uctune.runs import TABLE_SUFFIXES
+
     name = out.name
-    for suffix in (".csv.gz", ".csv", ".parquet", ".pq"):
+    for suffix in TABLE_SUFFIXES:
         if name.endswith(suffix):
             return out.with_name(name[: -len(suffix)] + ".truth" + suffix)
     raise ConfigError(f"--out must end in .csv, .csv.gz or .parquet, got {str(out)!r}")
@@ -49,8 +51,8 @@ def synth(rows: int, seed: int, out: Path, truth: Path | None) -> None:
     from uctune.data.schema import LABEL
     from uctune.runs import write_frame
 
-    truth = truth or _truth_path(out)
-    _truth_path(out)  # validates the suffix before any work
+    beside = _truth_path(out)  # also checks --out's suffix before any work
+    truth = truth or beside
     events, probabilities = generate(rows, seed)
     for frame, path in ((events, out), (probabilities, truth)):
         write_frame(frame, path)

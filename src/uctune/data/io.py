@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from uctune.data.schema import FeatureTable, validate_table
-from uctune.errors import DataError, NotFoundError
+from uctune.errors import DataError, NotFoundError, first_line
 
 __all__ = ["DEFAULT_DATASET", "default_dataset_path", "read_table", "load_feature_table"]
 
@@ -47,7 +47,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"data file {str(p)!r} is empty: it has no header and no rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"data file {str(p)!r} cannot be read as {kind}: {first}") from None
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import ray
 
 from uctune.data import FeatureTable
-from uctune.errors import TrainingError
+from uctune.errors import TrainingError, first_line
 from uctune.models import get_spec, resolve_families
 from uctune.splits import SplitMethod, cv_folds, split_indices
 from uctune.training._fit import FamilyResult, FitOutcome, assemble_family, fit_and_predict
@@ -58,7 +58,6 @@ class SplitInfo:
 class TrainOutcome:
     results: dict[str, FamilyResult]
     failures: dict[str, str]
-    split: SplitInfo
     wall_seconds: float
 
 
@@ -87,7 +86,7 @@ class _Job:
 
 def _jobs(
     families: Sequence[str],
-    params: Mapping[str, Mapping[str, Any]],
+    params: Mapping[str, dict[str, Any]],
     y: np.ndarray,
     split: SplitInfo,
     n_folds: int,
@@ -97,7 +96,7 @@ def _jobs(
     folds = cv_folds(y[train], n_splits=n_folds, random_state=seed)
     jobs: list[_Job] = []
     for family in families:
-        resolved = get_spec(family).resolve_params(params.get(family))
+        resolved = params[family]
         # The final refit is the longest job: submitting it first keeps the tail of the run short.
         jobs.append(_Job(family, resolved, None, train, split.test_index))
         for k, (fold_train, fold_val) in enumerate(folds):
@@ -149,7 +148,7 @@ def _run_ray(
                     job.eval_index,
                     None,
                     0.0,
-                    error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+                    error=f"{type(exc).__name__}: {first_line(exc, default='')}",
                 )
             outcomes.append(outcome)
             if progress:
@@ -200,8 +199,9 @@ def train_families(
     family failed.
     """
     names = resolve_families(list(families) if families is not None else None)
-    params = {get_spec(k).name: dict(v) for k, v in (params or {}).items()}
-    jobs = _jobs(names, params, table.y, split, n_folds, seed)
+    given = {get_spec(k).name: dict(v) for k, v in (params or {}).items()}
+    resolved = {family: get_spec(family).resolve_params(given.get(family)) for family in names}
+    jobs = _jobs(names, resolved, table.y, split, n_folds, seed)
     started = time.perf_counter()
     runner = _run_ray if backend == "ray" else _run_sequential
     outcomes = runner(jobs, table, cpus_per_fit=cpus_per_fit, seed=seed, progress=progress)
@@ -212,14 +212,13 @@ def train_families(
     for family in names:
         mine = [o for o in outcomes if o.family == family]
         final = next(o for o in mine if o.fold is None)
-        resolved = get_spec(family).resolve_params(params.get(family))
         try:
             results[family] = assemble_family(
-                family, resolved, table.y, [o for o in mine if o.fold is not None], final
+                family, resolved[family], table.y, [o for o in mine if o.fold is not None], final
             )
         except TrainingError as exc:
             logger.warning("%s", exc)
             failures[family] = str(exc)
     if not results:
         raise TrainingError("every model family failed: " + "; ".join(failures.values()))
-    return TrainOutcome(results=results, failures=failures, split=split, wall_seconds=wall)
+    return TrainOutcome(results=results, failures=failures, wall_seconds=wall)

@@ -17,7 +17,7 @@ from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from uctune.errors import TrainingError
+from uctune.errors import TrainingError, first_line
 from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
 from uctune.models import get_spec
 
@@ -87,7 +87,7 @@ def fit_and_predict(
             eval_index=eval_index,
             proba=None,
             fit_seconds=time.perf_counter() - started,
-            error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+            error=f"{type(exc).__name__}: {first_line(exc, default='')}",
         )
     return FitOutcome(
         family=family,
