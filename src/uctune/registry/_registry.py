@@ -99,7 +99,7 @@ def _to_json(value: Any, what: str) -> str:
             f"{what} must be a mapping of names to values, got {type(value).__name__}"
         )
     try:
-        return json.dumps(to_jsonable(dict(value)), allow_nan=False)
+        return json.dumps(to_jsonable(value), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{what} must be JSON-serialisable: {exc}") from None
 
@@ -574,7 +574,7 @@ class ModelRegistry:
                         json.dumps(list(lineage.features)),
                         json.dumps(list(lineage.categorical)),
                         lineage.threshold,
-                        json.dumps(to_jsonable(dict(lineage.cv_scores)), allow_nan=False),
+                        json.dumps(to_jsonable(lineage.cv_scores), allow_nan=False),
                         lineage.seed,
                         json.dumps(dict(lineage.library_versions)),
                         background_json,
