@@ -48,7 +48,7 @@ from uctune.registry._lineage import installed_versions, warn_on_mismatch
 from uctune.registry._paths import DB_NAME, default_registry_root
 from uctune.registry._rows import ENTRY_SQL, decode, dict_from_row, entry_from_row
 from uctune.registry._store import Store
-from uctune.registry._versions import BUMPS, next_version, parse_version
+from uctune.registry._versions import Bump, check_bump, next_version, parse_version
 from uctune.runs import to_jsonable
 
 __all__ = ["ModelRegistry"]
@@ -196,8 +196,7 @@ class ModelRegistry:
         if description is not None and not isinstance(description, str):
             raise ConfigError(f"description must be text, got {type(description).__name__}")
         explicit = parse_version(version) if version is not None else None
-        if bump not in BUMPS:
-            raise ConfigError(f"version bump must be one of {', '.join(BUMPS)}; got {bump!r}")
+        step = check_bump(bump)
         if lineage is not None and not isinstance(lineage, Lineage):
             raise ConfigError(f"lineage must be a uctune Lineage, got {type(lineage).__name__}")
         full = self._complete_lineage(model, lineage or Lineage())
@@ -225,7 +224,7 @@ class ModelRegistry:
                     hyper_json=hyper_json,
                     description=description,
                     explicit=explicit,
-                    bump=bump,
+                    bump=step,
                     lineage=full,
                     background_json=background_json,
                 )
@@ -505,7 +504,7 @@ class ModelRegistry:
         hyper_json: str | None,
         description: str | None,
         explicit: Version | None,
-        bump: str,
+        bump: Bump,
         lineage: Lineage,
         background_json: str | None,
     ) -> int:
