@@ -367,14 +367,17 @@ class ModelRegistry:
                 raise ConfigError(f"a type@version reference needs the type, got {ref!r}")
             return self._by_version(version, model_type)
         with self._store.session(write=False) as db:
-            row = db.execute("SELECT model_id FROM aliases WHERE alias = ?", (ref,)).fetchone()
-            known = [r[0] for r in db.execute("SELECT alias FROM aliases ORDER BY alias")]
-        if row is None:
-            raise NotFoundError(
-                f"{ref!r} is not a model id, type@version, alias or 'best' in registry "
-                f"{str(self.root)!r} (aliases: {', '.join(known) or 'none'})"
-            )
-        return self.get(int(row[0]))
+            row = db.execute(
+                ENTRY_SQL + " WHERE m.model_id = (SELECT model_id FROM aliases WHERE alias = ?)",
+                (ref,),
+            ).fetchone()
+            if row is None:
+                known = [r[0] for r in db.execute("SELECT alias FROM aliases ORDER BY alias")]
+                raise NotFoundError(
+                    f"{ref!r} is not a model id, type@version, alias or 'best' in registry "
+                    f"{str(self.root)!r} (aliases: {', '.join(known) or 'none'})"
+                )
+        return entry_from_row(row)
 
     def best(self, metric: str = "f1", *, model_type: str | None = None) -> ModelEntry | None:
         """The model with the best ``metric`` (ties: the newest), or ``None`` when none has it."""
@@ -650,12 +653,16 @@ class ModelRegistry:
 
         return self._store.retry(drop)
 
-    def aliases(self) -> list[AliasEntry]:
-        """Every alias and the model it points at."""
+    def aliases(self, alias: str | None = None) -> list[AliasEntry]:
+        """Every alias (or only ``alias``, if set) and the model it points at."""
+        sql = (
+            "SELECT a.alias, a.model_id, m.model_type, m.version, a.updated_at, a.updated_by "
+            "FROM aliases AS a JOIN models AS m ON m.model_id = a.model_id"
+            + ("" if alias is None else " WHERE a.alias = ?")
+        )
         with self._store.session(write=False) as db:
             rows = db.execute(
-                "SELECT a.alias, a.model_id, m.model_type, m.version, a.updated_at, a.updated_by "
-                "FROM aliases AS a JOIN models AS m ON m.model_id = a.model_id ORDER BY a.alias"
+                sql + " ORDER BY a.alias", () if alias is None else (alias,)
             ).fetchall()
         return [
             AliasEntry(
