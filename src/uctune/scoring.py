@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uctune.data.schema import ID_COLUMNS, LABEL
+from uctune.data.schema import ID_COLUMNS, LABEL, numeric_column
 from uctune.errors import ConfigError, DataError
 from uctune.explain import Reason, explain, top_reasons
 from uctune.metrics import confidence_band
@@ -93,15 +93,10 @@ def prepare_features(
         if name in categorical:
             X[name] = series.astype("string").astype("category")
             continue
-        if series.dtype == bool:
-            series = series.astype(np.float64)
-        numbers = pd.to_numeric(series, errors="coerce")
-        bad = series[numbers.isna() & series.notna()]
+        values, bad, n_inf = numeric_column(series)
         if len(bad):
             shown = ", ".join(repr(v) for v in list(bad.astype(str).unique())[:5])
             raise DataError(f"feature column {name!r} of {source} must be numeric, got {shown}")
-        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-        n_inf = int(np.isinf(values).sum())
         if n_inf:
             raise DataError(
                 f"feature column {name!r} of {source} holds {n_inf} infinite value(s); "

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from uctune.cli.registry import open_registry, root_option
 from uctune.runs import write_frame
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["command"]
 
@@ -79,7 +75,12 @@ def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: P
     lineage = entry.lineage
     stored = registry.background(entry.model_id)
     label = f"model {entry.model_id} ({entry.ref})"
-    threshold = lineage.threshold if lineage.threshold is not None else None
+    # Resolved here, not left to score(), so the summary prints the threshold that was applied.
+    threshold = (
+        lineage.threshold
+        if lineage.threshold is not None
+        else float(getattr(model, "threshold", 0.5))
+    )
     scores = score(
         model,
         frame,
@@ -92,11 +93,10 @@ def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: P
         model_label=label,
     )
     write_frame(scores, output_path, float_format="%.6g")
-    used = threshold if threshold is not None else float(getattr(model, "threshold", 0.5))
     bands = scores["confidence"].value_counts()
     click.echo(
         f"scored {len(scores)} events with {label}: {int(scores['decision'].sum())} predicted "
-        f"upper circuits at its threshold {used:.3f}; confidence high "
+        f"upper circuits at its threshold {threshold:.3f}; confidence high "
         f"{int(bands.get('high', 0))}, medium {int(bands.get('medium', 0))}, "
         f"low {int(bands.get('low', 0))}; wrote {output_path}"
     )

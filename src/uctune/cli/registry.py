@@ -229,7 +229,7 @@ def alias(
         from uctune.errors import NotFoundError
 
         raise NotFoundError(f"alias {name!r} has never been set in {str(registry.root)!r}")
-    current = next((a for a in registry.aliases() if a.alias == name), None)
+    current = next(iter(registry.aliases(name)), None)
     if as_json:
         _echo_json(
             {

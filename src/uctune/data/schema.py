@@ -30,6 +30,7 @@ __all__ = [
     "FeatureTable",
     "validate_table",
     "fingerprint",
+    "numeric_column",
 ]
 
 LABEL = "upper_circuit"
@@ -44,6 +45,19 @@ def _show(values: Sequence[Any]) -> str:
     shown = [repr(v.item() if isinstance(v, np.generic) else v) for v in list(values)[:_MAX_SHOWN]]
     more = f", ... ({len(values)} in all)" if len(values) > _MAX_SHOWN else ""
     return "{" + ", ".join(shown) + more + "}"
+
+
+def numeric_column(series: pd.Series) -> tuple[np.ndarray, pd.Series, int]:
+    """A feature column as floats (booleans as 0/1, text that is not a number as NaN), the
+    entries that are not numbers, and the number of infinities, for the caller's own message."""
+    if series.dtype == bool:
+        series = series.astype(np.float64)
+    numbers = series
+    if not pd.api.types.is_numeric_dtype(series):
+        numbers = pd.to_numeric(series, errors="coerce")
+    not_numbers = series[numbers.isna() & series.notna()]
+    values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values, not_numbers, int(np.isinf(values).sum())
 
 
 @dataclass(frozen=True)
@@ -187,23 +201,16 @@ def validate_table(
             cats.append(col)
             features.append(col)
             continue
-        if series.dtype == bool:
-            series = series.astype(np.float64)
-        if not pd.api.types.is_numeric_dtype(series):
-            coerced = pd.to_numeric(series, errors="coerce")
-            offending = series[coerced.isna() & series.notna()]
-            if len(offending):
-                raise DataError(
-                    f"feature column {col!r} is not numeric (e.g. {_show(list(offending.unique()))}) "
-                    f"and is not a declared categorical ({', '.join(sorted(declared)) or 'none'})"
-                )
-            series = coerced
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values, offending, n_inf = numeric_column(series)
+        if len(offending):
+            raise DataError(
+                f"feature column {col!r} is not numeric (e.g. {_show(list(offending.unique()))}) "
+                f"and is not a declared categorical ({', '.join(sorted(declared)) or 'none'})"
+            )
         if np.isnan(values).all():
             raise DataError(
                 f"feature column {col!r} is entirely missing ({len(out)} rows, all NaN)"
             )
-        n_inf = int(np.isinf(values).sum())
         if n_inf:
             raise DataError(
                 f"feature column {col!r} holds {n_inf} infinite values; use NaN for a missing value"

@@ -7,20 +7,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from uctune.runs import to_jsonable
+
 __all__ = ["Lineage", "ModelEntry", "AliasEvent", "AliasEntry", "Problem", "VerifyReport"]
 
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
-
-
-def _plain(value: Any) -> Any:
-    """A deep, mutable copy of JSON-like data (mapping proxies and tuples become dicts and lists)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -54,7 +47,7 @@ class Lineage:
             "features": list(self.features),
             "categorical": list(self.categorical),
             "threshold": self.threshold,
-            "cv_scores": _plain(self.cv_scores),
+            "cv_scores": to_jsonable(self.cv_scores),
             "seed": self.seed,
             "library_versions": dict(self.library_versions),
         }
@@ -95,10 +88,10 @@ class ModelEntry:
             "model_name": self.model_name,
             "model_type": self.model_type,
             "version": self.version,
-            "metrics": _plain(self.metrics),
+            "metrics": to_jsonable(self.metrics),
             "hyperparameters": None
             if self.hyperparameters is None
-            else _plain(self.hyperparameters),
+            else to_jsonable(self.hyperparameters),
             "file_path": self.file_path,
             "created_at": self.created_at,
             "description": self.description,

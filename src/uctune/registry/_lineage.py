@@ -50,7 +50,7 @@ def _comparable(name: str, value: str | None) -> str | None:
     return value
 
 
-def warn_on_mismatch(model_id: int, ref: str, recorded: Mapping[str, str | None]) -> list[str]:
+def warn_on_mismatch(model_id: int, ref: str, recorded: Mapping[str, str | None]) -> None:
     """Warn once per load when a recorded library version differs from the installed one."""
     now = installed_versions()
     differ = [
@@ -66,4 +66,3 @@ def warn_on_mismatch(model_id: int, ref: str, recorded: Mapping[str, str | None]
             "its predictions may differ"
         )
         warnings.warn(message, VersionMismatchWarning, stacklevel=3)
-    return differ

@@ -48,7 +48,7 @@ from uctune.registry._lineage import installed_versions, warn_on_mismatch
 from uctune.registry._paths import DB_NAME, default_registry_root
 from uctune.registry._rows import ENTRY_SQL, decode, dict_from_row, entry_from_row
 from uctune.registry._store import Store
-from uctune.registry._versions import BUMPS, next_version, parse_version
+from uctune.registry._versions import Bump, check_bump, next_version, parse_version
 from uctune.runs import to_jsonable
 
 __all__ = ["ModelRegistry"]
@@ -99,7 +99,7 @@ def _to_json(value: Any, what: str) -> str:
             f"{what} must be a mapping of names to values, got {type(value).__name__}"
         )
     try:
-        return json.dumps(to_jsonable(dict(value)), allow_nan=False)
+        return json.dumps(to_jsonable(value), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{what} must be JSON-serialisable: {exc}") from None
 
@@ -196,8 +196,7 @@ class ModelRegistry:
         if description is not None and not isinstance(description, str):
             raise ConfigError(f"description must be text, got {type(description).__name__}")
         explicit = parse_version(version) if version is not None else None
-        if bump not in BUMPS:
-            raise ConfigError(f"version bump must be one of {', '.join(BUMPS)}; got {bump!r}")
+        step = check_bump(bump)
         if lineage is not None and not isinstance(lineage, Lineage):
             raise ConfigError(f"lineage must be a uctune Lineage, got {type(lineage).__name__}")
         full = self._complete_lineage(model, lineage or Lineage())
@@ -225,7 +224,7 @@ class ModelRegistry:
                     hyper_json=hyper_json,
                     description=description,
                     explicit=explicit,
-                    bump=bump,
+                    bump=step,
                     lineage=full,
                     background_json=background_json,
                 )
@@ -368,14 +367,17 @@ class ModelRegistry:
                 raise ConfigError(f"a type@version reference needs the type, got {ref!r}")
             return self._by_version(version, model_type)
         with self._store.session(write=False) as db:
-            row = db.execute("SELECT model_id FROM aliases WHERE alias = ?", (ref,)).fetchone()
-            known = [r[0] for r in db.execute("SELECT alias FROM aliases ORDER BY alias")]
-        if row is None:
-            raise NotFoundError(
-                f"{ref!r} is not a model id, type@version, alias or 'best' in registry "
-                f"{str(self.root)!r} (aliases: {', '.join(known) or 'none'})"
-            )
-        return self.get(int(row[0]))
+            row = db.execute(
+                ENTRY_SQL + " WHERE m.model_id = (SELECT model_id FROM aliases WHERE alias = ?)",
+                (ref,),
+            ).fetchone()
+            if row is None:
+                known = [r[0] for r in db.execute("SELECT alias FROM aliases ORDER BY alias")]
+                raise NotFoundError(
+                    f"{ref!r} is not a model id, type@version, alias or 'best' in registry "
+                    f"{str(self.root)!r} (aliases: {', '.join(known) or 'none'})"
+                )
+        return entry_from_row(row)
 
     def best(self, metric: str = "f1", *, model_type: str | None = None) -> ModelEntry | None:
         """The model with the best ``metric`` (ties: the newest), or ``None`` when none has it."""
@@ -505,7 +507,7 @@ class ModelRegistry:
         hyper_json: str | None,
         description: str | None,
         explicit: Version | None,
-        bump: str,
+        bump: Bump,
         lineage: Lineage,
         background_json: str | None,
     ) -> int:
@@ -574,7 +576,7 @@ class ModelRegistry:
                         json.dumps(list(lineage.features)),
                         json.dumps(list(lineage.categorical)),
                         lineage.threshold,
-                        json.dumps(to_jsonable(dict(lineage.cv_scores)), allow_nan=False),
+                        json.dumps(to_jsonable(lineage.cv_scores), allow_nan=False),
                         lineage.seed,
                         json.dumps(dict(lineage.library_versions)),
                         background_json,
@@ -651,12 +653,16 @@ class ModelRegistry:
 
         return self._store.retry(drop)
 
-    def aliases(self) -> list[AliasEntry]:
-        """Every alias and the model it points at."""
+    def aliases(self, alias: str | None = None) -> list[AliasEntry]:
+        """Every alias (or only ``alias``, if set) and the model it points at."""
+        sql = (
+            "SELECT a.alias, a.model_id, m.model_type, m.version, a.updated_at, a.updated_by "
+            "FROM aliases AS a JOIN models AS m ON m.model_id = a.model_id"
+            + ("" if alias is None else " WHERE a.alias = ?")
+        )
         with self._store.session(write=False) as db:
             rows = db.execute(
-                "SELECT a.alias, a.model_id, m.model_type, m.version, a.updated_at, a.updated_by "
-                "FROM aliases AS a JOIN models AS m ON m.model_id = a.model_id ORDER BY a.alias"
+                sql + " ORDER BY a.alias", () if alias is None else (alias,)
             ).fetchall()
         return [
             AliasEntry(

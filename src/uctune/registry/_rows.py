@@ -65,12 +65,10 @@ def _model_fields(row: sqlite3.Row, model_id: int) -> dict[str, Any]:
 
 def entry_from_row(row: sqlite3.Row) -> ModelEntry:
     model_id = int(row["model_id"])
-    lineage = _lineage_fields(row, model_id)
-    lineage["features"] = tuple(lineage["features"])
-    lineage["categorical"] = tuple(lineage["categorical"])
+    lineage = Lineage(**_lineage_fields(row, model_id))
     return ModelEntry(
         **_model_fields(row, model_id),
-        lineage=Lineage(**lineage),
+        lineage=lineage,
         aliases=tuple(row["aliases"].split(",")) if row["aliases"] else (),
     )
 

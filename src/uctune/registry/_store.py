@@ -43,17 +43,22 @@ class Store:
         self.db_path = db_path
         self.timeout = timeout
 
-    def connect(self) -> sqlite3.Connection:
+    @contextmanager
+    def _unusable_file(self, what: str) -> Iterator[None]:
+        """A database error in the block, other than a busy lock (retried), as an
+        :class:`~uctune.errors.IntegrityError`: ``'<db path>' <what>: <error>``."""
         try:
-            conn = sqlite3.connect(self.db_path, timeout=self.timeout, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
+            yield
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise
-            raise IntegrityError(
-                f"{str(self.db_path)!r} cannot be opened as an SQLite database: {exc}"
-            ) from None
+            raise IntegrityError(f"{str(self.db_path)!r} {what}: {exc}") from None
+
+    def connect(self) -> sqlite3.Connection:
+        with self._unusable_file("cannot be opened as an SQLite database"):
+            conn = sqlite3.connect(self.db_path, timeout=self.timeout, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
     @contextmanager
@@ -98,18 +103,13 @@ class Store:
         """Create the schema in a new database, or check an existing one's schema version."""
         conn = self.connect()
         try:
-            # WAL is a property of the file: set once, it holds for every later connection.
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                logger.warning("registry %s: journal mode is %s, not wal", self.db_path, mode)
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-                raise
-            raise IntegrityError(
-                f"{str(self.db_path)!r} is not a usable SQLite database: {exc}"
-            ) from None
+            with self._unusable_file("is not a usable SQLite database"):
+                # WAL is a property of the file: set once, it holds for every later connection.
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         finally:
             conn.close()
+        if str(mode).lower() != "wal":
+            logger.warning("registry %s: journal mode is %s, not wal", self.db_path, mode)
         with self.session(write=False) as db:
             found = int(db.execute("PRAGMA user_version").fetchone()[0])
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from packaging.version import InvalidVersion, Version
 
 from uctune.errors import ConfigError
 
-__all__ = ["Bump", "BUMPS", "FIRST_VERSION", "parse_version", "next_version"]
+__all__ = ["Bump", "BUMPS", "FIRST_VERSION", "check_bump", "parse_version", "next_version"]
 
 Bump = Literal["major", "minor", "patch"]
-BUMPS: tuple[str, ...] = ("major", "minor", "patch")
+BUMPS: tuple[Bump, ...] = ("major", "minor", "patch")
 FIRST_VERSION = Version("1.0.0")
 
 
@@ -33,15 +33,21 @@ def parse_version(text: str) -> Version:
     return version
 
 
-def next_version(latest: Version | None, bump: str = "patch") -> Version:
-    """The version after ``latest`` (``None``: the type's first model, 1.0.0)."""
+def check_bump(bump: str) -> Bump:
+    """``bump`` if it is one of :data:`BUMPS`, else a :class:`~uctune.errors.ConfigError`."""
     if bump not in BUMPS:
         raise ConfigError(f"version bump must be one of {', '.join(BUMPS)}; got {bump!r}")
+    return cast(Bump, bump)
+
+
+def next_version(latest: Version | None, bump: str = "patch") -> Version:
+    """The version after ``latest`` (``None``: the type's first model, 1.0.0)."""
+    step = check_bump(bump)
     if latest is None:
         return FIRST_VERSION
     major, minor, patch = latest.release[:3]
-    if bump == "major":
+    if step == "major":
         return Version(f"{major + 1}.0.0")
-    if bump == "minor":
+    if step == "minor":
         return Version(f"{major}.{minor + 1}.0")
     return Version(f"{major}.{minor}.{patch + 1}")

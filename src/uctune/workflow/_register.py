@@ -11,7 +11,7 @@ twice (the registry keys saves by run and model name).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from uctune.metrics import METRICS
 from uctune.models import get_spec
@@ -29,8 +29,16 @@ TUNED_SUFFIX = "_tuned"
 _COUNTS = ("tp", "fp", "tn", "fn")
 
 
-def _candidates(ctx: RunContext) -> tuple[str, list[tuple[str, str, dict[str, Any], str]]]:
-    """``(source, [(model name, family, FamilyResult.to_dict(), description)])``."""
+class _Candidate(NamedTuple):
+    name: str
+    family: str
+    summary: dict[str, Any]  # FamilyResult.to_dict()
+    description: str
+    tuning: dict[str, Any] | None  # the tuning metric and best CV score, for tuned models
+
+
+def _candidates(ctx: RunContext) -> tuple[str, list[_Candidate]]:
+    """``(source, candidates)``: the tuned models, else the trained ones."""
     tuning = ctx.results.get("tuning") or {}
     tuned = []
     for name in ctx.model_names():
@@ -43,12 +51,13 @@ def _candidates(ctx: RunContext) -> tuple[str, list[tuple[str, str, dict[str, An
             continue
         metric, best = info.get("metric"), info.get("best_score")
         detail = f"best CV {metric} {best:.4f}" if isinstance(best, int | float) else "tuned"
-        tuned.append((name, family, info["refit"], f"tuned ({detail})"))
+        tuning_scores = {k: info[k] for k in ("metric", "best_score") if k in info}
+        tuned.append(_Candidate(name, family, info["refit"], f"tuned ({detail})", tuning_scores))
     if tuned:
         return "tuned", tuned
     families = ctx.results.get("families") or {}
     trained = [
-        (family, family, summary, "trained with fixed parameters")
+        _Candidate(family, family, summary, "trained with fixed parameters", None)
         for family, summary in families.items()
         if family in ctx.model_names()
     ]
@@ -76,18 +85,16 @@ def register_stage(ctx: RunContext) -> None:
     background = train_rows.sample(
         n=min(BACKGROUND_ROWS, len(train_rows)), random_state=ctx.config.seed
     )
-    data = ctx.results.get("data", {})
     registered: dict[str, dict[str, Any]] = {}
-    for name, family, summary, how in candidates:
+    for name, family, summary, how, tuning in candidates:
         model = ctx.model(name)
         cv_scores = dict(summary.get("cv") or {})
-        tuning = (ctx.results.get("tuning") or {}).get(family)
-        if source == "tuned" and isinstance(tuning, dict):
-            cv_scores["tuning"] = {k: tuning[k] for k in ("metric", "best_score") if k in tuning}
+        if tuning is not None:
+            cv_scores["tuning"] = tuning
         lineage = Lineage(
             run_id=ctx.run_id,
             run_started_at=ctx.results.get("created_at"),
-            data_fingerprint=data.get("fingerprint") or ctx.table.fingerprint(),
+            data_fingerprint=ctx.results["data"]["fingerprint"],  # the run header records it
             features=ctx.table.features,
             categorical=ctx.table.categorical,
             threshold=summary.get("threshold"),
@@ -120,7 +127,8 @@ def register_stage(ctx: RunContext) -> None:
     }
     scored = [(v["f1"], k) for k, v in registered.items() if isinstance(v["f1"], int | float)]
     if scored:
-        section["best"] = {"model_name": max(scored)[1], **registered[max(scored)[1]]}
+        best_name = max(scored)[1]
+        section["best"] = {"model_name": best_name, **registered[best_name]}
     overall = registry.best("f1")
     if overall is not None:
         section["registry_best"] = {
