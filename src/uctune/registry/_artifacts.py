@@ -14,14 +14,11 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any
 
 import joblib
 
 from uctune.errors import IntegrityError, NotFoundError
-
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
 
 __all__ = [
     "ARTIFACT_SUFFIX",
@@ -45,26 +42,6 @@ def artifact_name(model_id: int, model_type: str, version: str) -> str:
     return f"{model_id:06d}-{slug[:60]}-{version}{ARTIFACT_SUFFIX}"
 
 
-class _HashingWriter(io.RawIOBase):
-    """Writes through to ``fh``, hashing and counting the bytes on the way (no re-read)."""
-
-    def __init__(self, fh: BinaryIO) -> None:
-        super().__init__()
-        self._fh = fh
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: ReadableBuffer) -> int:
-        view = memoryview(data).cast("B")
-        self._fh.write(view)
-        self.digest.update(view)
-        self.size += view.nbytes
-        return view.nbytes
-
-
 def write_temp_artifact(model: Any, root: Path) -> tuple[Path, str, int]:
     """Dump ``model`` to a hidden temporary file in ``root``; return its path, sha256 and size.
 
@@ -74,12 +51,10 @@ def write_temp_artifact(model: Any, root: Path) -> tuple[Path, str, int]:
     tmp = root / f"{TEMP_PREFIX}{uuid.uuid4().hex}{ARTIFACT_SUFFIX}"
     try:
         with open(tmp, "wb") as fh:
-            # Compressed, joblib only ever calls write() on the file object it is given.
-            writer = _HashingWriter(fh)
-            joblib.dump(model, writer, compress=_COMPRESS)
+            joblib.dump(model, fh, compress=_COMPRESS)
             fh.flush()
             os.fsync(fh.fileno())
-        digest, size = writer.digest.hexdigest(), writer.size
+        digest, size = sha256_of_file(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
