@@ -90,3 +90,14 @@ def test_confidence_bands_follow_the_prd_buckets(p, band):
     from uctune.metrics import confidence_band
 
     assert confidence_band(p) == band
+
+
+def test_confidence_bands_label_every_row():
+    from uctune.metrics import confidence_bands
+
+    proba = np.array([[1.0, 0.9, 0.8999], [0.7, 0.5, 0.4999], [0.0, np.nan, 1.2]])
+    assert confidence_bands(proba).tolist() == [
+        ["high", "high", "medium"],
+        ["medium", "low", "none"],
+        ["none", "none", "none"],
+    ]

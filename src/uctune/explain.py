@@ -6,11 +6,11 @@ bounded background sample for the neural network. Explanations are computed on t
 transformed columns and summed back onto the original features (the one-hot columns of ``sector``
 become ``sector``; a missing-value indicator joins its feature), which SHAP's additivity allows.
 
-Two sets of values are returned: ``raw_values`` in the model's own output (log-odds for boosted trees
-and logistic regression, probability for the forest and the network), and ``values`` in probability
-units for every family, so that "raised the probability by 0.12" means the same thing everywhere.
-Log-odds contributions are converted by sharing each row's probability change ``p - p_base`` in
-proportion to them — exact in total, an approximation per feature.
+The explainers work in the model's own output (``raw_output``: log-odds for boosted trees and logistic
+regression, probability for the forest and the network); ``values`` are in probability units for every
+family, so that "raised the probability by 0.12" means the same thing everywhere. Log-odds
+contributions are converted by sharing each row's probability change ``p - p_base`` in proportion to
+them — exact in total, an approximation per feature.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ Output = Literal["log_odds", "probability"]
 class Explanation:
     """SHAP values of some rows, one column per original feature.
 
-    ``values[i].sum() + base_probability[i] == probability[i]`` for every row ``i``.
+    ``values[i].sum() + base_probability[i] == probability[i]`` for every row ``i``; ``seconds`` is
+    the time the explanation took.
     """
 
     features: tuple[str, ...]
@@ -44,8 +45,6 @@ class Explanation:
     values: np.ndarray = field(repr=False)
     base_probability: np.ndarray = field(repr=False)
     probability: np.ndarray = field(repr=False)
-    raw_values: np.ndarray = field(repr=False)
-    raw_base: float
     raw_output: Output
     method: str
     seconds: float
@@ -102,11 +101,6 @@ def _aggregate(values: np.ndarray, names: Sequence[str], X: pd.DataFrame) -> np.
     return out
 
 
-def _logit(p: np.ndarray | float) -> Any:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
-
-
 def _sigmoid(z: np.ndarray | float) -> Any:
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
 
@@ -148,10 +142,10 @@ def explain(
     if len(bg) > background_size:
         bg = bg.iloc[np.sort(rng.choice(len(bg), background_size, replace=False))]
 
+    started = time.perf_counter()
     pre, estimator = pipeline[:-1], pipeline[-1]
     Xt = pre.transform(X)
     names = [str(n) for n in pre.get_feature_names_out()]
-    started = time.perf_counter()
     raw_output: Output
     if (
         hasattr(estimator, "estimators_")
@@ -190,7 +184,6 @@ def explain(
         raw = np.asarray(result.values, dtype=float)
         raw_base = float(np.ravel(result.base_values)[0])
         raw_output, method = "probability", "permutation"
-    seconds = time.perf_counter() - started
 
     raw = _aggregate(raw, names, X)
     if raw_output == "log_odds":
@@ -205,11 +198,9 @@ def explain(
         values=values,
         base_probability=p_base,
         probability=p,
-        raw_values=raw,
-        raw_base=raw_base,
         raw_output=raw_output,
         method=method,
-        seconds=seconds,
+        seconds=time.perf_counter() - started,
     )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "ALERT_BANDS",
     "METRICS",
     "confidence_band",
+    "confidence_bands",
     "ObjectiveMetric",
     "classification_metrics",
     "f1_optimal_threshold",
@@ -38,12 +39,20 @@ ALERT_BANDS: tuple[tuple[str, float, float], ...] = (
 )
 
 
+def confidence_bands(proba: np.ndarray) -> np.ndarray:
+    """The alert bucket of each probability, as an object array of :data:`ALERT_BANDS` names, or
+    ``none`` outside every band (below 0.5, above 1, NaN)."""
+    p = np.asarray(proba, dtype=np.float64)
+    labels = np.full(p.shape, "none", dtype=object)
+    # Lower bound included, upper excluded, 1.0 in the top band; the first band listed wins.
+    for name, lower, upper in reversed(ALERT_BANDS):
+        labels[(p >= lower) & ((p < upper) | ((upper == 1.0) & (p == 1.0)))] = name
+    return labels
+
+
 def confidence_band(probability: float) -> str:
     """The alert bucket of a probability: ``high`` (>= 0.9), ``medium``, ``low`` or ``none`` (< 0.5)."""
-    for name, lower, upper in ALERT_BANDS:
-        if lower <= probability < upper or (upper == 1.0 and probability == 1.0):
-            return name
-    return "none"
+    return str(confidence_bands(np.asarray([probability]))[0])
 
 
 def classification_metrics(

@@ -19,7 +19,7 @@ import pandas as pd
 from uctune.data.schema import ID_COLUMNS, LABEL, numeric_column
 from uctune.errors import ConfigError, DataError
 from uctune.explain import Reason, explain, top_reasons
-from uctune.metrics import confidence_band
+from uctune.metrics import confidence_bands
 
 __all__ = ["prepare_features", "score", "describe_reason", "format_value"]
 
@@ -174,7 +174,7 @@ def score(
     )
     out["probability"] = proba
     out["decision"] = (proba >= threshold).astype(np.int64)
-    out["confidence"] = [confidence_band(float(p)) for p in proba]
+    out["confidence"] = confidence_bands(proba)
     if reasons:
         bg = None
         if background is not None and len(background):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uctune.metrics import ALERT_BANDS
+from uctune.metrics import ALERT_BANDS, confidence_bands
 
 __all__ = ["AlertBucket", "alert_buckets"]
 
@@ -33,15 +33,15 @@ class AlertBucket:
 
 
 def alert_buckets(y_true: np.ndarray, proba: np.ndarray) -> list[AlertBucket]:
-    """Count and precision per band of :data:`uctune.metrics.ALERT_BANDS` (same bounds as
-    :func:`uctune.metrics.confidence_band`: lower bound included, upper excluded, 1.0 in the top band).
+    """Count and precision per band of :data:`uctune.metrics.ALERT_BANDS`, each row placed by
+    :func:`uctune.metrics.confidence_bands` (lower bound included, upper excluded, 1.0 in the top band).
     """
     y = np.asarray(y_true, dtype=np.int64)
-    p = np.asarray(proba, dtype=np.float64)
+    bands = confidence_bands(proba)
     positives = int(y.sum())
     out: list[AlertBucket] = []
     for band, lower, upper in ALERT_BANDS:
-        inside = (p >= lower) & ((p < upper) | ((upper == 1.0) & (p == 1.0)))
+        inside = bands == band
         alerts = int(inside.sum())
         hits = int(y[inside].sum())
         out.append(

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from uctune.errors import ConfigError
+from uctune.metrics import METRICS
 
 __all__ = ["HEADLINE", "Interval", "bootstrap_intervals", "resample_metrics"]
 
-HEADLINE: tuple[str, ...] = ("f1", "precision", "recall", "roc_auc", "pr_auc")
+HEADLINE = METRICS  # the metrics each resample scores, in uctune.metrics' order
 _MIN_RESAMPLES = 20
 _CHUNK_CELLS = 1_000_000  # index-matrix cells per chunk: ~8 MB per int64 array
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,11 +53,15 @@ class ModelReport:
     evaluation: Evaluation
     explanation: Explanation | None
     shap_note: str | None
-    shap_seconds: float
 
     @property
     def name(self) -> str:
         return self.input.name
+
+    @property
+    def shap_seconds(self) -> float:
+        """The time SHAP took (0 when it was not computed)."""
+        return self.explanation.seconds if self.explanation is not None else 0.0
 
     def shap_dict(self) -> dict[str, Any]:
         """JSON-ready SHAP summary: explainer, rows, time, mean |SHAP| per feature."""
@@ -88,10 +91,9 @@ def stored_threshold(model: Any) -> tuple[float, str]:
 
 def _explain(
     item: ModelInput, X: pd.DataFrame | None, background: pd.DataFrame | None, s: ReportSettings
-) -> tuple[Explanation | None, str | None, float]:
+) -> tuple[Explanation | None, str | None]:
     if item.model is None or X is None:
-        return None, "SHAP not computed: no model or no feature rows were given", 0.0
-    started = time.perf_counter()
+        return None, "SHAP not computed: no model or no feature rows were given"
     try:
         # SHAP calls the model on thousands of small batches; BLAS threads cost more than they
         # save there (the network's permutation explainer runs ~4x faster on one thread).
@@ -105,11 +107,11 @@ def _explain(
                 random_state=s.seed,
             )
     except UctuneError as exc:
-        return None, f"SHAP skipped: {exc}", 0.0
+        return None, f"SHAP skipped: {exc}"
     except Exception as exc:  # noqa: BLE001 - a model SHAP cannot handle is reported, not fatal
         logger.warning("SHAP failed for %s: %s", item.name, exc)
-        return None, f"SHAP failed: {type(exc).__name__}: {exc}", 0.0
-    return explanation, None, time.perf_counter() - started
+        return None, f"SHAP failed: {type(exc).__name__}: {exc}"
+    return explanation, None
 
 
 def assess_models(
@@ -147,11 +149,13 @@ def assess_models(
             level=s.level,
             random_state=s.seed,
         )
-        explanation, note, seconds = _explain(item, X, background, s)
+        explanation, note = _explain(item, X, background, s)
         if explanation is not None:
-            logger.info("SHAP %s: %s explainer, %.2fs", item.name, explanation.method, seconds)
-        out.append(ModelReport(item, evaluation, explanation, note, seconds))
+            logger.info(
+                "SHAP %s: %s explainer, %.2fs", item.name, explanation.method, explanation.seconds
+            )
+        out.append(ModelReport(item, evaluation, explanation, note))
         if progress is not None:
-            shap = f"SHAP {seconds:.1f}s" if explanation is not None else "no SHAP"
+            shap = f"SHAP {explanation.seconds:.1f}s" if explanation is not None else "no SHAP"
             progress(len(out), len(models), f"{item.name} ({shap})")
     return out

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from uctune import __version__
 from uctune.errors import ConfigError
-from uctune.evaluation import HEADLINE, Interval
+from uctune.evaluation import CLASS_NAMES, HEADLINE, AlertBucket, Interval
 from uctune.models import get_spec
 from uctune.report import _plots as plots
 from uctune.report._assess import ModelReport
@@ -131,6 +131,13 @@ def _best(reports: Sequence[ModelReport], metric: str) -> str | None:
     return max(scored)[1] if scored else None
 
 
+def _high_alerts_text(high: AlertBucket | None) -> str:
+    """The alerts of the top band, with their precision when there are any."""
+    if high is None:
+        return "–"
+    return f"{high.alerts} ({_fmt(high.precision, 2)})" if high.alerts else f"{high.alerts}"
+
+
 def _summary_table(
     reports: Sequence[ModelReport], best: str | None, anchors: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -147,10 +154,12 @@ def _summary_table(
         ("brier", "Brier", "lower is better", False),
         ("alerts_high", "Alerts p ≥ 0.9", "count (precision)", True),
     ]
+    highs = {
+        r.name: next((b for b in r.evaluation.alerts if b.band == "high"), None) for r in reports
+    }
     values: dict[str, dict[str, float | None]] = {}
     for r in reports:
-        e = r.evaluation
-        high = next((b for b in e.alerts if b.band == "high"), None)
+        e, high = r.evaluation, highs[r.name]
         row: dict[str, float | None] = {
             "threshold": e.threshold,
             "brier": e.brier,
@@ -170,20 +179,11 @@ def _summary_table(
     rows = []
     for r in reports:
         e = r.evaluation
-        high = next((b for b in e.alerts if b.band == "high"), None)
         cells = []
         for key, _, _, _ in columns:
             value = values[r.name][key]
             metric = key.split(".", 1)[1] if key.startswith("at_threshold.") else None
-            if key == "alerts_high":
-                text = (
-                    f"{high.alerts}"
-                    + (f" ({_fmt(high.precision, 2)})" if high and high.alerts else "")
-                    if high
-                    else "–"
-                )
-            else:
-                text = _fmt(value)
+            text = _high_alerts_text(highs[r.name]) if key == "alerts_high" else _fmt(value)
             cells.append(
                 {
                     "key": key,
@@ -263,7 +263,7 @@ def _model_section(
     ]
     report_rows = [
         {"label": label, **e.classification_report[label]}
-        for label in ("no upper circuit", "upper circuit", "macro avg", "weighted avg")
+        for label in (*CLASS_NAMES, "macro avg", "weighted avg")
         if label in e.classification_report
     ]
     shap_figures: list[_Image] = []

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from uctune.errors import ConfigError
+from uctune.evaluation._bootstrap import _MIN_RESAMPLES
 
 __all__ = ["RANK_METRICS", "RankMetric", "ReportSettings"]
 
 RankMetric = Literal["pr_auc", "roc_auc", "f1", "precision", "recall"]
-RANK_METRICS: tuple[str, ...] = ("pr_auc", "roc_auc", "f1", "precision", "recall")
+RANK_METRICS: tuple[str, ...] = get_args(RankMetric)
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,10 @@ class ReportSettings:
             raise ConfigError(
                 f"SHAP background size must be at least 1, got {self.background_size}"
             )
-        if self.bootstrap != 0 and self.bootstrap < 20:
+        if self.bootstrap != 0 and self.bootstrap < _MIN_RESAMPLES:
             raise ConfigError(
-                f"bootstrap resamples must be 0 (no intervals) or at least 20, got {self.bootstrap}"
+                f"bootstrap resamples must be 0 (no intervals) or at least {_MIN_RESAMPLES}, "
+                f"got {self.bootstrap}"
             )
         if self.rank_by not in RANK_METRICS:
             raise ConfigError(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from uctune.config import RunConfig
+from uctune.data.schema import ID_COLUMNS
 from uctune.errors import ConfigError, DataError, IntegrityError, NotFoundError
 from uctune.models import SPECS, get_spec
 from uctune.report import (
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 HTML_NAME = "model_comparison.html"
 JSON_NAME = "results.json"
 TUNED_SUFFIX = "_tuned"
-_ID_COLUMNS = ("row", "symbol", "announcement_date")
+_ID_COLUMNS = ("row", *ID_COLUMNS)  # predictions.csv numbers its rows besides the data's ids
 
 
 @dataclass(frozen=True)
@@ -257,12 +258,11 @@ def build_run_report(
         tuning=tuning,
     )
     html, json_path = write_report(report, target, html_name=HTML_NAME, json_name=JSON_NAME)
-    shap = {r.name: round(r.shap_seconds, 3) for r in reports if r.explanation is not None}
     return RunReport(
         html=html,
         json=json_path,
         best_model=report.results["best_model"]["name"],
-        shap_seconds=shap,
+        shap_seconds=dict(report.results["timing"]["shap_seconds_by_model"]),
         seconds=time.perf_counter() - started,
     )
 
