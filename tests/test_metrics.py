@@ -101,3 +101,18 @@ def test_confidence_bands_label_every_row():
         ["medium", "low", "none"],
         ["none", "none", "none"],
     ]
+
+
+def test_model_threshold_reads_what_scikit_learn_threshold_classifiers_store():
+    from types import SimpleNamespace
+
+    from uctune.metrics import decision_threshold, model_threshold
+
+    fixed = SimpleNamespace(threshold=0.31)  # FixedThresholdClassifier
+    tuned = SimpleNamespace(best_threshold_=np.float64(0.27))  # TunedThresholdClassifierCV
+    assert model_threshold(fixed) == 0.31 and model_threshold(tuned) == 0.27
+    assert model_threshold(SimpleNamespace()) is None
+    assert model_threshold(SimpleNamespace(threshold="auto")) is None
+    assert model_threshold(SimpleNamespace(threshold=1.5)) is None
+    assert decision_threshold(SimpleNamespace()) == 0.5
+    assert decision_threshold(fixed) == 0.31

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.metrics import (
@@ -22,9 +22,11 @@ __all__ = [
     "METRICS",
     "confidence_band",
     "confidence_bands",
+    "decision_threshold",
     "ObjectiveMetric",
     "classification_metrics",
     "f1_optimal_threshold",
+    "model_threshold",
     "objective_score",
 ]
 
@@ -80,6 +82,26 @@ def classification_metrics(
         "tn": int(tn),
         "fn": int(fn),
     }
+
+
+def model_threshold(model: Any) -> float | None:
+    """The decision threshold a fitted model carries, or ``None`` when it has none in [0, 1].
+
+    uctune's models are scikit-learn ``FixedThresholdClassifier`` (``threshold``); a
+    ``TunedThresholdClassifierCV`` keeps its choice in ``best_threshold_``.
+    """
+    value = getattr(model, "threshold", None)
+    if value is None:
+        value = getattr(model, "best_threshold_", None)
+    if isinstance(value, int | float | np.floating) and 0.0 <= float(value) <= 1.0:
+        return float(value)
+    return None
+
+
+def decision_threshold(model: Any) -> float:
+    """The threshold a model's decisions are made at: its own (:func:`model_threshold`), else 0.5."""
+    value = model_threshold(model)
+    return 0.5 if value is None else value
 
 
 def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:

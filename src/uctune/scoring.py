@@ -19,7 +19,7 @@ import pandas as pd
 from uctune.data.schema import ID_COLUMNS, LABEL, numeric_column
 from uctune.errors import ConfigError, DataError
 from uctune.explain import Reason, explain, top_reasons
-from uctune.metrics import confidence_bands
+from uctune.metrics import confidence_bands, decision_threshold
 
 __all__ = ["prepare_features", "score", "describe_reason", "format_value"]
 
@@ -164,7 +164,7 @@ def score(
         raise ConfigError(f"the number of reasons must be 0 or more, got {reasons}")
     X = prepare_features(frame, features, categorical, source=source, model=model_label)
     if threshold is None:
-        threshold = float(getattr(model, "threshold", 0.5))
+        threshold = decision_threshold(model)
     proba = np.asarray(model.predict_proba(X), dtype=float)[:, 1]
     ids = [c for c in ID_COLUMNS if c in frame.columns]
     out = (

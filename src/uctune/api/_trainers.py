@@ -13,7 +13,7 @@ from sklearn.model_selection import FixedThresholdClassifier
 from uctune.cluster import ensure_ray
 from uctune.data import LABEL, FeatureTable, load_feature_table, validate_table
 from uctune.errors import DataError
-from uctune.metrics import classification_metrics
+from uctune.metrics import classification_metrics, decision_threshold
 from uctune.runs import write_json
 from uctune.splits import SplitMethod
 from uctune.training import FamilyResult, SplitInfo, make_split, train_families, tree_importance
@@ -113,7 +113,7 @@ class _Trainer:
     ) -> dict[str, Any]:
         """Holdout metrics at 0.5 and at the model's stored threshold; kept in ``results_``."""
         proba = model.predict_proba(X_test)[:, 1]
-        threshold = float(getattr(model, "threshold", 0.5))
+        threshold = decision_threshold(model)
         y_true = np.asarray(y_test)
         metrics = {
             "at_0.5": classification_metrics(y_true, proba, 0.5),

@@ -61,6 +61,7 @@ def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: P
     import pandas as pd
 
     from uctune.data.io import read_table
+    from uctune.metrics import decision_threshold
     from uctune.scoring import score
 
     _check_output(output_path)
@@ -76,11 +77,7 @@ def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: P
     stored = registry.background(entry.model_id)
     label = f"model {entry.model_id} ({entry.ref})"
     # Resolved here, not left to score(), so the summary prints the threshold that was applied.
-    threshold = (
-        lineage.threshold
-        if lineage.threshold is not None
-        else float(getattr(model, "threshold", 0.5))
-    )
+    threshold = lineage.threshold if lineage.threshold is not None else decision_threshold(model)
     scores = score(
         model,
         frame,

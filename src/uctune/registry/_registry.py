@@ -27,6 +27,7 @@ from typing import Any
 from packaging.version import Version
 
 from uctune.errors import ConfigError, IntegrityError, NotFoundError
+from uctune.metrics import model_threshold
 from uctune.registry._artifacts import (
     ARTIFACT_SUFFIX,
     TEMP_PREFIX,
@@ -454,8 +455,8 @@ class ModelRegistry:
     @staticmethod
     def _complete_lineage(model: Any, given: Lineage) -> Lineage:
         threshold = given.threshold
-        if threshold is None and isinstance(getattr(model, "threshold", None), int | float):
-            threshold = float(model.threshold)
+        if threshold is None:
+            threshold = model_threshold(model)
         if threshold is not None and not (
             isinstance(threshold, int | float) and math.isfinite(threshold)
         ):

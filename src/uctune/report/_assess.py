@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from uctune.errors import ConfigError, DataError, UctuneError
 from uctune.evaluation import Evaluation, evaluate
 from uctune.explain import Explanation, explain
+from uctune.metrics import model_threshold
 from uctune.report._settings import ReportSettings
 
 __all__ = ["ModelInput", "ModelReport", "assess_models", "stored_threshold"]
@@ -81,12 +82,8 @@ class ModelReport:
 
 def stored_threshold(model: Any) -> tuple[float, str]:
     """The model's own decision threshold and where it came from (0.5 when it has none)."""
-    value = getattr(model, "threshold", None)
-    if value is None:
-        value = getattr(model, "best_threshold_", None)  # TunedThresholdClassifierCV
-    if isinstance(value, int | float | np.floating) and 0.0 <= float(value) <= 1.0:
-        return float(value), OOF_THRESHOLD
-    return 0.5, DEFAULT_THRESHOLD
+    value = model_threshold(model)
+    return (value, OOF_THRESHOLD) if value is not None else (0.5, DEFAULT_THRESHOLD)
 
 
 def _explain(
