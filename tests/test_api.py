@@ -94,3 +94,23 @@ def test_seed_workflow_step_three_hyperparameter_tuner(ray_cluster, tiny_frame):
         tuner.get_best_params(1)
     with pytest.raises(NotFoundError, match="lightgbm has not been tuned yet"):
         tuner.get_best_params("lgbm")
+
+
+@pytest.mark.ray
+def test_a_failed_tuning_call_does_not_block_the_next_one(ray_cluster, tiny_frame, tmp_path):
+    from uctune import HyperparameterTuner
+    from uctune.errors import TrainingError
+
+    baseline = BaselineTrainer(random_state=3, cv_folds=3)
+    baseline.load_data(tiny_frame)
+    X_train, _, y_train, _ = baseline.split_data()
+    tuner = HyperparameterTuner(n_trials=1, cv_folds=3, random_state=3, storage_dir=tmp_path)
+    with pytest.raises(TrainingError, match="no tuning trial completed"):
+        tuner.tune_random_forest(X_train, y_train, class_weight="no such weighting")
+    # The failed call's study stays in storage_dir; the next call gets a folder of its own.
+    model = tuner.tune_random_forest(X_train, y_train, n_estimators=20)
+    assert isinstance(model, FixedThresholdClassifier) and len(tuner.results_) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "00-random_forest",
+        "01-random_forest",
+    ]

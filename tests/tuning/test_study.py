@@ -46,6 +46,7 @@ def searcher(tmp_path, max_trials=10, first=()):
         storage=storage,
         study_name="fam",
         seed=1,
+        known_trials=len(study.get_trials(deepcopy=False)),
         points_to_evaluate=first,
     )
     return search, study

@@ -31,7 +31,8 @@ class HyperparameterTuner:
     returns that model (a ``FixedThresholdClassifier``). ``get_best_params(i)`` gives the i-th
     call's best params (or a family's, by name); ``results_`` keeps every call's
     :class:`~uctune.tuning.TuningResult`. The search's files (Optuna study, Ray Tune experiment) go
-    to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep.
+    to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep (a
+    folder ``<call>-<family>`` per call: ``00-xgboost``, ``01-lightgbm``, ...).
     """
 
     def __init__(
@@ -64,6 +65,8 @@ class HyperparameterTuner:
         self.verbose = verbose
         self.results_: list[TuningResult] = []
         self.refits_: list[dict[str, Any]] = []
+        # Every call gets its own folder: a failed call leaves its study behind in ``storage_dir``.
+        self._calls = 0
 
     def tune(
         self,
@@ -100,7 +103,8 @@ class HyperparameterTuner:
             root = Path(self.storage_dir)
         else:
             root = Path(tempfile.mkdtemp(prefix="uctune-tune-"))
-        folder = root / f"{len(self.results_):02d}-{spec.name}"
+        folder = root / f"{self._calls:02d}-{spec.name}"
+        self._calls += 1
         try:
             result = tune_family(
                 spec.name,

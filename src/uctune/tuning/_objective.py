@@ -33,7 +33,6 @@ class FoldStep:
     folds_done: int
     fold_score: float
     score: float
-    fit_seconds: float
     fit_cpu_seconds: float
     error: str | None = None
 
@@ -73,9 +72,7 @@ def cv_steps(
         )
         cpu = time.thread_time() - cpu_started
         if outcome.error is not None or outcome.proba is None:
-            yield FoldStep(
-                k + 1, float("nan"), float("nan"), outcome.fit_seconds, cpu, outcome.error or "?"
-            )
+            yield FoldStep(k + 1, float("nan"), float("nan"), cpu, outcome.error or "?")
             return
         oof_index.append(eval_index)
         oof_proba.append(outcome.proba)
@@ -84,7 +81,6 @@ def cv_steps(
             folds_done=k + 1,
             fold_score=objective_score(metric, y[eval_index], outcome.proba),
             score=running,
-            fit_seconds=outcome.fit_seconds,
             fit_cpu_seconds=cpu,
         )
 

@@ -32,7 +32,8 @@ class StudySearch(OptunaSearch):
 
     Configs carry their Optuna trial number under ``TRIAL_KEY``. No new trial is suggested once the
     study holds ``max_trials`` finished or running trials. A trial the study has already finished
-    (reported again by a restored experiment) is left as it is.
+    (reported again by a restored experiment) is left as it is. ``known_trials`` is how many trials
+    the study holds already; it goes into TPE's seed (see :meth:`_new_sampler`).
     """
 
     def __init__(
@@ -44,19 +45,18 @@ class StudySearch(OptunaSearch):
         storage: optuna.storages.BaseStorage,
         study_name: str,
         seed: int,
+        known_trials: int,
         n_startup_trials: int = 10,
         points_to_evaluate: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        # Own names: OptunaSearch's __init__ sets (and resets) _seed, _storage and _study_name.
+        # An own name: OptunaSearch's __init__ sets (and resets) _seed.
         self._base_seed = seed
         self._n_startup = n_startup_trials
-        self._study_storage = storage
-        self._name = study_name
         super().__init__(
             space=dict(space),
             metric=SCORE,
             mode="max",
-            sampler=self._new_sampler(),
+            sampler=self._new_sampler(known_trials),
             study_name=study_name,
             storage=storage,
             points_to_evaluate=[dict(p) for p in points_to_evaluate] or None,
@@ -64,20 +64,16 @@ class StudySearch(OptunaSearch):
         self._n_folds = n_folds
         self._max_trials = max_trials
 
-    def _new_sampler(self) -> optuna.samplers.TPESampler:
-        """TPE, seeded by the seed and the trials the study already holds.
+    def _new_sampler(self, known_trials: int) -> optuna.samplers.TPESampler:
+        """TPE, seeded by the seed and the number of trials the study already holds.
 
         A search that restarts from a study (a resume) must not replay the random draws of its
         first start: its startup phase would propose the very configurations already tried.
         """
-        try:
-            known = optuna.load_study(study_name=self._name, storage=self._study_storage).trials
-        except KeyError:  # no study yet
-            known = []
         # The constant liar makes concurrent trials see each other as pending (worst) results, so
         # that TPE does not send every free worker to the same region.
         return optuna.samplers.TPESampler(
-            seed=self._base_seed + len(known),
+            seed=self._base_seed + known_trials,
             constant_liar=True,
             n_startup_trials=self._n_startup,
         )
@@ -87,7 +83,7 @@ class StudySearch(OptunaSearch):
         (Tune's snapshot may predate trials whose draws the old random state would repeat)."""
         super().restore(checkpoint_path)
         study, _ = self._study()
-        study.sampler = self._sampler = self._new_sampler()
+        study.sampler = self._sampler = self._new_sampler(len(study.get_trials(deepcopy=False)))
 
     def _study(self) -> tuple[optuna.Study, optuna.storages.BaseStorage]:
         if self._ot_study is None or self._storage is None:  # set up in __init__ (space given)

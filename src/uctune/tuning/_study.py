@@ -23,6 +23,8 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
+from uctune.tuning._trainable import trial_report
+
 __all__ = [
     "CV_ATTR",
     "INTERRUPTED_ATTR",
@@ -132,18 +134,18 @@ def trial_records(study: optuna.Study) -> tuple[TrialRecord, ...]:
 
 def replay_results(study: optuna.Study) -> dict[int, dict[str, Any]]:
     """For every finished trial, the final result its Ray trial reported (to replay, not refit)."""
-    out: dict[int, dict[str, Any]] = {}
-    for record in trial_records(study):
-        out[record.number] = {
-            "score": record.score if record.score is not None else float("nan"),
-            "trial": record.number,
-            "folds_done": record.folds_done,
-            "fold_scores": list(record.fold_scores),
-            "seconds": record.seconds,
-            "fit_cpu_seconds": record.fit_cpu_seconds,
-            "fold_error": record.error or "",
-        }
-    return out
+    return {
+        r.number: trial_report(
+            r.number,
+            score=r.score if r.score is not None else float("nan"),
+            folds_done=r.folds_done,
+            fold_scores=r.fold_scores,
+            seconds=r.seconds,
+            fit_cpu_seconds=r.fit_cpu_seconds,
+            error=r.error,
+        )
+        for r in trial_records(study)
+    }
 
 
 def fail_interrupted(study: optuna.Study, keep: Iterable[int] = ()) -> list[int]:

@@ -21,7 +21,7 @@ from ray import tune
 from uctune.metrics import ObjectiveMetric
 from uctune.tuning._objective import cv_steps
 
-__all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial"]
+__all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial", "trial_report"]
 
 TRIAL_KEY = "__trial"
 """Config key carrying the Optuna trial number, so that a trial can be matched to its study record."""
@@ -36,13 +36,11 @@ Rows = tuple[pd.DataFrame, np.ndarray, Sequence[tuple[np.ndarray, np.ndarray]]]
 class TrialData:
     """Everything a trial needs besides its params; small, so it can travel with every trial.
 
-    ``rows`` is an object-store reference to ``(X, y, folds)``; ``key`` names that put, so a worker
-    process fetches it once. ``fixed`` holds params kept out of the search. ``replay`` holds the
-    final results of trials the study has already finished, for trials that a restored experiment
-    would otherwise run again.
+    ``rows`` is an object-store reference to ``(X, y, folds)``, which a worker process fetches once.
+    ``fixed`` holds params kept out of the search. ``replay`` holds the final results of trials the
+    study has already finished, for trials that a restored experiment would otherwise run again.
     """
 
-    key: str
     family: str
     metric: ObjectiveMetric
     n_threads: int
@@ -52,15 +50,39 @@ class TrialData:
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
+def trial_report(
+    number: int,
+    *,
+    score: float,
+    folds_done: int,
+    fold_scores: Sequence[float],
+    seconds: float,
+    fit_cpu_seconds: float,
+    error: str | None,
+) -> dict[str, Any]:
+    """The result a trial reports after each fold (a replayed trial, once): what the scheduler and
+    :class:`~uctune.tuning._search.StudySearch` read."""
+    return {
+        SCORE: score,
+        "trial": number,
+        "folds_done": folds_done,
+        "fold_scores": list(fold_scores),
+        "seconds": seconds,
+        "fit_cpu_seconds": fit_cpu_seconds,
+        "fold_error": error or "",
+    }
+
+
 _ROWS: dict[str, Rows] = {}
 
 
 def _rows(data: TrialData) -> Rows:
     """The training rows, fetched from the object store once per worker process (latest put only)."""
-    if data.key not in _ROWS:
+    key = data.rows.hex()  # the reference's object id: one per put
+    if key not in _ROWS:
         _ROWS.clear()
-        _ROWS[data.key] = ray.get(data.rows)
-    return _ROWS[data.key]
+        _ROWS[key] = ray.get(data.rows)
+    return _ROWS[key]
 
 
 def cv_trial(config: dict[str, Any], data: TrialData) -> None:
@@ -88,13 +110,13 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
         cpu += step.fit_cpu_seconds
         fold_scores.append(step.fold_score)
         tune.report(
-            {
-                SCORE: step.score,
-                "trial": number,
-                "folds_done": step.folds_done,
-                "fold_scores": list(fold_scores),
-                "seconds": time.perf_counter() - started,
-                "fit_cpu_seconds": cpu,
-                "fold_error": step.error or "",
-            }
+            trial_report(
+                number,
+                score=step.score,
+                folds_done=step.folds_done,
+                fold_scores=fold_scores,
+                seconds=time.perf_counter() - started,
+                fit_cpu_seconds=cpu,
+                error=step.error,
+            )
         )

@@ -14,12 +14,12 @@ import logging
 import os
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import optuna
@@ -38,6 +38,7 @@ from uctune.splits import cv_folds
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
 from uctune.tuning._study import (
+    TrialRecord,
     fail_interrupted,
     in_space,
     interrupted,
@@ -59,7 +60,7 @@ EXPERIMENT_NAME = "ray"
 """Ray Tune's experiment folder, under the storage path."""
 
 Progress = Callable[[int, int, str], None]
-_METRICS = ("f1", "pr_auc", "roc_auc")
+_METRICS: tuple[str, ...] = get_args(ObjectiveMetric)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +70,8 @@ class TuneSettings:
     ``grace_period`` is the number of folds every trial completes before ASHA may stop it;
     ``reduction_factor`` sets the rungs (``grace_period * reduction_factor**k`` folds) and keeps the
     best ``1/reduction_factor`` at each. ``max_failures`` is how often a trial whose worker died is
-    retried. ``evaluate_defaults`` runs the family's default params (the seed's) as the first trial.
+    retried. A new search's first trial is the family's default params (the seed's), when they lie
+    inside the searched space.
     """
 
     n_trials: int = 100
@@ -81,7 +83,6 @@ class TuneSettings:
     cpus_per_trial: int = 1
     max_failures: int = 2
     seed: int = 42
-    evaluate_defaults: bool = True
 
     def __post_init__(self) -> None:
         checks = [
@@ -192,6 +193,12 @@ def _ray_output(verbose: bool) -> Iterator[None]:
             os.environ["RAY_AIR_NEW_OUTPUT"] = before
 
 
+def _best(records: Iterable[TrialRecord]) -> TrialRecord | None:
+    """The completed trial with the highest score (the first such, on a tie); ``None`` if none."""
+    completed = [r for r in records if r.status == "completed" and r.score is not None]
+    return max(completed, key=lambda r: (r.score or 0.0, -r.number)) if completed else None
+
+
 class _ProgressPoller:
     """Reads the study once a second and reports trials done, best so far and pruned/failed counts.
 
@@ -228,16 +235,16 @@ class _ProgressPoller:
     def poll(self, final: bool = False) -> None:
         records = trial_records(self.study)
         done = min(len(records), self.total)
-        scored = [r for r in records if r.status == "completed" and r.score is not None]
-        best = max(scored, key=lambda r: r.score or 0.0) if scored else None
-        pruned = sum(r.status == "pruned" for r in records)
-        failed = sum(r.status == "failed" for r in records)
+        best = _best(records)
+        counts = Counter(r.status for r in records)
         what = (
             f"best {self.metric} {best.score:.4f} (trial {best.number})"
             if best
             else "no trial completed yet"
         )
-        what += f", {pruned} pruned" + (f", {failed} failed" if failed else "")
+        what += f", {counts['pruned']} pruned"
+        if counts["failed"]:
+            what += f", {counts['failed']} failed"
         if final or (done, what) != self._last:
             self._last = (done, what)
             self.progress(done, self.total, what)
@@ -324,6 +331,12 @@ def _checked_study(
             f"({', '.join(changed)}); start a new tuning run"
         )
     return storage, study
+
+
+def _trainable(data: TrialData, settings: TuneSettings) -> Any:
+    return tune.with_resources(
+        tune.with_parameters(cv_trial, data=data), {"cpu": settings.cpus_per_trial}
+    )
 
 
 def _new_tuner(
@@ -417,23 +430,20 @@ def tune_family(
 
     finished = len(trial_records(study))
     data = TrialData(
-        key=uuid.uuid4().hex,
         family=family,
         metric=settings.metric,
         n_threads=settings.cpus_per_trial,
         random_state=settings.seed,
         rows=ray.put((X.reset_index(drop=True), y, folds)),  # once; each worker fetches it once
         fixed=fixed,
-        replay=replay_results(study) if resume else {},
-    )
-    trainable = tune.with_resources(
-        tune.with_parameters(cv_trial, data=data), {"cpu": settings.cpus_per_trial}
     )
     tuner: tune.Tuner | None = None
     restored = False
     if finished >= settings.n_trials:
         fail_interrupted(study)
     elif resume and has_experiment_state(experiment_path):
+        # Only a restored experiment runs trials the study may have finished: they replay, not refit.
+        trainable = _trainable(replace(data, replay=replay_results(study)), settings)
         with _without_warnings(_ANALYSIS_LOGGER):
             tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_unfinished=True)
         restored = True
@@ -442,10 +452,9 @@ def tune_family(
         fail_interrupted(study, keep=set(_experiment_trials(experiment_path)))
     else:
         fail_interrupted(study)
+        known = len(study.get_trials(deepcopy=False))
         defaults = {k: spec.defaults[k] for k in space}
-        first_defaults = (
-            settings.evaluate_defaults and not study.trials and in_space(defaults, space)
-        )
+        first_defaults = not known and in_space(defaults, space)
         searcher = StudySearch(
             space,
             n_folds=settings.n_folds,
@@ -453,11 +462,12 @@ def tune_family(
             storage=storage,
             study_name=family,
             seed=settings.seed,
+            known_trials=known,
             n_startup_trials=settings.n_startup_trials,
             points_to_evaluate=[defaults] if first_defaults else [],
         )
         tuner = _new_tuner(
-            trainable,
+            _trainable(data, settings),
             searcher,
             settings,
             num_samples=settings.n_trials - finished,
@@ -505,16 +515,15 @@ def _result(
             settings.n_trials,
         )
         raise KeyboardInterrupt
-    completed = [r for r in records if r.status == "completed" and r.score is not None]
-    if not completed:
+    best = _best(records)
+    if best is None:
+        counts = Counter(r.status for r in records)
         errors = sorted({r.error for r in records if r.error})
         raise TrainingError(
             f"{spec.name}: no tuning trial completed "
-            f"({sum(r.status == 'failed' for r in records)} failed, "
-            f"{sum(r.status == 'pruned' for r in records)} pruned)"
+            f"({counts['failed']} failed, {counts['pruned']} pruned)"
             + (f"; first error: {errors[0]}" if errors else "")
         )
-    best = max(completed, key=lambda r: (r.score or 0.0, -r.number))
     return TuningResult(
         family=spec.name,
         metric=settings.metric,

@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from uctune.errors import ConfigError, TrainingError
-from uctune.runs import write_json
+from uctune.runs import write_frame, write_json
 from uctune.training import train_families
 from uctune.tuning import STUDY_FILE, TuneSettings, TuningResult, tune_family
 
@@ -51,11 +51,8 @@ def _settings(ctx: RunContext) -> TuneSettings:
 
 def _write_trials(ctx: RunContext, family: str, result: TuningResult) -> str:
     folder = ctx.run_dir / TUNE_DIR / family
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "trials.csv"
-    tmp = path.with_name(".trials.csv.tmp")
-    result.trials_frame().to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_frame(result.trials_frame(), path)
     write_json(folder / "best_params.json", result.best_params_document())
     return path.relative_to(ctx.run_dir).as_posix()
 
