@@ -86,6 +86,13 @@ class _Trainer:
         self, family: str, X: Any, y: Any, params: dict[str, Any]
     ) -> FixedThresholdClassifier:
         table = _as_table(X, y, self.cv_folds)
+        ensure_ray(self.address)
+        return self._train_table(family, table, params)
+
+    def _train_table(
+        self, family: str, table: FeatureTable, params: dict[str, Any]
+    ) -> FixedThresholdClassifier:
+        """CV, threshold and refit of ``family`` on every row of a validated table (Ray is up)."""
         everything = SplitInfo(
             method="stratified",
             test_size=0.0,
@@ -93,7 +100,6 @@ class _Trainer:
             train_index=np.arange(table.n_rows),
             test_index=np.empty(0, dtype=np.int64),
         )
-        ensure_ray(self.address)
         outcome = train_families(
             table,
             everything,

@@ -125,7 +125,7 @@ class HyperparameterTuner:
             cpus_per_fit=self.cpus_per_trial,
             address=self.address,
         )
-        model = refitter._train(spec.name, X_train, y_train, dict(result.best_params))
+        model = refitter._train_table(spec.name, table, dict(result.best_params))
         self.results_.append(result)
         self.refits_.append(refitter.results_[spec.name])
         return model
