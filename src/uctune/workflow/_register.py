@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from uctune.metrics import METRICS
 from uctune.models import get_spec
 from uctune.registry import Lineage, ModelRegistry
+from uctune.workflow._run import TUNED_SUFFIX
 
 if TYPE_CHECKING:
     from uctune.workflow._run import RunContext
@@ -25,7 +26,6 @@ __all__ = ["register_stage", "BACKGROUND_ROWS"]
 logger = logging.getLogger(__name__)
 
 BACKGROUND_ROWS = 100
-TUNED_SUFFIX = "_tuned"
 _COUNTS = ("tp", "fp", "tn", "fn")
 
 

@@ -32,6 +32,7 @@ from uctune.report import (
     stored_threshold,
     write_report,
 )
+from uctune.workflow._run import TUNED_SUFFIX
 
 if TYPE_CHECKING:
     from uctune.workflow._run import RunContext
@@ -42,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 HTML_NAME = "model_comparison.html"
 JSON_NAME = "results.json"
-TUNED_SUFFIX = "_tuned"
 _ID_COLUMNS = ("row", *ID_COLUMNS)  # predictions.csv numbers its rows besides the data's ids
 
 

@@ -156,6 +156,9 @@ class RunContext:
 
 Stage = Callable[[RunContext], None]
 
+TUNED_SUFFIX = "_tuned"
+"""The tune stage saves family ``f``'s refit best configuration as model ``f + TUNED_SUFFIX``."""
+
 
 def _lazy(name: str) -> Stage:
     """``uctune.workflow._<name>.<name>_stage``, imported on first call: a command loads only the

@@ -22,6 +22,7 @@ from uctune.errors import ConfigError, TrainingError
 from uctune.runs import write_frame, write_json
 from uctune.training import train_families
 from uctune.tuning import STUDY_FILE, TuneSettings, TuningResult, tune_family
+from uctune.workflow._run import TUNED_SUFFIX
 
 if TYPE_CHECKING:
     from uctune.workflow._run import RunContext
@@ -111,7 +112,7 @@ def tune_stage(ctx: RunContext) -> None:
             failures[family] = str(exc)
             ctx.save_results()
             continue
-        name = f"{family}_tuned"
+        name = f"{family}{TUNED_SUFFIX}"
         ctx.save_model(name, refit.model)
         ctx.add_predictions({name: refit.test_proba})
         section[family] = {**result.to_dict(), "trials_csv": trials_csv, "refit": refit.to_dict()}
