@@ -9,8 +9,14 @@ import matplotlib
 import pandas as pd
 import pytest
 
+from uctune.cluster import loopback_env  # imports no Ray
+
 matplotlib.use("Agg")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Before Ray is first imported: every Ray the tests start (the session's local one, the multi-node
+# clusters, the drivers and jobs they run) stays on loopback, reports no usage statistics, and uses
+# one authentication token, which no file in the home directory has to hold.
+os.environ.update(loopback_env())
 
 TINY_ROWS = 600
 

@@ -114,6 +114,8 @@ def test_tune_writes_the_contracted_files_and_prints_the_best_params(
         "score",
         "folds_done",
         "seconds",
+        "node",
+        "attempts",
         "fold_1",
         "fold_2",
         "fold_3",

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import ray
 from optuna.distributions import FloatDistribution, IntDistribution
 from ray import tune
 
@@ -25,6 +26,8 @@ CONTRACT_COLUMNS = [
     "score",
     "folds_done",
     "seconds",
+    "node",
+    "attempts",
     "fold_1",
     "fold_2",
     "fold_3",
@@ -62,6 +65,9 @@ def test_each_family_finds_params_inside_its_declared_space(
     assert list(frame.columns) == CONTRACT_COLUMNS + [f"param_{p}" for p in space]
     assert set(frame["status"]) <= {"completed", "pruned", "failed"}
     assert (frame["folds_done"] >= 1).all()
+    # Each trial names the Ray node that ran it (one node here) and ran once.
+    assert set(frame["node"]) == {ray.get_runtime_context().get_node_id()}
+    assert (frame["attempts"] == 1).all()
 
 
 def test_asha_stops_trials_in_a_bad_region(ray_cluster, train_rows, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -267,7 +268,7 @@ def execute(
     (and Ray Tune's trial table) instead of the progress lines.
     """
     from uctune.cli._progress import ProgressLine
-    from uctune.cluster import cluster_cpus, ray_session
+    from uctune.cluster import cluster_cpus, cluster_nodes, ray_session
     from uctune.errors import ConfigError
     from uctune.training import Backend
     from uctune.workflow import execute_stages, removed_if_nothing_done, resume_run, start_run
@@ -289,6 +290,10 @@ def execute(
         config = build_config(config_path, defaults=defaults, **overrides)
         if settings:
             config = apply_overrides(config, settings)
+        if "tune" in stages and config.tune.storage:
+            from uctune.storage import check_storage
+
+            check_storage(config.tune.storage)  # before anything is trained or written
         run = start_run(config, command=command, out=out, backend=backend)
     table = run.table
     click.echo(
@@ -313,11 +318,21 @@ def execute(
     )
     with removed_if_nothing_done(run, fresh=fresh), session:
         run.cluster = (
-            {"cpus": 1} if sequential else {"cpus": cluster_cpus(), "address": address or "local"}
+            {"cpus": 1}
+            if sequential
+            else {
+                "cpus": cluster_cpus(),
+                "address": address or os.environ.get("RAY_ADDRESS") or "local",
+                "nodes": cluster_nodes(),
+            }
         )
         click.echo(run_line, err=True)
         if not sequential:
-            click.echo(f"ray: {run.cluster['cpus']} CPUs", err=True)
+            nodes = len(run.cluster["nodes"])
+            click.echo(
+                f"ray: {run.cluster['cpus']} CPUs on {nodes} node{'s' if nodes != 1 else ''}",
+                err=True,
+            )
         execute_stages(run, stages, fresh=fresh)
     print_summary(run.results)
     if "report" in run.results:

@@ -41,9 +41,9 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 
 
 def _register() -> None:
-    from uctune.cli import data, predict, registry, report, run, train, tune
+    from uctune.cli import cluster, data, predict, registry, report, run, train, tune
 
-    for module in (data, run, train, tune, report, registry, predict):
+    for module in (data, run, train, tune, report, registry, predict, cluster):
         cli.add_command(module.command)
 
 

@@ -18,7 +18,7 @@ import ray
 
 from uctune.errors import ClusterError, first_line
 
-__all__ = ["ray_session", "ensure_ray", "cluster_cpus"]
+__all__ = ["ray_session", "ensure_ray", "cluster_cpus", "cluster_nodes", "current_node"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +102,25 @@ def ray_session(
 def cluster_cpus() -> int:
     """CPUs the connected Ray cluster offers (logical, as Ray schedules them)."""
     return int(ray.cluster_resources().get("CPU", 1))
+
+
+def cluster_nodes() -> list[dict[str, Any]]:
+    """The connected cluster's live nodes: ``{"node_id", "cpus", "head"}``, the head first."""
+    nodes = [
+        {
+            "node_id": n["NodeID"],
+            "cpus": int(n.get("Resources", {}).get("CPU", 0)),
+            "head": "node:__internal_head__" in n.get("Resources", {}),
+        }
+        for n in ray.nodes()
+        if n.get("Alive")
+    ]
+    return sorted(nodes, key=lambda n: (not n["head"], n["node_id"]))
+
+
+def current_node() -> str | None:
+    """The Ray node id of the process running this code (a task, an actor or a driver); ``None``
+    outside Ray."""
+    if not ray.is_initialized():
+        return None
+    return str(ray.get_runtime_context().get_node_id())

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import ray
 
+from uctune.cluster import current_node
 from uctune.data import FeatureTable
 from uctune.errors import TrainingError, first_line
 from uctune.models import get_spec, resolve_families
@@ -119,7 +120,12 @@ def _run_job(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> Fit
     )
 
 
-_fit_remote = ray.remote(_run_job)
+def _run_on_node(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> FitOutcome:
+    """:func:`_run_job` as a Ray task: the outcome names the node that ran it."""
+    return replace(_run_job(job, X, y, n_threads, seed), node=current_node())
+
+
+_fit_remote = ray.remote(_run_on_node)
 
 
 def _run_ray(

@@ -39,7 +39,10 @@ def positive_weight(y: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class FitOutcome:
-    """One fit: the family, which fold (``None`` for the final refit), and what it predicted."""
+    """One fit: the family, which fold (``None`` for the final refit), and what it predicted.
+
+    ``node`` is the Ray node id of the worker that ran the fit (``None`` outside Ray).
+    """
 
     family: str
     fold: int | None
@@ -48,6 +51,7 @@ class FitOutcome:
     fit_seconds: float
     model: Pipeline | None = field(default=None, repr=False)
     error: str | None = None
+    node: str | None = None
 
 
 def fit_and_predict(
@@ -120,7 +124,8 @@ def tree_importance(model: Pipeline) -> dict[str, float] | None:
 
 @dataclass
 class FamilyResult:
-    """Everything one family's training produced. ``model`` is the thresholded, refitted pipeline."""
+    """Everything one family's training produced. ``model`` is the thresholded, refitted pipeline;
+    ``refit_node`` is the Ray node that fitted it (each fold's node is in ``cv_folds``)."""
 
     family: str
     params: dict[str, Any]
@@ -134,6 +139,7 @@ class FamilyResult:
     fit_seconds: float
     test_proba: np.ndarray = field(repr=False)
     model: FixedThresholdClassifier = field(repr=False)
+    refit_node: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (no model, no per-row predictions)."""
@@ -151,6 +157,7 @@ class FamilyResult:
             "holdout": self.holdout,
             "feature_importance": self.feature_importance,
             "fit_seconds": self.fit_seconds,
+            "refit_node": self.refit_node,
         }
 
 
@@ -171,7 +178,11 @@ def assemble_family(
     oof_index: list[np.ndarray] = []
     oof_proba: list[np.ndarray] = []
     for outcome in sorted(folds, key=lambda o: o.fold or 0):
-        row: dict[str, Any] = {"fold": outcome.fold, "fit_seconds": outcome.fit_seconds}
+        row: dict[str, Any] = {
+            "fold": outcome.fold,
+            "fit_seconds": outcome.fit_seconds,
+            "node": outcome.node,
+        }
         if outcome.error is not None or outcome.proba is None:
             row.update({m: float("nan") for m in METRICS}, error=outcome.error)
         else:
@@ -218,4 +229,5 @@ def assemble_family(
         fit_seconds=float(sum(o.fit_seconds for o in folds) + final.fit_seconds),
         test_proba=test_proba,
         model=model,
+        refit_node=final.node,
     )

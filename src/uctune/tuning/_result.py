@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,8 +54,9 @@ class TuningResult:
         return self.count("failed")
 
     def trials_frame(self) -> pd.DataFrame:
-        """One row per trial: ``trial, status, score, folds_done, seconds, fold_1..fold_k``, then
-        ``param_<name>`` for every search-space parameter (empty cells where nothing was recorded)."""
+        """One row per trial: ``trial, status, score, folds_done, seconds, node, attempts,
+        fold_1..fold_k``, then ``param_<name>`` for every search-space parameter (empty cells where
+        nothing was recorded). ``node`` is the Ray node that ran the trial's last attempt."""
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {
@@ -63,6 +65,8 @@ class TuningResult:
                 "score": t.score,
                 "folds_done": t.folds_done,
                 "seconds": round(t.seconds, 3),
+                "node": t.node,
+                "attempts": t.attempts,
             }
             for k in range(self.n_folds):
                 row[f"fold_{k + 1}"] = t.fold_scores[k] if k < len(t.fold_scores) else None
@@ -75,11 +79,15 @@ class TuningResult:
             "score",
             "folds_done",
             "seconds",
+            "node",
+            "attempts",
             *(f"fold_{k + 1}" for k in range(self.n_folds)),
             *(f"param_{n}" for n in self.param_names),
         ]
         frame = pd.DataFrame(rows, columns=columns)
-        return frame.astype({"trial": "int64", "folds_done": "int64", "seconds": "float64"})
+        return frame.astype(
+            {"trial": "int64", "folds_done": "int64", "seconds": "float64", "attempts": "int64"}
+        )
 
     def best_params_document(self) -> dict[str, Any]:
         """The ``best_params.json`` document."""
@@ -105,4 +113,10 @@ class TuningResult:
             "wall_seconds": self.wall_seconds,
             "interrupted": self.interrupted,
             "retried": sum(1 for t in self.trials if t.attempts > 1),
+            "nodes": self.nodes(),
         }
+
+    def nodes(self) -> dict[str, int]:
+        """How many trials each Ray node finished (by node id; trials replayed from an older run's
+        record count where they ran)."""
+        return dict(Counter(t.node for t in self.trials if t.node))

@@ -145,6 +145,7 @@ class StudySearch(OptunaSearch):
             "seconds": result.get("seconds"),
             "fit_cpu_seconds": result.get("fit_cpu_seconds", 0.0),
             "error": failure or None,
+            "node": result.get("node") or None,
         }
         storage.set_trial_user_attr(ot_trial_id, CV_ATTR, record)
         if failure or score is None or score != score:

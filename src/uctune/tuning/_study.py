@@ -78,7 +78,8 @@ class TrialRecord:
 
     ``score`` is the objective (for a pruned trial, its running score when it was stopped; ``None``
     for a failed one); ``fold_scores`` has one entry per fold reached; ``attempts`` is 1 plus the
-    times Ray Tune restarted the trial after its worker died.
+    times Ray Tune restarted the trial after its worker died; ``node`` is the Ray node whose worker
+    ran the attempt that finished it.
     """
 
     number: int
@@ -91,6 +92,7 @@ class TrialRecord:
     fit_cpu_seconds: float = 0.0
     attempts: int = 1
     error: str | None = None
+    node: str | None = None
 
 
 def _finite(value: Any) -> float | None:
@@ -114,6 +116,7 @@ def _record(trial: FrozenTrial) -> TrialRecord:
         params=dict(trial.params),
         fit_cpu_seconds=float(cv.get("fit_cpu_seconds", 0.0)),
         error=cv.get("error") or None,
+        node=cv.get("node") or None,
     )
 
 
@@ -143,6 +146,7 @@ def replay_results(study: optuna.Study) -> dict[int, dict[str, Any]]:
             seconds=r.seconds,
             fit_cpu_seconds=r.fit_cpu_seconds,
             error=r.error,
+            node=r.node,
         )
         for r in trial_records(study)
     }

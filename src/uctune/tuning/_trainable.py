@@ -18,6 +18,7 @@ import pandas as pd
 import ray
 from ray import tune
 
+from uctune.cluster import current_node
 from uctune.metrics import ObjectiveMetric
 from uctune.tuning._objective import cv_steps
 
@@ -59,6 +60,7 @@ def trial_report(
     seconds: float,
     fit_cpu_seconds: float,
     error: str | None,
+    node: str | None,
 ) -> dict[str, Any]:
     """The result a trial reports after each fold (a replayed trial, once): what the scheduler and
     :class:`~uctune.tuning._search.StudySearch` read."""
@@ -70,6 +72,7 @@ def trial_report(
         "seconds": seconds,
         "fit_cpu_seconds": fit_cpu_seconds,
         "fold_error": error or "",
+        "node": node or "",
     }
 
 
@@ -94,6 +97,7 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
         return
     params = {**data.fixed, **{k: v for k, v in config.items() if k != TRIAL_KEY}}
     X, y, folds = _rows(data)
+    node = current_node()
     started = time.perf_counter()
     fold_scores: list[float] = []
     cpu = 0.0
@@ -118,5 +122,6 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
                 seconds=time.perf_counter() - started,
                 fit_cpu_seconds=cpu,
                 error=step.error,
+                node=node,
             )
         )

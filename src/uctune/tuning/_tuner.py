@@ -35,6 +35,7 @@ from uctune.errors import ConfigError, IntegrityError, TrainingError
 from uctune.metrics import ObjectiveMetric
 from uctune.models import ModelSpec, get_spec
 from uctune.splits import cv_folds
+from uctune.storage import join_storage
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
 from uctune.tuning._study import (
@@ -122,10 +123,6 @@ def _scheduler(settings: TuneSettings) -> TrialScheduler:
         grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor,
     )
-
-
-def _join(base: str, name: str) -> str:
-    return f"{base.rstrip('/')}/{name}"
 
 
 def has_experiment_state(path: str) -> bool:
@@ -426,7 +423,7 @@ def tune_family(
         study_path, family, resume, _settings_record(family, settings, space, fixed)
     )
     storage_root = storage_path or str(Path(experiment_dir).resolve())
-    experiment_path = _join(storage_root, EXPERIMENT_NAME)
+    experiment_path = join_storage(storage_root, EXPERIMENT_NAME)
 
     finished = len(trial_records(study))
     data = TrialData(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from uctune.errors import ConfigError, TrainingError
 from uctune.runs import write_frame, write_json
+from uctune.storage import check_storage, join_storage
 from uctune.training import train_families
 from uctune.tuning import STUDY_FILE, TuneSettings, TuningResult, tune_family
 from uctune.workflow._run import TUNED_SUFFIX
@@ -69,13 +70,15 @@ def tune_stage(ctx: RunContext) -> None:
     section = ctx.results.setdefault("tuning", {})
     failures = ctx.results.setdefault("tuning_failures", {})
     ctx.results.setdefault("execution", {"backend": ctx.backend, **ctx.cluster})
+    storage = config.tune.storage
+    if storage:
+        check_storage(storage)  # an unreachable bucket fails now, not after the first trials
     started = time.perf_counter()
     for family in config.tune.families:
         if family in section or family in failures:
             logger.info("tuning of %s already finished; skipping", family)
             continue
         folder = ctx.run_dir / TUNE_DIR / family
-        storage = config.tune.storage
         try:
             result = tune_family(
                 family,
@@ -83,7 +86,7 @@ def tune_stage(ctx: RunContext) -> None:
                 y,
                 experiment_dir=folder,
                 settings=settings,
-                storage_path=f"{storage.rstrip('/')}/{ctx.run_id}/{family}" if storage else None,
+                storage_path=join_storage(storage, ctx.run_id, family) if storage else None,
                 fixed_params=config.tune.params.get(family),
                 resume=(folder / STUDY_FILE).exists(),
                 progress=None if ctx.verbose else ctx.progress(f"tune {family}"),
