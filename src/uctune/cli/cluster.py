@@ -68,7 +68,6 @@ def up(
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, _stop)
     cluster = LocalCluster(
         workers=workers,
         cpus_per_worker=cpus_per_worker,
@@ -81,6 +80,8 @@ def up(
         err=True,
     )
     with cluster:
+        # After the start: Ray's node set-up installs a SIGTERM handler of its own.
+        signal.signal(signal.SIGTERM, _stop)
         lines = _env_lines(cluster.env)
         if env_file is not None:
             write_text(env_file, "\n".join(lines) + "\n")
