@@ -91,7 +91,9 @@ def up(
         click.echo("a driver on this machine needs:")
         for line in lines:
             click.echo(f"  {line}")
-        click.echo("then: uctune run   (or: ray job submit --address " + cluster.dashboard_url + ")")
+        click.echo(
+            "then: uctune run   (or: ray job submit --address " + cluster.dashboard_url + ")"
+        )
         click.echo("Ctrl-C stops the cluster.", err=True)
         try:
             while not stop.wait(0.5):

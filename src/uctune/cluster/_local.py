@@ -100,7 +100,9 @@ class LocalCluster:
         if head_cpus + workers * cpus_per_worker < 1:
             raise ClusterError("a cluster needs at least one CPU: give the head or a worker one")
         if object_store_mb < 80:
-            raise ClusterError(f"object_store_mb must be at least 80 (Ray's minimum), got {object_store_mb}")
+            raise ClusterError(
+                f"object_store_mb must be at least 80 (Ray's minimum), got {object_store_mb}"
+            )
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
         self.head_cpus = head_cpus
@@ -222,9 +224,8 @@ class LocalCluster:
     @property
     def nodes(self) -> list[LocalNode]:
         """Every node started and not killed, the head first."""
-        return [
-            self._describe(n) for n in self._nodes if self._describe(n).raylet_pid not in self._killed
-        ]
+        described = [self._describe(n) for n in self._nodes]
+        return [n for n in described if n.raylet_pid not in self._killed]
 
     @property
     def worker_nodes(self) -> list[LocalNode]:
