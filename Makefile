@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-registry sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench: $(STAMP)
 
 bench-tune: $(STAMP)
 	$(BIN)/python benchmarks/bench_tune.py $(ARGS)
+
+bench-cluster: $(STAMP)
+	$(BIN)/python benchmarks/bench_cluster.py $(ARGS)
 
 bench-registry: $(STAMP)
 	$(BIN)/python benchmarks/bench_registry.py $(ARGS)

@@ -4,7 +4,6 @@ with one CPU, on loopback; and helpers to submit jobs to it through Ray's Jobs A
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -39,13 +38,9 @@ def _env(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def node_env(forbidden_registry: Path) -> dict[str, str]:
-    """The environment the nodes start with: uctune's console script on PATH (as in the image), and
-    a default registry that no test's driver uses, so a worker that wrote one would show."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "UCTUNE_REGISTRY": str(forbidden_registry),
-    }
+    """The environment the nodes start with: a default registry that no test's driver uses, so a
+    process on a node that wrote a registry would show."""
+    return {"UCTUNE_REGISTRY": str(forbidden_registry)}
 
 
 @contextmanager

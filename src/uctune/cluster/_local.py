@@ -27,7 +27,8 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -59,6 +60,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((_HOST, 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _this_python_first_on_path() -> Iterator[None]:
+    """Nodes started in this block find this installation's ``uctune`` and ``python`` first on
+    their PATH, as in a cluster image: a job's entrypoint ``uctune run`` runs the same uctune."""
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), before])
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
 
 
 @dataclass(frozen=True)
@@ -141,10 +154,13 @@ class LocalCluster:
         if self.system_config:
             head_args["_system_config"] = self.system_config
         try:
-            self._cluster = Cluster(initialize_head=True, connect=False, head_node_args=head_args)
-            self._nodes = [self._cluster.head_node]
-            for _ in range(self.workers):
-                self._nodes.append(self._add(self.cpus_per_worker))
+            with _this_python_first_on_path():
+                self._cluster = Cluster(
+                    initialize_head=True, connect=False, head_node_args=head_args
+                )
+                self._nodes = [self._cluster.head_node]
+                for _ in range(self.workers):
+                    self._nodes.append(self._add(self.cpus_per_worker))
             self._cluster.wait_for_nodes()
         except Exception as exc:
             self.shutdown()
@@ -164,7 +180,8 @@ class LocalCluster:
 
     def add_worker(self, cpus: int | None = None) -> LocalNode:
         """Start one more worker node and wait until it has registered."""
-        node = self._add(cpus or self.cpus_per_worker)
+        with _this_python_first_on_path():
+            node = self._add(cpus or self.cpus_per_worker)
         self._nodes.append(node)
         self._started().wait_for_nodes()
         return self._describe(node)
