@@ -155,6 +155,18 @@ def run_case(case: str, problem: Problem) -> dict[str, Any]:
         "fit_cpu": fit_cpu,
         "ideal": ideal,
         "ratio": wall / ideal if ideal else None,
+        # Per trial, to tell cluster overhead (the same configuration costing more) from TPE's
+        # choices (other configurations): trial 0 is the family's defaults in both cases.
+        "per_trial": [
+            {
+                "trial": t.number,
+                "node": t.node,
+                "seconds": t.seconds,
+                "fit_cpu_seconds": t.fit_cpu_seconds,
+                "params": dict(t.params),
+            }
+            for t in result.trials
+        ],
     }
 
 
