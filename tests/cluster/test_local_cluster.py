@@ -101,3 +101,15 @@ def test_cluster_up_serves_a_driver_and_stops_on_sigterm(tmp_path):
     assert "stopping the cluster" in output
     assert not env_file.exists()
     assert not _listening(port)
+
+
+@pytest.mark.slow
+def test_the_job_server_accepts_jobs_while_another_ray_runs_here(ray_cluster, multinode):
+    """Any other Ray on the machine (here the session's local one) holds Ray's default agent port;
+    the cluster's head must still get an agent, or every job is refused."""
+    from tests.cluster.conftest import job_client, wait_for_job
+
+    client = job_client(multinode)
+    job = client.submit_job(entrypoint="uctune --version")
+    assert str(wait_for_job(client, job, timeout=120)) == "SUCCEEDED", client.get_job_logs(job)
+    assert "uctune, version" in client.get_job_logs(job)

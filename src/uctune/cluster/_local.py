@@ -149,6 +149,9 @@ class LocalCluster:
             "include_dashboard": True,
             "dashboard_host": _HOST,
             "dashboard_port": self.dashboard_port,
+            # Ray's fixed default (52365) is taken by any other Ray on this machine, and a head
+            # whose agent cannot listen accepts no jobs ("No available agent to submit job").
+            "dashboard_agent_listen_port": free_port(),
             "object_store_memory": self.object_store_bytes,
         }
         if self.system_config:
