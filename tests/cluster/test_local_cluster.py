@@ -104,12 +104,17 @@ def test_cluster_up_serves_a_driver_and_stops_on_sigterm(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_job_server_accepts_jobs_while_another_ray_runs_here(ray_cluster, multinode):
-    """Any other Ray on the machine (here the session's local one) holds Ray's default agent port;
-    the cluster's head must still get an agent, or every job is refused."""
+def test_jobs_run_on_their_own_cluster_while_other_rays_run_here(ray_cluster, multinode):
+    """Other Rays on this machine (the session's local one, and one started after the cluster)
+    take Ray's default agent port and name themselves the machine's latest cluster; the cluster's
+    job server must still accept jobs, and their drivers must join this cluster."""
     from tests.cluster.conftest import job_client, wait_for_job
 
-    client = job_client(multinode)
-    job = client.submit_job(entrypoint="uctune --version")
-    assert str(wait_for_job(client, job, timeout=120)) == "SUCCEEDED", client.get_job_logs(job)
-    assert "uctune, version" in client.get_job_logs(job)
+    probe = "import ray; ray.init(); print('nodes', len(ray.nodes()))"
+    with LocalCluster(workers=0):
+        client = job_client(multinode)
+        job = client.submit_job(entrypoint=f'python -c "{probe}"')
+        status = wait_for_job(client, job, timeout=120)
+    logs = client.get_job_logs(job)
+    assert str(status) == "SUCCEEDED", logs
+    assert "nodes 3" in logs

@@ -24,9 +24,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,6 +125,7 @@ class LocalCluster:
         self.object_store_bytes = object_store_mb * 1024 * 1024
         self.system_config = dict(system_config or {})
         self._cluster: Any = None
+        self._temp_dir: str | None = None
         self._nodes: list[Any] = []
         self._killed: set[int] = set()
 
@@ -141,9 +144,14 @@ class LocalCluster:
                 "imported; export uctune.cluster.loopback_env() first, or use `uctune cluster up`"
             )
         os.environ.update(wanted)
+        from ray._private.utils import write_ray_address
         from ray.cluster_utils import Cluster
 
+        # A temp dir of its own: a job's driver finds its cluster through the head's temp dir
+        # ("auto"), and the default one names whichever Ray on this machine started last.
+        self._temp_dir = tempfile.mkdtemp(prefix="uctune-ray-")
         head_args: dict[str, Any] = {
+            "temp_dir": self._temp_dir,
             "num_cpus": self.head_cpus,
             "node_ip_address": _HOST,
             "include_dashboard": True,
@@ -162,6 +170,7 @@ class LocalCluster:
                     initialize_head=True, connect=False, head_node_args=head_args
                 )
                 self._nodes = [self._cluster.head_node]
+                write_ray_address(self._cluster.gcs_address, self._temp_dir)
                 for _ in range(self.workers):
                     self._nodes.append(self._add(self.cpus_per_worker))
             self._cluster.wait_for_nodes()
@@ -178,7 +187,10 @@ class LocalCluster:
 
     def _add(self, cpus: int) -> Any:
         return self._cluster.add_node(
-            num_cpus=cpus, node_ip_address=_HOST, object_store_memory=self.object_store_bytes
+            num_cpus=cpus,
+            node_ip_address=_HOST,
+            object_store_memory=self.object_store_bytes,
+            temp_dir=self._temp_dir,
         )
 
     def add_worker(self, cpus: int | None = None) -> LocalNode:
@@ -191,13 +203,15 @@ class LocalCluster:
 
     def shutdown(self) -> None:
         """Stop every process this cluster started (Ray's own shutdown of each node)."""
-        if self._cluster is None:
-            return
         try:
-            self._cluster.shutdown()
+            if self._cluster is not None:
+                self._cluster.shutdown()
         finally:
             self._cluster = None
             self._nodes = []
+            if self._temp_dir is not None:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+                self._temp_dir = None
 
     def __enter__(self) -> LocalCluster:
         return self.start()
