@@ -41,6 +41,13 @@ def test_seed_workflow_steps_one_and_two(ray_cluster, tiny_frame, tmp_path):
         "lightgbm": advanced.train_lightgbm(X_train, y_train, n_estimators=30),
         "neural_network": advanced.train_neural_network(X_train, y_train),
     }
+    assert [type(m).__name__ for m in (lr, rf, *models.values())] == [
+        "LogisticRegressionThresholdClassifier",
+        "RandomForestThresholdClassifier",
+        "XGBoostThresholdClassifier",
+        "LightGBMThresholdClassifier",
+        "NeuralNetworkThresholdClassifier",
+    ]
     for model in (lr, rf, *models.values()):
         assert isinstance(model, FixedThresholdClassifier)
         assert 0 < model.threshold < 1
@@ -79,6 +86,7 @@ def test_seed_workflow_step_three_hyperparameter_tuner(ray_cluster, tiny_frame):
     tuner = HyperparameterTuner(n_trials=3, cv_folds=3, random_state=3)
     best_xgb = tuner.tune_xgboost(X_train, y_train, n_estimators=30)
     assert isinstance(best_xgb, FixedThresholdClassifier)
+    assert type(best_xgb).__name__ == "XGBoostThresholdClassifier"
     assert set(np.unique(best_xgb.predict(X_test))) <= {0, 1}
     params = tuner.get_best_params(0)
     assert params == tuner.get_best_params("xgb") == tuner.get_best_params()

@@ -6,13 +6,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sklearn.model_selection import FixedThresholdClassifier
-
 from uctune.api._trainers import _as_table, _Trainer
 from uctune.cluster import ensure_ray
 from uctune.errors import NotFoundError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import get_spec
+from uctune.models import ThresholdedClassifier, get_spec
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -28,7 +26,8 @@ class HyperparameterTuner:
     Each ``tune_*`` call runs ``n_trials`` trials of stratified k-fold CV on the rows given (F1 at
     the out-of-fold threshold by default), stopping unpromising trials after a fold milestone
     (ASHA) unless ``pruning=False``; it then refits the best params exactly as the trainers do and
-    returns that model (a ``FixedThresholdClassifier``). ``get_best_params(i)`` gives the i-th
+    returns that model (the family's scikit-learn ``FixedThresholdClassifier`` subclass,
+    e.g. ``XGBoostThresholdClassifier``). ``get_best_params(i)`` gives the i-th
     call's best params (or a family's, by name); ``results_`` keeps every call's
     :class:`~uctune.tuning.TuningResult`. The search's files (Optuna study, Ray Tune experiment) go
     to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep (a
@@ -76,7 +75,7 @@ class HyperparameterTuner:
         *,
         search_space: dict[str, BaseDistribution] | None = None,
         **fixed_params: Any,
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """Tune any family of the zoo (name or alias); ``fixed_params`` are held out of the search,
         ``search_space`` replaces the family's own (same parameter names)."""
         import shutil
@@ -130,28 +129,26 @@ class HyperparameterTuner:
         self.refits_.append(refitter.results_[spec.name])
         return model
 
-    def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> FixedThresholdClassifier:
+    def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         """XGBoost: max_depth 3-10, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""
         return self.tune("xgboost", X_train, y_train, **fixed)
 
-    def tune_lightgbm(self, X_train: Any, y_train: Any, **fixed: Any) -> FixedThresholdClassifier:
+    def tune_lightgbm(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         """LightGBM: num_leaves 20-100, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""
         return self.tune("lightgbm", X_train, y_train, **fixed)
 
     def tune_neural_network(
         self, X_train: Any, y_train: Any, **fixed: Any
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """The MLP: units per layer 32-256, weight decay, learning rate 1e-4-1e-2, batch size."""
         return self.tune("neural_network", X_train, y_train, **fixed)
 
-    def tune_random_forest(
-        self, X_train: Any, y_train: Any, **fixed: Any
-    ) -> FixedThresholdClassifier:
+    def tune_random_forest(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         return self.tune("random_forest", X_train, y_train, **fixed)
 
     def tune_logistic_regression(
         self, X_train: Any, y_train: Any, **fixed: Any
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         return self.tune("logistic_regression", X_train, y_train, **fixed)
 
     def get_best_params(self, which: int | str = -1) -> dict[str, Any]:
