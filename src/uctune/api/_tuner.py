@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +13,35 @@ from uctune.cluster import ensure_ray
 from uctune.errors import NotFoundError
 from uctune.metrics import ObjectiveMetric
 from uctune.models import ThresholdedClassifier, get_spec
+from uctune.runs import write_json
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
     from uctune.tuning import TuningResult
 
-__all__ = ["HyperparameterTuner"]
+__all__ = ["DEFAULT_PARAMS_DIR", "HyperparameterTuner"]
+
+DEFAULT_PARAMS_DIR = Path("data/models/tuning")
+"""Where the best params go when no ``storage_dir`` is given, under the working directory (beside
+the seed's ``data/models/registry``)."""
+
+
+@contextmanager
+def _optuna_quiet(quiet: bool) -> Iterator[None]:
+    """Optuna's INFO lines ("A new study created in RDB ...", "Trial 3 finished ...") kept off the
+    console for the block; the verbosity the caller had is restored afterwards, whatever happens."""
+    if not quiet:
+        yield
+        return
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 class HyperparameterTuner:
@@ -32,6 +56,13 @@ class HyperparameterTuner:
     :class:`~uctune.tuning.TuningResult`. The search's files (Optuna study, Ray Tune experiment) go
     to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep (a
     folder ``<call>-<family>`` per call: ``00-xgboost``, ``01-lightgbm``, ...).
+
+    Each search's best params are saved as JSON, ``<family>_best_params.json`` (``family``,
+    ``metric``, ``best_score``, ``best_trial``, ``params``: the document ``uctune tune`` writes), in
+    ``storage_dir`` when given, else in ``data/models/tuning`` under the working directory; a later
+    search of the same family replaces it. ``best_params_files_`` lists them, one per call.
+    Optuna's INFO lines are kept off the console during a call (``verbose=True`` shows them, and
+    Ray Tune's own output); Optuna's verbosity is restored afterwards.
     """
 
     def __init__(
@@ -64,6 +95,7 @@ class HyperparameterTuner:
         self.verbose = verbose
         self.results_: list[TuningResult] = []
         self.refits_: list[dict[str, Any]] = []
+        self.best_params_files_: list[Path] = []
         # Every call gets its own folder: a failed call leaves its study behind in ``storage_dir``.
         self._calls = 0
 
@@ -105,19 +137,24 @@ class HyperparameterTuner:
         folder = root / f"{self._calls:02d}-{spec.name}"
         self._calls += 1
         try:
-            result = tune_family(
-                spec.name,
-                table.X,
-                table.y,
-                experiment_dir=folder,
-                settings=settings,
-                search_space=search_space,
-                fixed_params=fixed_params,
-                verbose=self.verbose,
-            )
+            with _optuna_quiet(not self.verbose):
+                result = tune_family(
+                    spec.name,
+                    table.X,
+                    table.y,
+                    experiment_dir=folder,
+                    settings=settings,
+                    search_space=search_space,
+                    fixed_params=fixed_params,
+                    verbose=self.verbose,
+                )
         finally:
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
+        # Saved before the refit: the search is the expensive part, and its outcome is kept even
+        # if the refit fails.
+        params_file = (root if keep else DEFAULT_PARAMS_DIR) / f"{spec.name}_best_params.json"
+        write_json(params_file, result.best_params_document())
         refitter = _Trainer(
             random_state=self.random_state,
             cv_folds=self.cv_folds,
@@ -127,6 +164,7 @@ class HyperparameterTuner:
         model = refitter._train_table(spec.name, table, dict(result.best_params))
         self.results_.append(result)
         self.refits_.append(refitter.results_[spec.name])
+        self.best_params_files_.append(params_file)
         return model
 
     def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
