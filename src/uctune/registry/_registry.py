@@ -407,7 +407,7 @@ class ModelRegistry:
         checked, then unpickled; warns when the recorded library versions differ from these."""
         path = resolve_inside(self.root, entry.file_path, entry.model_id)
         model = read_verified(
-            path, sha256=entry.sha256, size=entry.size_bytes, model_id=entry.model_id
+            path, sha256=entry.sha256, size=entry.size_bytes, owner=f"model {entry.model_id}"
         )
         warn_on_mismatch(entry.model_id, entry.ref, entry.lineage.library_versions)
         return model
