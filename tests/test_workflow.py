@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from uctune.config import RunConfig
 from uctune.errors import IntegrityError, TrainingError
+from uctune.registry import sha256_of_file
 from uctune.workflow import STAGES, execute_stages, resume_run, start_run
 
 
@@ -118,3 +120,139 @@ def test_an_interrupted_tuning_stage_keeps_the_run_and_says_how_to_resume(
     results = json.loads((run_dir / "results.json").read_text())
     assert results["stages"]["tune"]["status"] == "started"
     assert f"resume with: uctune tune --resume {run_dir}" in caplog.text
+
+
+# -- model checksums ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, run_csv):
+    """A run whose train stage is done (two families, in-process), copied by each test."""
+    config = RunConfig.model_validate(
+        {
+            "data": str(run_csv),
+            "train": {
+                "families": ["lr", "xgb"],
+                "cv_folds": 3,
+                "params": {"xgb": {"n_estimators": 20}},
+            },
+        }
+    )
+    run_dir = tmp_path_factory.mktemp("trained") / "r"
+    execute_stages(
+        start_run(config, command="run", out=run_dir, backend="sequential"), ["train"], fresh=True
+    )
+    return run_dir
+
+
+@pytest.fixture()
+def run_copy(tmp_path, trained_run):
+    copy = tmp_path / "r"  # the same run id: the directory's name
+    shutil.copytree(trained_run, copy)
+    return copy
+
+
+MODEL = "models/logistic_regression.joblib"
+
+
+def test_every_saved_model_has_its_checksum(run_copy):
+    checksums = json.loads((run_copy / "models" / "checksums.json").read_text())
+    assert sorted(checksums) == ["logistic_regression.joblib", "xgboost.joblib"]
+    for name, recorded in checksums.items():
+        digest, size = sha256_of_file(run_copy / "models" / name)
+        assert recorded == {"sha256": digest, "size_bytes": size}
+    resumed = resume_run(run_copy, backend="sequential")
+    assert resumed.model("xgboost").threshold == resumed.results["families"]["xgboost"]["threshold"]
+    # Saving again replaces the model's entry and keeps the others.
+    resumed.save_model("logistic_regression", resumed.model("xgboost"))
+    again = json.loads((run_copy / "models" / "checksums.json").read_text())
+    assert again["xgboost.joblib"] == checksums["xgboost.joblib"]
+    digest, size = sha256_of_file(run_copy / MODEL)
+    assert again["logistic_regression.joblib"] == {"sha256": digest, "size_bytes": size}
+    assert resume_run(run_copy, backend="sequential").model("logistic_regression").threshold == (
+        resumed.model("xgboost").threshold
+    )
+
+
+def test_a_changed_byte_is_refused_before_unpickling(run_copy):
+    path = run_copy / MODEL
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        IntegrityError,
+        match=rf"^run 'r': file {MODEL} has sha256 [0-9a-f]{{16}}\.\.\., [0-9a-f]{{16}}\.\.\. was "
+        r"recorded; refusing to unpickle it$",
+    ):
+        resume_run(run_copy, backend="sequential").model("logistic_regression")
+
+
+def test_a_truncated_file_is_refused(run_copy):
+    path = run_copy / MODEL
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(
+        IntegrityError, match=rf"file {MODEL} is {size - 10} bytes, {size} were recorded"
+    ):
+        resume_run(run_copy, backend="sequential").model("logistic_regression")
+
+
+def test_a_swapped_pickle_is_never_run(run_copy, tmp_path):
+    """A pickle that would write a file when loaded, put in a model's place: refused unread."""
+    marker = tmp_path / "pwned"
+    payload = b"cbuiltins\nexec\n(V" + f"open({str(marker)!r}, 'w').write('x')".encode() + b"\ntR."
+    (run_copy / MODEL).write_bytes(payload)
+    with pytest.raises(IntegrityError, match=rf"file {MODEL} is {len(payload)} bytes"):
+        resume_run(run_copy, backend="sequential").model("logistic_regression")
+    assert not marker.exists()
+
+
+def test_a_model_without_a_recorded_checksum_is_refused(run_copy):
+    path = run_copy / "models" / "checksums.json"
+    checksums = json.loads(path.read_text())
+    del checksums["logistic_regression.joblib"]
+    path.write_text(json.dumps(checksums))
+    resumed = resume_run(run_copy, backend="sequential")
+    assert resumed.model("xgboost") is not None  # the other model still loads
+    with pytest.raises(
+        IntegrityError,
+        match=rf"^run 'r': no checksum was recorded for {MODEL}; refusing to unpickle it$",
+    ):
+        resumed.model("logistic_regression")
+
+
+def test_a_run_directory_without_checksums_is_refused(run_copy):
+    (run_copy / "models" / "checksums.json").unlink()
+    with pytest.raises(
+        IntegrityError,
+        match=rf"^run 'r': {MODEL} cannot be checked before unpickling, the run has no "
+        r"models/checksums\.json \(a run directory from a uctune without model checksums\); "
+        r"start a new run$",
+    ):
+        resume_run(run_copy, backend="sequential").model("logistic_regression")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", r"models/checksums\.json is not valid JSON; its models cannot be checked"),
+        (
+            '{"logistic_regression.joblib": {"sha256": 5}}',
+            r"models/checksums\.json must map each model file to its sha256 and size_bytes",
+        ),
+        ("[]", r"models/checksums\.json must map each model file"),
+    ],
+)
+def test_a_damaged_checksums_file_is_refused(run_copy, text, message):
+    (run_copy / "models" / "checksums.json").write_text(text)
+    with pytest.raises(IntegrityError, match=rf"^run 'r': {message}"):
+        resume_run(run_copy, backend="sequential").model("logistic_regression")
+
+
+def test_resuming_into_a_stage_that_loads_a_changed_model_fails_naming_it(run_copy):
+    (run_copy / MODEL).write_bytes(b"0" * 10)
+    resumed = resume_run(run_copy, backend="sequential")
+    with pytest.raises(
+        IntegrityError,
+        match=rf"^stage 'register' failed: run 'r': file {MODEL} is 10 bytes, \d+ were recorded; "
+        rf"refusing to unpickle it; resume with: uctune run --resume {run_copy}$",
+    ):
+        execute_stages(resumed, ["train", "register"], fresh=False)

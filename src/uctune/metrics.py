@@ -87,7 +87,7 @@ def classification_metrics(
 def model_threshold(model: Any) -> float | None:
     """The decision threshold a fitted model carries, or ``None`` when it has none in [0, 1].
 
-    uctune's models are scikit-learn ``FixedThresholdClassifier`` (``threshold``); a
+    uctune's models are subclasses of scikit-learn's ``FixedThresholdClassifier`` (``threshold``); a
     ``TunedThresholdClassifierCV`` keeps its choice in ``best_threshold_``.
     """
     value = getattr(model, "threshold", None)

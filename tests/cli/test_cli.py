@@ -200,7 +200,11 @@ def test_run_then_resume_does_not_retrain(capsys, ray_cluster, tiny_csv, tmp_pat
     assert code == 0, err
     models = out_dir / "models"
     before = {p.name: p.stat().st_mtime_ns for p in models.iterdir()}
-    assert set(before) == {"logistic_regression.joblib", "logistic_regression_tuned.joblib"}
+    assert set(before) == {
+        "checksums.json",
+        "logistic_regression.joblib",
+        "logistic_regression_tuned.joblib",
+    }
     code, out, err = run(capsys, "run", "--resume", str(out_dir))
     assert code == 0, err
     assert "(resumed)" in err and "logistic_regression" in out

@@ -93,6 +93,42 @@ def test_a_run_that_was_never_trained(capsys, run_copy):
     )
 
 
+def test_a_changed_model_file_is_refused_before_it_is_unpickled(capsys, run_copy, tmp_path):
+    path = run_copy / "models" / "lightgbm.joblib"
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0x01
+    path.write_bytes(bytes(data))
+    expect_error(
+        capsys,
+        [str(run_copy), "--out", str(tmp_path / "o")],
+        "uctune: error: run 'run': file models/lightgbm.joblib has sha256 ",
+        nothing_at=tmp_path / "o",
+    )
+
+
+def test_a_model_without_a_checksum_is_refused(capsys, run_copy):
+    checksums = json.loads((run_copy / "models" / "checksums.json").read_text())
+    del checksums["xgboost_tuned.joblib"]
+    (run_copy / "models" / "checksums.json").write_text(json.dumps(checksums))
+    expect_error(
+        capsys,
+        [str(run_copy)],
+        "run 'run': no checksum was recorded for models/xgboost_tuned.joblib; refusing to unpickle",
+        nothing_at=run_copy / "report",
+    )
+
+
+def test_a_run_directory_from_before_the_checksums_is_refused(capsys, run_copy):
+    (run_copy / "models" / "checksums.json").unlink()
+    expect_error(
+        capsys,
+        [str(run_copy)],
+        "cannot be checked before unpickling, the run has no models/checksums.json (a run "
+        "directory from a uctune without model checksums); start a new run",
+        nothing_at=run_copy / "report",
+    )
+
+
 def test_probabilities_out_of_range(capsys, run_copy):
     predictions = pd.read_csv(run_copy / "predictions.csv")
     predictions.loc[3, "xgboost"] = 1.7

@@ -1,19 +1,18 @@
 """Steps 5 and 6 of the seed's end-to-end workflow listing, run exactly as the seed writes them.
 
 Steps 1-4 (training, tuning, evaluation) are stood in for by objects of the same shape: three
-fitted models, the evaluator's result list (``model_name``, ``metrics``) and a tuner whose
+fitted models, thresholded exactly as the tuner's refit does (``ModelSpec.with_threshold``, so of
+the same classes), the evaluator's result list (``model_name``, ``metrics``) and a tuner whose
 ``get_best_params(i)`` returns each model's parameters.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.model_selection import FixedThresholdClassifier
 
 from uctune import ModelRegistry
 from uctune.metrics import classification_metrics
@@ -61,8 +60,8 @@ def steps_1_to_4(tiny_table):
     params = [{"n_estimators": 30}, {"n_estimators": 30}, {"units_1": 32}]
     fitted = []
     for family, p in zip(("xgboost", "lightgbm", "neural_network"), params, strict=True):
-        pipeline = get_spec(family).build(p).fit(X_train, y_train)
-        fitted.append(FixedThresholdClassifier(pipeline, threshold=0.3).fit(X_train, y_train))
+        spec = get_spec(family)
+        fitted.append(spec.with_threshold(spec.build(p).fit(X_train, y_train), 0.3))
     best_xgb, best_lgbm, best_nn = fitted
     models = [
         {"model": best_xgb, "name": "XGBoost_Tuned"},
@@ -102,13 +101,16 @@ def test_steps_5_and_6_as_written(steps_1_to_4, capsys):
     ]
     best = max(results, key=lambda r: r["metrics"]["f1"])
     assert out[3] == f"Production Model: {best['model_name']}"
-    # One type (FixedThresholdClassifier) for all three, so the versions count up: 1.0.0-1.0.2.
-    assert re.fullmatch(r"Version: 1\.0\.[012]", out[4])
+    # type(model).__name__ names each family: three types, each at its first version.
+    assert out[4] == "Version: 1.0.0"
     assert out[5] == f"F1 Score: {best['metrics']['f1']:.4f}"
     assert out[6] == f"ROC-AUC: {best['metrics']['roc_auc']:.4f}"
     listed = registry.list_models()
-    assert [m["version"] for m in listed] == ["1.0.0", "1.0.1", "1.0.2"]
-    assert {m["model_type"] for m in listed} == {"FixedThresholdClassifier"}
+    assert [(m["model_name"], m["model_type"], m["version"]) for m in listed] == [
+        ("XGBoost_Tuned", "XGBoostThresholdClassifier", "1.0.0"),
+        ("LightGBM_Tuned", "LightGBMThresholdClassifier", "1.0.0"),
+        ("NeuralNet_Tuned", "NeuralNetworkThresholdClassifier", "1.0.0"),
+    ]
     assert registry.root == Path(os.environ["UCTUNE_REGISTRY"])  # the default root, isolated
     index = [r["model_name"] for r in results].index(best["model_name"])
     np.testing.assert_allclose(

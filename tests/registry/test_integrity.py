@@ -194,6 +194,48 @@ def test_alias_history_is_append_only_even_in_sql(registry, small_model):
                 db.execute(statement)
 
 
+def test_issued_versions_are_append_only_even_in_sql(registry, small_model):
+    saved(registry, small_model)
+    with sqlite3.connect(registry.db_path) as db:
+        for statement in ("UPDATE issued_versions SET patch = 9", "DELETE FROM issued_versions"):
+            with pytest.raises(sqlite3.DatabaseError, match="issued_versions is append-only"):
+                db.execute(statement)
+
+
+def _schema(db_path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db_path) as db:
+        return db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+
+
+def test_a_schema_1_registry_is_upgraded_and_keeps_counting(tmp_path, small_model):
+    # A registry as uctune wrote it at schema version 1: the same tables but issued_versions,
+    # with a deleted model (xgb@1.0.1, model 2) that version 1 had no way to remember.
+    fresh = ModelRegistry(tmp_path / "fresh")
+    old = ModelRegistry(tmp_path / "old")
+    for model_type in ("xgb", "xgb", "xgb", "lgbm"):
+        old.save_model(small_model, "m", model_type, metrics())
+    old.delete_model(2)
+    with sqlite3.connect(old.db_path) as db:
+        db.execute("DROP TABLE issued_versions")  # its triggers go with it
+        db.execute("PRAGMA user_version = 1")
+    assert "issued_versions" not in dict(_schema(old.db_path))
+
+    upgraded = ModelRegistry(old.root)
+    with sqlite3.connect(old.db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        issued = db.execute(
+            "SELECT model_type, major, minor, patch, model_id FROM issued_versions "
+            "ORDER BY model_id"
+        ).fetchall()
+    assert issued == [("xgb", 1, 0, 0, 1), ("xgb", 1, 0, 2, 3), ("lgbm", 1, 0, 0, 4)]
+    assert _schema(old.db_path) == _schema(fresh.db_path)  # exactly a new registry's schema
+    assert upgraded.get(upgraded.save_model(small_model, "m", "xgb", metrics())).version == "1.0.3"
+    assert [m["model_id"] for m in upgraded.list_models()] == [1, 3, 4, 5]
+    ModelRegistry(old.root)  # opening it again finds nothing to do
+
+
 # -- atomic saves -------------------------------------------------------------------------------
 def test_a_failure_after_the_rename_rolls_back_row_and_file(registry, small_model, monkeypatch):
     from uctune.registry import _registry

@@ -258,8 +258,46 @@ def test_delete_removes_row_and_file(registry, small_model):
             assert count.fetchone()[0] == 0, table
     with pytest.raises(NotFoundError, match=f"no model with id {gone}"):
         registry.delete_model(gone)
-    # versions keep counting from the highest remaining one
-    assert registry.get(registry.save_model(small_model, "c", "lr", metrics())).version == "1.0.1"
+    # a deleted model's version is never issued again: 1.0.1 was gone's, the next is 1.0.2
+    assert registry.get(registry.save_model(small_model, "c", "lr", metrics())).version == "1.0.2"
+
+
+def test_a_version_is_never_issued_twice_even_when_its_type_is_emptied(registry, small_model):
+    save = registry.save_model
+    ids = [save(small_model, "x", "xgb", metrics()) for _ in range(3)]  # 1.0.0 .. 1.0.2
+    bumped = save(small_model, "x", "xgb", metrics(), bump="minor")  # 1.1.0
+    for model_id in (*ids, bumped):
+        registry.delete_model(model_id)
+    assert registry.list_models(model_type="xgb") == []
+    assert registry.get(save(small_model, "x", "xgb", metrics())).version == "1.1.1"
+    assert registry.get(save(small_model, "x", "xgb", metrics(), bump="major")).version == "2.0.0"
+    with pytest.raises(
+        ConfigError,
+        match=r"version 1\.0\.1 of 'xgb' was issued to model 2, since deleted; a version must be new",
+    ):
+        save(small_model, "x", "xgb", metrics(), version="1.0.1")
+    with pytest.raises(ConfigError, match=r"version 2\.0\.0 of 'xgb' is taken \(model 6\)"):
+        save(small_model, "x", "xgb", metrics(), version="2.0.0")
+    # another type is not affected, and a never-issued version can still be asked for
+    assert registry.get(save(small_model, "l", "lgbm", metrics())).version == "1.0.0"
+    assert (
+        registry.get(save(small_model, "x", "xgb", metrics(), version="1.5.0")).version == "1.5.0"
+    )
+    with sqlite3.connect(registry.db_path) as db:
+        issued = db.execute(
+            "SELECT model_type, major, minor, patch, model_id FROM issued_versions "
+            "ORDER BY model_id"
+        ).fetchall()
+    assert issued == [
+        ("xgb", 1, 0, 0, 1),
+        ("xgb", 1, 0, 1, 2),
+        ("xgb", 1, 0, 2, 3),
+        ("xgb", 1, 1, 0, 4),
+        ("xgb", 1, 1, 1, 5),
+        ("xgb", 2, 0, 0, 6),
+        ("lgbm", 1, 0, 0, 7),
+        ("xgb", 1, 5, 0, 8),
+    ]
 
 
 def test_delete_with_a_missing_file_still_removes_the_row(registry, small_model):

@@ -51,6 +51,7 @@ def test_each_family_has_cv_holdout_and_a_thresholded_model(ray_run, tiny_table,
         expected = classification_metrics(y[split.test_index], proba, result.threshold)
         assert result.holdout["at_threshold"] == expected
         assert result.model.threshold == result.threshold
+        assert type(result.model) is SPECS[name].threshold_class  # a type name per family
         assert (result.feature_importance is not None) == SPECS[name].tree_explainer
 
 

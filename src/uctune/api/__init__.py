@@ -15,10 +15,11 @@
 
 Each ``train_*`` and ``tune_*`` method runs stratified k-fold CV on Ray (a local Ray is started on
 first use if none is running), chooses the F1-optimal decision threshold on the out-of-fold
-predictions, refits on all the rows given and returns that model: a scikit-learn
-``FixedThresholdClassifier`` whose ``predict`` uses the threshold and whose ``predict_proba`` is the
-pipeline's. ``ModelEvaluator`` scores such models on a test split and writes the HTML report.
-``ModelRegistry`` (``uctune.registry``) versions them.
+predictions, refits on all the rows given and returns that model: the family's subclass of
+scikit-learn's ``FixedThresholdClassifier`` (``XGBoostThresholdClassifier``, ...) whose ``predict``
+uses the threshold and whose ``predict_proba`` is the pipeline's. ``ModelEvaluator`` scores such
+models on a test split and writes the HTML report. ``ModelRegistry`` (``uctune.registry``) versions
+them.
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import FixedThresholdClassifier
 
 from uctune.cluster import ensure_ray
 from uctune.data import LABEL, FeatureTable, load_feature_table, validate_table
 from uctune.errors import DataError
 from uctune.metrics import classification_metrics, decision_threshold
+from uctune.models import ThresholdedClassifier
 from uctune.runs import write_json
 from uctune.splits import SplitMethod
 from uctune.training import FamilyResult, SplitInfo, make_split, train_families, tree_importance
@@ -82,16 +82,14 @@ class _Trainer:
         return X.iloc[train], X.iloc[test], y.iloc[train], y.iloc[test]
 
     # -- training -----------------------------------------------------------------------------
-    def _train(
-        self, family: str, X: Any, y: Any, params: dict[str, Any]
-    ) -> FixedThresholdClassifier:
+    def _train(self, family: str, X: Any, y: Any, params: dict[str, Any]) -> ThresholdedClassifier:
         table = _as_table(X, y, self.cv_folds)
         ensure_ray(self.address)
         return self._train_table(family, table, params)
 
     def _train_table(
         self, family: str, table: FeatureTable, params: dict[str, Any]
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """CV, threshold and refit of ``family`` on every row of a validated table (Ray is up)."""
         everything = SplitInfo(
             method="stratified",
@@ -141,13 +139,13 @@ class BaselineTrainer(_Trainer):
 
     def train_logistic_regression(
         self, X_train: Any, y_train: Any, **params: Any
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """L2 logistic regression, C=1.0, scaled features, balanced class weights."""
         return self._train("logistic_regression", X_train, y_train, params)
 
     def train_random_forest(
         self, X_train: Any, y_train: Any, **params: Any
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """Random forest, 100 trees, max_depth=10, balanced class weights."""
         return self._train("random_forest", X_train, y_train, params)
 
@@ -155,17 +153,17 @@ class BaselineTrainer(_Trainer):
 class AdvancedTrainer(_Trainer):
     """Story 3.2: XGBoost, LightGBM and the neural network, with feature importance for trees."""
 
-    def train_xgboost(self, X_train: Any, y_train: Any, **params: Any) -> FixedThresholdClassifier:
+    def train_xgboost(self, X_train: Any, y_train: Any, **params: Any) -> ThresholdedClassifier:
         """XGBoost, max_depth=5, learning_rate=0.1, hist, scale_pos_weight = negatives/positives."""
         return self._train("xgboost", X_train, y_train, params)
 
-    def train_lightgbm(self, X_train: Any, y_train: Any, **params: Any) -> FixedThresholdClassifier:
+    def train_lightgbm(self, X_train: Any, y_train: Any, **params: Any) -> ThresholdedClassifier:
         """LightGBM, num_leaves=31, learning_rate=0.1, sector as a native categorical."""
         return self._train("lightgbm", X_train, y_train, params)
 
     def train_neural_network(
         self, X_train: Any, y_train: Any, **params: Any
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """MLP 128-64-32, ReLU, early stopping, balanced sample weights."""
         return self._train("neural_network", X_train, y_train, params)
 

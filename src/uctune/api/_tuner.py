@@ -3,23 +3,45 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from sklearn.model_selection import FixedThresholdClassifier
 
 from uctune.api._trainers import _as_table, _Trainer
 from uctune.cluster import ensure_ray
 from uctune.errors import NotFoundError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import get_spec
+from uctune.models import ThresholdedClassifier, get_spec
+from uctune.runs import write_json
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
     from uctune.tuning import TuningResult
 
-__all__ = ["HyperparameterTuner"]
+__all__ = ["DEFAULT_PARAMS_DIR", "HyperparameterTuner"]
+
+DEFAULT_PARAMS_DIR = Path("data/models/tuning")
+"""Where the best params go when no ``storage_dir`` is given, under the working directory (beside
+the seed's ``data/models/registry``)."""
+
+
+@contextmanager
+def _optuna_quiet(quiet: bool) -> Iterator[None]:
+    """Optuna's INFO lines ("A new study created in RDB ...", "Trial 3 finished ...") kept off the
+    console for the block; the verbosity the caller had is restored afterwards, whatever happens."""
+    if not quiet:
+        yield
+        return
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 class HyperparameterTuner:
@@ -28,11 +50,19 @@ class HyperparameterTuner:
     Each ``tune_*`` call runs ``n_trials`` trials of stratified k-fold CV on the rows given (F1 at
     the out-of-fold threshold by default), stopping unpromising trials after a fold milestone
     (ASHA) unless ``pruning=False``; it then refits the best params exactly as the trainers do and
-    returns that model (a ``FixedThresholdClassifier``). ``get_best_params(i)`` gives the i-th
+    returns that model (the family's scikit-learn ``FixedThresholdClassifier`` subclass,
+    e.g. ``XGBoostThresholdClassifier``). ``get_best_params(i)`` gives the i-th
     call's best params (or a family's, by name); ``results_`` keeps every call's
     :class:`~uctune.tuning.TuningResult`. The search's files (Optuna study, Ray Tune experiment) go
     to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep (a
     folder ``<call>-<family>`` per call: ``00-xgboost``, ``01-lightgbm``, ...).
+
+    Each search's best params are saved as JSON, ``<family>_best_params.json`` (``family``,
+    ``metric``, ``best_score``, ``best_trial``, ``params``: the document ``uctune tune`` writes), in
+    ``storage_dir`` when given, else in ``data/models/tuning`` under the working directory; a later
+    search of the same family replaces it. ``best_params_files_`` lists them, one per call.
+    Optuna's INFO lines are kept off the console during a call (``verbose=True`` shows them, and
+    Ray Tune's own output); Optuna's verbosity is restored afterwards.
     """
 
     def __init__(
@@ -65,6 +95,7 @@ class HyperparameterTuner:
         self.verbose = verbose
         self.results_: list[TuningResult] = []
         self.refits_: list[dict[str, Any]] = []
+        self.best_params_files_: list[Path] = []
         # Every call gets its own folder: a failed call leaves its study behind in ``storage_dir``.
         self._calls = 0
 
@@ -76,7 +107,7 @@ class HyperparameterTuner:
         *,
         search_space: dict[str, BaseDistribution] | None = None,
         **fixed_params: Any,
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """Tune any family of the zoo (name or alias); ``fixed_params`` are held out of the search,
         ``search_space`` replaces the family's own (same parameter names)."""
         import shutil
@@ -106,19 +137,24 @@ class HyperparameterTuner:
         folder = root / f"{self._calls:02d}-{spec.name}"
         self._calls += 1
         try:
-            result = tune_family(
-                spec.name,
-                table.X,
-                table.y,
-                experiment_dir=folder,
-                settings=settings,
-                search_space=search_space,
-                fixed_params=fixed_params,
-                verbose=self.verbose,
-            )
+            with _optuna_quiet(not self.verbose):
+                result = tune_family(
+                    spec.name,
+                    table.X,
+                    table.y,
+                    experiment_dir=folder,
+                    settings=settings,
+                    search_space=search_space,
+                    fixed_params=fixed_params,
+                    verbose=self.verbose,
+                )
         finally:
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
+        # Saved before the refit: the search is the expensive part, and its outcome is kept even
+        # if the refit fails.
+        params_file = (root if keep else DEFAULT_PARAMS_DIR) / f"{spec.name}_best_params.json"
+        write_json(params_file, result.best_params_document())
         refitter = _Trainer(
             random_state=self.random_state,
             cv_folds=self.cv_folds,
@@ -128,30 +164,29 @@ class HyperparameterTuner:
         model = refitter._train_table(spec.name, table, dict(result.best_params))
         self.results_.append(result)
         self.refits_.append(refitter.results_[spec.name])
+        self.best_params_files_.append(params_file)
         return model
 
-    def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> FixedThresholdClassifier:
+    def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         """XGBoost: max_depth 3-10, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""
         return self.tune("xgboost", X_train, y_train, **fixed)
 
-    def tune_lightgbm(self, X_train: Any, y_train: Any, **fixed: Any) -> FixedThresholdClassifier:
+    def tune_lightgbm(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         """LightGBM: num_leaves 20-100, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""
         return self.tune("lightgbm", X_train, y_train, **fixed)
 
     def tune_neural_network(
         self, X_train: Any, y_train: Any, **fixed: Any
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         """The MLP: units per layer 32-256, weight decay, learning rate 1e-4-1e-2, batch size."""
         return self.tune("neural_network", X_train, y_train, **fixed)
 
-    def tune_random_forest(
-        self, X_train: Any, y_train: Any, **fixed: Any
-    ) -> FixedThresholdClassifier:
+    def tune_random_forest(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         return self.tune("random_forest", X_train, y_train, **fixed)
 
     def tune_logistic_regression(
         self, X_train: Any, y_train: Any, **fixed: Any
-    ) -> FixedThresholdClassifier:
+    ) -> ThresholdedClassifier:
         return self.tune("logistic_regression", X_train, y_train, **fixed)
 
     def get_best_params(self, which: int | str = -1) -> dict[str, Any]:

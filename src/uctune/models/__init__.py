@@ -5,6 +5,14 @@ from __future__ import annotations
 from uctune.errors import ConfigError
 from uctune.models._base import BuildContext, ModelSpec
 from uctune.models._estimators import BalancedMLPClassifier, CategoryEncoder
+from uctune.models._thresholded import (
+    LightGBMThresholdClassifier,
+    LogisticRegressionThresholdClassifier,
+    NeuralNetworkThresholdClassifier,
+    RandomForestThresholdClassifier,
+    ThresholdedClassifier,
+    XGBoostThresholdClassifier,
+)
 from uctune.models._zoo import LIGHTGBM, LOGISTIC_REGRESSION, NEURAL_NETWORK, RANDOM_FOREST, XGBOOST
 
 __all__ = [
@@ -12,7 +20,13 @@ __all__ = [
     "BalancedMLPClassifier",
     "BuildContext",
     "CategoryEncoder",
+    "LightGBMThresholdClassifier",
+    "LogisticRegressionThresholdClassifier",
     "ModelSpec",
+    "NeuralNetworkThresholdClassifier",
+    "RandomForestThresholdClassifier",
+    "ThresholdedClassifier",
+    "XGBoostThresholdClassifier",
     "family_names",
     "get_spec",
     "resolve_families",

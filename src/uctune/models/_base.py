@@ -10,6 +10,7 @@ from optuna.distributions import BaseDistribution
 from sklearn.pipeline import Pipeline
 
 from uctune.errors import ConfigError
+from uctune.models._thresholded import ThresholdedClassifier
 
 __all__ = ["BuildContext", "ModelSpec"]
 
@@ -33,6 +34,8 @@ class ModelSpec:
 
     ``builder(params, context)`` returns an unfitted scikit-learn :class:`~sklearn.pipeline.Pipeline`
     whose last step is named ``"model"``; ``params`` holds every key of ``defaults``.
+    ``threshold_class`` is the family's own subclass of scikit-learn's ``FixedThresholdClassifier``
+    (``XGBoostThresholdClassifier``, ...), whose ``family`` is this spec's name.
     """
 
     name: str
@@ -41,6 +44,7 @@ class ModelSpec:
     search_space: Mapping[str, BaseDistribution]
     builder: Callable[[dict[str, Any], BuildContext], Pipeline] = field(repr=False)
     tree_explainer: bool
+    threshold_class: type[ThresholdedClassifier] = field(repr=False)
     aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -48,6 +52,11 @@ class ModelSpec:
         if unknown:
             raise ValueError(
                 f"{self.name}: search space names parameters without defaults: {unknown}"
+            )
+        if self.threshold_class.family != self.name:
+            raise ValueError(
+                f"{self.name}: threshold_class {self.threshold_class.__name__} is for family "
+                f"{self.threshold_class.family!r}"
             )
 
     def resolve_params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -74,3 +83,8 @@ class ModelSpec:
             n_threads=n_threads, pos_weight=pos_weight, random_state=random_state
         )
         return self.builder(self.resolve_params(params), context)
+
+    def with_threshold(self, model: Pipeline, threshold: float) -> ThresholdedClassifier:
+        """``model`` (fitted) with its decision threshold, as this family's ``threshold_class``:
+        ``predict`` cuts ``predict_proba`` at ``threshold``."""
+        return self.threshold_class(model, threshold=threshold, response_method="predict_proba")

@@ -23,6 +23,13 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from uctune.models._base import BuildContext, ModelSpec
 from uctune.models._estimators import BalancedMLPClassifier, CategoryEncoder
+from uctune.models._thresholded import (
+    LightGBMThresholdClassifier,
+    LogisticRegressionThresholdClassifier,
+    NeuralNetworkThresholdClassifier,
+    RandomForestThresholdClassifier,
+    XGBoostThresholdClassifier,
+)
 
 __all__ = ["LOGISTIC_REGRESSION", "RANDOM_FOREST", "XGBOOST", "LIGHTGBM", "NEURAL_NETWORK"]
 
@@ -141,6 +148,7 @@ LOGISTIC_REGRESSION = ModelSpec(
     search_space={"C": Float(1e-3, 100.0, log=True)},
     builder=_logistic_regression,
     tree_explainer=False,
+    threshold_class=LogisticRegressionThresholdClassifier,
     aliases=("lr", "logreg"),
 )
 
@@ -163,6 +171,7 @@ RANDOM_FOREST = ModelSpec(
     },
     builder=_random_forest,
     tree_explainer=True,
+    threshold_class=RandomForestThresholdClassifier,
     aliases=("rf",),
 )
 
@@ -191,6 +200,7 @@ XGBOOST = ModelSpec(
     },
     builder=_xgboost,
     tree_explainer=True,
+    threshold_class=XGBoostThresholdClassifier,
     aliases=("xgb",),
 )
 
@@ -219,6 +229,7 @@ LIGHTGBM = ModelSpec(
     },
     builder=_lightgbm,
     tree_explainer=True,
+    threshold_class=LightGBMThresholdClassifier,
     aliases=("lgbm", "lgb"),
 )
 
@@ -244,5 +255,6 @@ NEURAL_NETWORK = ModelSpec(
     },
     builder=_neural_network,
     tree_explainer=False,
+    threshold_class=NeuralNetworkThresholdClassifier,
     aliases=("nn", "mlp"),
 )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from uctune.registry._artifacts import read_verified, sha256_of_file
 from uctune.registry._entities import (
     AliasEntry,
     AliasEvent,
@@ -42,4 +43,6 @@ __all__ = [
     "installed_versions",
     "next_version",
     "parse_version",
+    "read_verified",
+    "sha256_of_file",
 ]

@@ -62,6 +62,7 @@ def write_temp_artifact(model: Any, root: Path) -> tuple[Path, str, int]:
 
 
 def sha256_of_file(path: Path) -> tuple[str, int]:
+    """The file's sha256 (hex) and size in bytes, read in chunks."""
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:
@@ -84,25 +85,37 @@ def resolve_inside(root: Path, stored: str, model_id: int) -> Path:
     return path
 
 
-def read_verified(path: Path, *, sha256: str | None, size: int | None, model_id: int) -> Any:
-    """Read the whole file, check size and sha256, and only then unpickle the bytes just checked."""
+def read_verified(
+    path: Path,
+    *,
+    sha256: str | None,
+    size: int | None,
+    owner: str,
+    shown: str | None = None,
+) -> Any:
+    """Read the whole file, check size and sha256, and only then unpickle the bytes just checked.
+
+    Errors are one line, ``<owner>: ... <shown> ...`` (``owner``: ``model 12``, ``run '...'``;
+    ``shown``: how to name the file, its name by default).
+    """
+    shown = shown or path.name
     if sha256 is None or size is None:
         raise IntegrityError(
-            f"model {model_id}: no checksum was recorded for {path.name}; refusing to unpickle it"
+            f"{owner}: no checksum was recorded for {shown}; refusing to unpickle it"
         )
     if not path.is_file():
-        raise NotFoundError(f"model {model_id}: its file {str(path)!r} is missing")
+        raise NotFoundError(f"{owner}: its file {str(path)!r} is missing")
     actual_size = path.stat().st_size
     if actual_size != size:
         raise IntegrityError(
-            f"model {model_id}: file {path.name} is {actual_size} bytes, {size} were recorded; "
+            f"{owner}: file {shown} is {actual_size} bytes, {size} were recorded; "
             "refusing to unpickle it"
         )
     data = path.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if len(data) != size or actual != sha256:
         raise IntegrityError(
-            f"model {model_id}: file {path.name} has sha256 {actual[:16]}..., "
+            f"{owner}: file {shown} has sha256 {actual[:16]}..., "
             f"{sha256[:16]}... was recorded; refusing to unpickle it"
         )
     return joblib.load(io.BytesIO(data))

@@ -180,8 +180,9 @@ class ModelRegistry:
     ) -> int:
         """Store ``model`` and its metadata; return the new ``model_id``.
 
-        The version is the next patch of ``model_type`` (1.0.0 for its first model), or the next
-        ``bump="minor"``/``"major"``, or exactly ``version`` ("2.0.0") if that is not taken.
+        The version is the next patch after the highest version ever issued to ``model_type``
+        (deleted models count; 1.0.0 for its first model), or the next ``bump="minor"``/``"major"``,
+        or exactly ``version`` ("2.0.0") if it was never issued to that type.
         ``lineage`` records where the model came from (the threshold and feature names are read
         from the model when not given); ``background`` is a small sample of training rows kept
         for SHAP explanations. A model name is stored once per run (``lineage.run_id`` and
@@ -270,7 +271,8 @@ class ModelRegistry:
 
     def delete_model(self, model_id: int, *, force: bool = False) -> None:
         """Remove a model's rows and its file. A model that an alias points at is kept unless
-        ``force``, which also removes those aliases (recorded in their history)."""
+        ``force``, which also removes those aliases (recorded in their history). Its version is
+        never issued again: the type's next save still counts from it."""
         entry = self.get(model_id)
 
         def delete() -> None:
@@ -405,7 +407,7 @@ class ModelRegistry:
         checked, then unpickled; warns when the recorded library versions differ from these."""
         path = resolve_inside(self.root, entry.file_path, entry.model_id)
         model = read_verified(
-            path, sha256=entry.sha256, size=entry.size_bytes, model_id=entry.model_id
+            path, sha256=entry.sha256, size=entry.size_bytes, owner=f"model {entry.model_id}"
         )
         warn_on_mismatch(entry.model_id, entry.ref, entry.lineage.library_versions)
         return model
@@ -519,20 +521,29 @@ class ModelRegistry:
                     known = self._run_model_id(db, lineage, model_name)
                     if known is not None:
                         return known
+                # issued_versions keeps deleted models' versions too: none is handed out twice.
                 if explicit is not None:
                     taken = db.execute(
-                        "SELECT model_id FROM models WHERE model_type = ? AND version = ?",
-                        (model_type, str(explicit)),
+                        "SELECT i.model_id, m.model_id IS NULL FROM issued_versions AS i "
+                        "LEFT JOIN models AS m ON m.model_id = i.model_id "
+                        "WHERE i.model_type = ? AND i.major = ? AND i.minor = ? AND i.patch = ?",
+                        (model_type, *explicit.release[:3]),
                     ).fetchone()
                     if taken is not None:
+                        owner, deleted = int(taken[0]), bool(taken[1])
+                        how = (
+                            f"was issued to model {owner}, since deleted"
+                            if deleted
+                            else f"is taken (model {owner})"
+                        )
                         raise ConfigError(
-                            f"version {explicit} of {model_type!r} is taken (model {taken[0]}); "
+                            f"version {explicit} of {model_type!r} {how}; "
                             "a version must be new for its type"
                         )
                     version = explicit
                 else:
                     latest = db.execute(
-                        "SELECT major, minor, patch FROM model_versions WHERE model_type = ? "
+                        "SELECT major, minor, patch FROM issued_versions WHERE model_type = ? "
                         "ORDER BY major DESC, minor DESC, patch DESC LIMIT 1",
                         (model_type,),
                     ).fetchone()
@@ -540,6 +551,7 @@ class ModelRegistry:
                         None if latest is None else Version("{}.{}.{}".format(*latest)), bump
                     )
                 major, minor, patch = version.release[:3]
+                created_at = _now()
                 cursor = db.execute(
                     "INSERT INTO models (model_name, model_type, version, metrics, hyperparameters,"
                     " file_path, created_at, description) VALUES (?, ?, ?, ?, ?, '', ?, ?)",
@@ -549,7 +561,7 @@ class ModelRegistry:
                         str(version),
                         metrics_json,
                         hyper_json,
-                        _now(),
+                        created_at,
                         description,
                     ),
                 )
@@ -564,6 +576,11 @@ class ModelRegistry:
                     "INSERT INTO model_versions (model_id, model_type, major, minor, patch) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (model_id, model_type, major, minor, patch),
+                )
+                db.execute(
+                    "INSERT INTO issued_versions (model_type, major, minor, patch, model_id,"
+                    " issued_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (model_type, major, minor, patch, model_id, created_at),
                 )
                 db.execute(
                     "INSERT INTO model_lineage (model_id, run_id, run_started_at, data_fingerprint,"

@@ -3,14 +3,15 @@
 The seed's table is kept exactly as story 3.5 writes it, so any SQLite client (``sqlite3
 registry.db 'SELECT * FROM models'``) reads it as the seed's users expect. Everything uctune adds
 (checksums, numeric versions, lineage, indexed metrics, aliases and their history) lives in tables
-keyed by ``model_id``. ``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`.
+keyed by ``model_id``. ``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`; an older registry is
+brought up to date by the steps in :data:`MIGRATIONS`, each in one write transaction.
 """
 
 from __future__ import annotations
 
-__all__ = ["SCHEMA_VERSION", "SEED_MODELS_DDL", "DDL"]
+__all__ = ["SCHEMA_VERSION", "SEED_MODELS_DDL", "DDL", "MIGRATIONS"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SEED_MODELS_DDL = """CREATE TABLE models (
     model_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -23,6 +24,24 @@ SEED_MODELS_DDL = """CREATE TABLE models (
     created_at TEXT NOT NULL,
     description TEXT
 )"""
+
+# Every version ever issued, per type, kept when its model is deleted: the next version counts from
+# here, so a deleted model's version is never handed out again. Append-only, like alias_history.
+_ISSUED_VERSIONS: tuple[str, ...] = (
+    """CREATE TABLE issued_versions (
+    model_type TEXT NOT NULL,
+    major INTEGER NOT NULL,
+    minor INTEGER NOT NULL,
+    patch INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,       -- no foreign key: the row outlives its model
+    issued_at TEXT NOT NULL,
+    PRIMARY KEY (model_type, major, minor, patch)
+)""",
+    """CREATE TRIGGER issued_versions_no_update BEFORE UPDATE ON issued_versions
+BEGIN SELECT RAISE(ABORT, 'issued_versions is append-only'); END""",
+    """CREATE TRIGGER issued_versions_no_delete BEFORE DELETE ON issued_versions
+BEGIN SELECT RAISE(ABORT, 'issued_versions is append-only'); END""",
+)
 
 DDL: tuple[str, ...] = (
     SEED_MODELS_DDL,
@@ -86,4 +105,17 @@ DDL: tuple[str, ...] = (
 BEGIN SELECT RAISE(ABORT, 'alias_history is append-only'); END""",
     """CREATE TRIGGER alias_history_no_delete BEFORE DELETE ON alias_history
 BEGIN SELECT RAISE(ABORT, 'alias_history is append-only'); END""",
+    *_ISSUED_VERSIONS,
 )
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: issued_versions, filled from the models still there. Versions of models deleted
+    # before the upgrade were not recorded anywhere, so they cannot be added.
+    1: (
+        *_ISSUED_VERSIONS,
+        """INSERT INTO issued_versions (model_type, major, minor, patch, model_id, issued_at)
+SELECT v.model_type, v.major, v.minor, v.patch, v.model_id, m.created_at
+FROM model_versions AS v JOIN models AS m ON m.model_id = v.model_id""",
+    ),
+}
+"""``MIGRATIONS[n]``: the statements that take a registry from schema version ``n`` to ``n + 1``."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from uctune.errors import IntegrityError, UctuneError
-from uctune.registry._schema import DDL, SCHEMA_VERSION
+from uctune.registry._schema import DDL, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["Store"]
 
@@ -28,7 +28,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # A version taken by another writer between our read and our insert (the unique indexes guard it).
-_VERSION_CONFLICTS = ("models.model_type, models.version", "model_versions.model_type")
+_VERSION_CONFLICTS = (
+    "models.model_type, models.version",
+    "model_versions.model_type",
+    "issued_versions.model_type",
+)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -100,7 +104,8 @@ class Store:
             delay = min(delay * 2, 0.25)
 
     def initialise(self) -> None:
-        """Create the schema in a new database, or check an existing one's schema version."""
+        """Create the schema in a new database, bring an older one up to date (:data:`MIGRATIONS`),
+        or refuse one whose schema version this uctune does not know."""
         conn = self.connect()
         try:
             with self._unusable_file("is not a usable SQLite database"):
@@ -123,9 +128,26 @@ class Store:
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     logger.info("created model registry %s", self.db_path)
                     return
+        if found in MIGRATIONS and found < SCHEMA_VERSION:
+            found = self._migrate()
         if found != SCHEMA_VERSION:
             raise IntegrityError(
                 f"registry {str(self.db_path)!r} has schema version {found}, this uctune reads "
                 f"version {SCHEMA_VERSION}; open it with the uctune that wrote it, or use another "
                 "--root"
             )
+
+    def _migrate(self) -> int:
+        """Apply the migrations from the database's schema version on, all in one transaction
+        (another process may have done it meanwhile: the version is read under the write lock).
+        Returns the schema version the database ends at."""
+        with self.session(write=True) as db:
+            found = start = int(db.execute("PRAGMA user_version").fetchone()[0])
+            while found < SCHEMA_VERSION and found in MIGRATIONS:
+                for statement in MIGRATIONS[found]:
+                    db.execute(statement)
+                found += 1
+            if found != start:
+                db.execute(f"PRAGMA user_version = {found}")
+                logger.info("registry %s: schema version %d -> %d", self.db_path, start, found)
+        return found

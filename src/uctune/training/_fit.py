@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from uctune.errors import TrainingError, first_line
 from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
-from uctune.models import get_spec
+from uctune.models import ThresholdedClassifier, get_spec
 
 __all__ = [
     "FitOutcome",
@@ -138,7 +137,7 @@ class FamilyResult:
     feature_importance: dict[str, float] | None
     fit_seconds: float
     test_proba: np.ndarray = field(repr=False)
-    model: FixedThresholdClassifier = field(repr=False)
+    model: ThresholdedClassifier = field(repr=False)
     refit_node: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,9 +210,7 @@ def assemble_family(
         if len(y_test)
         else {}
     )
-    model = FixedThresholdClassifier(
-        final.model, threshold=threshold, response_method="predict_proba"
-    )
+    model = get_spec(family).with_threshold(final.model, threshold)
     return FamilyResult(
         family=family,
         params=dict(params),

@@ -6,6 +6,7 @@ A run directory holds everything one ``uctune run`` (or ``uctune train``) produc
       config.yaml            the resolved configuration (what --resume re-reads)
       results.json           every number, one section per stage; ``stages`` says which are done
       models/<name>.joblib   fitted models (``<family>`` from training, ``<family>_tuned`` from tuning)
+      models/checksums.json  each model file's sha256 and size, checked before it is unpickled
       predictions.csv        test rows: ids, label, one probability column per model
       ...                    stage-specific folders (``tune/``, ``report/``)
 
@@ -13,11 +14,18 @@ Stages run in order. Each one reads what earlier stages left (in the :class:`Run
 after a resume), writes its own files and its section of ``results.json``, and is marked done. A
 resumed run skips finished stages. The data are validated before the directory is created, so a bad
 input leaves nothing behind; if the first stage fails, the directory is removed again.
+
+A model file is unpickled (``uctune report``, ``--resume``) only after its size and sha256 match what
+``models/checksums.json`` recorded when it was saved, as the registry does with its files: a joblib
+file is a pickle, and unpickling runs code. A model without a recorded checksum is refused, and so
+is every model of a run directory without ``checksums.json`` (written by a uctune from before the
+checksums): such a run cannot be resumed or reported on, only run again.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import shutil
 import time
@@ -36,6 +44,7 @@ from uctune import __version__
 from uctune.config import RunConfig, load_config
 from uctune.data import FeatureTable, load_feature_table
 from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneError
+from uctune.registry import read_verified, sha256_of_file
 from uctune.runs import atomic_path, new_run_id, write_frame, write_json, write_text
 from uctune.training import Backend, Progress, SplitInfo, make_split
 
@@ -52,6 +61,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[str], Progress | None]
+
+CHECKSUMS = "checksums.json"
+"""In ``models/``: ``{"<name>.joblib": {"sha256": ..., "size_bytes": ...}}``, one entry per model."""
 
 
 @dataclass
@@ -111,23 +123,74 @@ class RunContext:
         self.save_results()
 
     # -- models and predictions -----------------------------------------------------------------
+    @property
+    def checksums_path(self) -> Path:
+        return self.models_dir / CHECKSUMS
+
     def save_model(self, name: str, model: Any) -> Path:
-        """Store a fitted model (atomically) and keep it in memory for later stages."""
+        """Store a fitted model (atomically), record its checksum in ``models/checksums.json``
+        (atomically, once the file is in place) and keep the model in memory for later stages."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
         path = self.models_dir / f"{name}.joblib"
         with atomic_path(path) as tmp:
             joblib.dump(model, tmp)
+            digest, size = sha256_of_file(tmp)
+        checksums = self._checksums() or {}
+        checksums[path.name] = {"sha256": digest, "size_bytes": size}
+        write_json(self.checksums_path, dict(sorted(checksums.items())))
         self._models[name] = model
         return path
 
     def model(self, name: str) -> Any:
-        """A model stored by an earlier stage (from memory, or from disk after a resume)."""
+        """A model stored by an earlier stage: from memory, or from disk after a resume, unpickled
+        only once its size and sha256 match ``models/checksums.json``
+        (:class:`~uctune.errors.IntegrityError` otherwise)."""
         if name not in self._models:
             path = self.models_dir / f"{name}.joblib"
             if not path.is_file():
                 raise NotFoundError(f"run {self.run_id!r} has no model {name!r} ({path})")
-            self._models[name] = joblib.load(path)
+            shown = f"{self.models_dir.name}/{path.name}"
+            checksums = self._checksums()
+            if checksums is None:
+                raise IntegrityError(
+                    f"run {self.run_id!r}: {shown} cannot be checked before unpickling, the run "
+                    f"has no {self.models_dir.name}/{CHECKSUMS} (a run directory from a uctune "
+                    "without model checksums); start a new run"
+                )
+            recorded = checksums.get(path.name, {})
+            self._models[name] = read_verified(
+                path,
+                sha256=recorded.get("sha256"),
+                size=recorded.get("size_bytes"),
+                owner=f"run {self.run_id!r}",
+                shown=shown,
+            )
         return self._models[name]
+
+    def _checksums(self) -> dict[str, dict[str, Any]] | None:
+        """``models/checksums.json`` (``None`` when there is none), checked to be well formed."""
+        path = self.checksums_path
+        if not path.is_file():
+            return None
+        shown = f"{self.models_dir.name}/{CHECKSUMS}"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise IntegrityError(
+                f"run {self.run_id!r}: {shown} is not valid JSON; its models cannot be checked"
+            ) from None
+        well_formed = isinstance(document, dict) and all(
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and isinstance(entry.get("size_bytes"), int)
+            for entry in document.values()
+        )
+        if not well_formed:
+            raise IntegrityError(
+                f"run {self.run_id!r}: {shown} must map each model file to its sha256 and "
+                "size_bytes; its models cannot be checked"
+            )
+        return document
 
     def model_names(self) -> list[str]:
         return sorted(p.stem for p in self.models_dir.glob("*.joblib"))
@@ -235,8 +298,6 @@ def resume_run(run_dir: Path, *, backend: Backend = "ray") -> RunContext:
     results_path = run_dir / "results.json"
     if not (run_dir / "config.yaml").is_file() or not results_path.is_file():
         raise NotFoundError(f"{str(run_dir)!r} is not a uctune run directory (no config.yaml)")
-    import json
-
     config = load_config(run_dir / "config.yaml")
     results = json.loads(results_path.read_text())
     table, split = _load_and_split(config)
