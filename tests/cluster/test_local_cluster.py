@@ -44,6 +44,12 @@ def test_impossible_sizes_are_refused(kwargs, message):
         LocalCluster(**kwargs)
 
 
+def test_a_taken_dashboard_port_is_refused_before_anything_starts(multinode):
+    port = int(multinode.dashboard_url.rsplit(":", 1)[1])
+    with pytest.raises(ClusterError, match=f"the dashboard port {port} on 127.0.0.1 is already"):
+        LocalCluster(workers=0, dashboard_port=port).start()
+
+
 def test_ray_imported_before_the_loopback_settings_is_refused(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in LOOPBACK_ENV and "RAY_AUTH" not in k}
     code = "import ray\nfrom uctune.cluster import LocalCluster\nLocalCluster(workers=0).start()"

@@ -64,6 +64,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 @contextmanager
 def _this_python_first_on_path() -> Iterator[None]:
     """Nodes started in this block find this installation's ``uctune`` and ``python`` first on
@@ -142,6 +151,11 @@ class LocalCluster:
             raise ClusterError(
                 f"a local cluster needs {', '.join(missing)} in the environment before ray is "
                 "imported; export uctune.cluster.loopback_env() first, or use `uctune cluster up`"
+            )
+        if not _port_free(self.dashboard_port):
+            raise ClusterError(
+                f"the dashboard port {self.dashboard_port} on {_HOST} is already in use; "
+                "choose another (uctune cluster up --dashboard-port)"
             )
         os.environ.update(wanted)
         from ray._private.utils import write_ray_address
