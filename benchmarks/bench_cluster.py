@@ -3,8 +3,11 @@
     local    one raylet with 2 CPUs           (ray.init(address="local", num_cpus=2))
     cluster  a head and a worker, 1 CPU each  (uctune.cluster.LocalCluster; this process drives it)
 
-Both run uctune's tuner (uctune.tuning.tune_family, no pruning, one CPU and one thread per trial,
-the same seeded TPE sampler) on the same synthetic rows: XGBoost, 24 trials x 5 folds by default.
+Both run uctune's tuner (uctune.tuning.tune_family, no pruning, one CPU and one thread per trial)
+on the same synthetic rows: XGBoost, 24 trials x 5 folds by default, and the very same 24
+configurations (the defaults, then seeded random draws, enqueued in the study): TPE's own
+proposals depend on the order in which concurrent trials finish, so two TPE searches do different
+work and their wall times compare more than the cluster path (`--tpe` lets TPE propose anyway).
 The two cases alternate round by round (--repeats). For each: wall time of the search (Ray or
 cluster start-up excluded, reported apart), best score, completed trials, the nodes the trials ran
 on, and wall time over the ideal bound (the trials' fit CPU-seconds / the 2 CPUs). The figure is
@@ -109,6 +112,34 @@ class Problem:
             cpus_per_trial=1,
             seed=args.seed,
         )
+        self.configs = (
+            fixed_configs(self.family, args.trials, args.seed) if args.same_configs else []
+        )
+
+
+def fixed_configs(family: str, n: int, seed: int) -> list[dict[str, Any]]:
+    """The family's defaults, then seeded random draws from its search space: the very same
+    configurations for both cases. TPE's own proposals depend on the order in which concurrent
+    trials finish, which differs from run to run, so two TPE searches do different work."""
+    import optuna
+
+    from uctune.models import get_spec
+
+    spec = get_spec(family)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    draws = [study.ask(dict(spec.search_space)).params for _ in range(n - 1)]
+    return [{k: spec.defaults[k] for k in spec.search_space}, *draws]
+
+
+def _enqueued_study(folder: Path, family: str, configs: list[dict[str, Any]]) -> None:
+    """A study in ``folder`` whose first trials are ``configs``, for tune_family(resume=True)
+    to run in that order (Optuna hands out enqueued trials first)."""
+    from uctune.tuning import STUDY_FILE
+    from uctune.tuning._study import open_study, study_storage
+
+    study = open_study(study_storage(folder / STUDY_FILE), family)
+    for config in configs:
+        study.enqueue_trial(config)
 
 
 def run_case(case: str, problem: Problem) -> dict[str, Any]:
@@ -125,6 +156,8 @@ def run_case(case: str, problem: Problem) -> dict[str, Any]:
         with SESSIONS[case]() as session:
             cores = cluster_cpus()
             ray_nodes = len(cluster_nodes())
+            if problem.configs:
+                _enqueued_study(tmp / "study", problem.family, problem.configs)
             started = time.perf_counter()
             result = tune_family(
                 problem.family,
@@ -132,6 +165,7 @@ def run_case(case: str, problem: Problem) -> dict[str, Any]:
                 problem.y,
                 experiment_dir=tmp / "study",
                 settings=problem.settings,
+                resume=bool(problem.configs),  # the study above holds the configurations
             )
             wall = time.perf_counter() - started
     finally:
@@ -194,6 +228,13 @@ def main() -> None:
         default=0,
         help="niceness of Ray's worker processes on every node (Ray's default is 15; 0 as in "
         "bench_tune.py)",
+    )
+    parser.add_argument(
+        "--tpe",
+        dest="same_configs",
+        action="store_false",
+        help="let TPE propose the trials in each case (they then differ between the cases) "
+        "instead of running the same configurations in both",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -264,9 +305,13 @@ def main() -> None:
 
     print(
         f"data: {args.rows} synthetic rows x {problem.n_features} features (seed "
-        f"{args.data_seed}); {problem.family}, one thread per fit; {args.trials} TPE trials x "
+        f"{args.data_seed}); {problem.family}, one thread per fit; {args.trials} trials x "
         f"{args.folds} folds, no pruning, 1 CPU per trial (seed {args.seed}); machine "
         f"{os.cpu_count()} cores; {args.repeats} round(s), medians"
+    )
+    print(
+        "configurations: "
+        + ("the same in both cases" if problem.configs else "TPE's own in each case (they differ)")
     )
     print(f"Ray start-up not included; Ray worker niceness {os.environ[NICENESS]}")
     header = (
@@ -312,6 +357,9 @@ def main() -> None:
                 "trials": args.trials,
                 "folds": args.folds,
                 "pruning": False,
+                "configurations": "the same in both cases (defaults + seeded random draws)"
+                if problem.configs
+                else "TPE's own in each case",
                 "cpus_per_trial": problem.settings.cpus_per_trial,
                 "seed": args.seed,
                 "repeats": args.repeats,
