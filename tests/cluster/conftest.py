@@ -109,10 +109,6 @@ def runtime_env(**env_vars: str) -> dict[str, Any]:
     return env
 
 
-def job_logs_and_status(client: Any, job_id: str) -> tuple[str, str]:
-    return client.get_job_logs(job_id), str(client.get_job_status(job_id))
-
-
 @dataclass(frozen=True)
 class S3:
     endpoint: str  # host:port
