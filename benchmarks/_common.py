@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -34,3 +35,36 @@ def save(name: str, payload: dict[str, Any], out: Path | None = None) -> Path:
     record = {"benchmark": name, "at": stamp, "machine": machine(), **payload}
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+NICENESS = "RAY_worker_niceness"  # read by each raylet when it starts
+
+
+def add_search_arguments(
+    parser: argparse.ArgumentParser, *, repeats_help: str, quick_help: str
+) -> None:
+    """The options every tuning benchmark shares: the synthetic rows, the search's size and seeds,
+    rounds, a --quick smoke mode, Ray workers' niceness and where the JSON goes."""
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--family", default="xgboost")
+    parser.add_argument("--repeats", type=int, default=1, help=repeats_help)
+    parser.add_argument("--seed", type=int, default=42, help="TPE, folds and model seed")
+    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--worker-niceness",
+        type=int,
+        default=0,
+        help="niceness of Ray's worker processes (Ray's default is 15, which on a busy machine "
+        "starves them next to work in this process, which runs at 0)",
+    )
+    parser.add_argument("--out", type=Path, default=None)
+
+
+def synthetic_rows(rows: int, data_seed: int) -> Any:
+    """The benchmarks' shared data: ``rows`` synthetic events (seeded), validated."""
+    from uctune.data import generate, validate_table
+
+    return validate_table(generate(rows, seed=data_seed)[0], source=f"synthetic {rows} rows")

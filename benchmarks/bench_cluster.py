@@ -47,7 +47,7 @@ from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import save  # noqa: E402
+from _common import NICENESS, add_search_arguments, save, synthetic_rows  # noqa: E402
 
 CASES = ("local", "cluster")
 LABELS = {
@@ -56,7 +56,6 @@ LABELS = {
 }
 CPUS = 2
 TARGET = 1.10
-NICENESS = "RAY_worker_niceness"  # read by each raylet when it starts
 
 
 @contextmanager
@@ -95,13 +94,10 @@ class Problem:
     """The data and settings both cases share (bench_tune.py's rows, seeds and family)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from uctune.data import generate, validate_table
         from uctune.models import get_spec
         from uctune.tuning import TuneSettings
 
-        table = validate_table(
-            generate(args.rows, seed=args.data_seed)[0], source=f"synthetic {args.rows} rows"
-        )
+        table = synthetic_rows(args.rows, args.data_seed)
         self.X, self.y = table.X, table.y
         self.n_features = len(table.features)
         self.family = get_spec(args.family).name
@@ -212,22 +208,10 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--family", default="xgboost")
-    parser.add_argument("--repeats", type=int, default=1, help="rounds of both cases (medians)")
-    parser.add_argument("--seed", type=int, default=42, help="TPE, folds and model seed")
-    parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 2k rows, 4 trials x 3 folds"
-    )
-    parser.add_argument(
-        "--worker-niceness",
-        type=int,
-        default=0,
-        help="niceness of Ray's worker processes on every node (Ray's default is 15; 0 as in "
-        "bench_tune.py)",
+    add_search_arguments(
+        parser,
+        repeats_help="rounds of both cases (medians)",
+        quick_help="smoke run: 2k rows, 4 trials x 3 folds",
     )
     parser.add_argument(
         "--tpe",
@@ -236,7 +220,6 @@ def main() -> None:
         help="let TPE propose the trials in each case (they then differ between the cases) "
         "instead of running the same configurations in both",
     )
-    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:
         args.rows, args.trials, args.folds = 2_000, 4, 3

@@ -32,10 +32,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import save  # noqa: E402
+from _common import NICENESS, add_search_arguments, save, synthetic_rows  # noqa: E402
 
 CONTENDERS = ("optuna_sequential", "optuna_n_jobs", "ray_tune_default", "uctune", "uctune_pruning")
-NICENESS = "RAY_worker_niceness"  # read by the raylet when a local Ray starts
 LABELS = {
     "optuna_sequential": "Optuna, sequential",
     "optuna_n_jobs": "Optuna, n_jobs={cores}",
@@ -85,14 +84,11 @@ class Problem:
     """The data, folds, space and objective every contender shares."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from uctune.data import generate, validate_table
         from uctune.models import get_spec
         from uctune.splits import cv_folds
         from uctune.tuning import TuneSettings
 
-        table = validate_table(
-            generate(args.rows, seed=args.data_seed)[0], source=f"synthetic {args.rows} rows"
-        )
+        table = synthetic_rows(args.rows, args.data_seed)
         self.X, self.y = table.X, table.y
         self.n_features = len(table.features)
         self.family = get_spec(args.family).name
@@ -206,28 +202,15 @@ def run_uctune(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--family", default="xgboost")
+    add_search_arguments(
+        parser,
+        repeats_help="rounds of all contenders (medians)",
+        quick_help="smoke run: 4k rows, 8 trials x 3 folds",
+    )
     parser.add_argument("--grace-period", type=int, default=1)
     parser.add_argument("--reduction-factor", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=1, help="rounds of all contenders (medians)")
     parser.add_argument("--only", default=",".join(CONTENDERS), help="comma-separated contenders")
     parser.add_argument("--num-cpus", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=42, help="TPE, folds and model seed")
-    parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 4k rows, 8 trials x 3 folds"
-    )
-    parser.add_argument(
-        "--worker-niceness",
-        type=int,
-        default=0,
-        help="niceness of Ray's worker processes (Ray's default is 15, which on a busy machine "
-        "starves them next to the plain-Optuna contenders, who run in this process at 0)",
-    )
-    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.quick:
         args.rows, args.trials, args.folds = 4_000, 8, 3

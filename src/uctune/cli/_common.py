@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -322,7 +321,7 @@ def execute(
             if sequential
             else {
                 "cpus": cluster_cpus(),
-                "address": address or os.environ.get("RAY_ADDRESS") or "local",
+                "address": address or "local",  # --address reads RAY_ADDRESS too
                 "nodes": cluster_nodes(),
             }
         )

@@ -143,9 +143,8 @@ class LocalCluster:
         """Start the head and the workers and wait until every node has registered."""
         if self._cluster is not None:
             raise ClusterError("this local cluster is already started")
-        wanted = loopback_env()
-        missing = [k for k, v in wanted.items() if k != "RAY_AUTH_TOKEN" and os.environ.get(k) != v]
-        missing += [] if os.environ.get("RAY_AUTH_TOKEN") else ["RAY_AUTH_TOKEN"]
+        wanted = loopback_env()  # its token is $RAY_AUTH_TOKEN when set: only a new one differs
+        missing = [k for k, v in wanted.items() if os.environ.get(k) != v]
         if missing and "ray" in sys.modules:
             # Ray reads these once, on import: set after it, they reach the nodes but not this process.
             raise ClusterError(
