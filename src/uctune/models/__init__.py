@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from uctune.errors import ConfigError
 from uctune.models._base import BuildContext, ModelSpec
-from uctune.models._estimators import BalancedMLPClassifier, CategoryEncoder
+from uctune.models._estimators import CategoryEncoder
+from uctune.models._network import NeuralNetworkClassifier
 from uctune.models._thresholded import (
     LightGBMThresholdClassifier,
     LogisticRegressionThresholdClassifier,
@@ -17,12 +18,12 @@ from uctune.models._zoo import LIGHTGBM, LOGISTIC_REGRESSION, NEURAL_NETWORK, RA
 
 __all__ = [
     "SPECS",
-    "BalancedMLPClassifier",
     "BuildContext",
     "CategoryEncoder",
     "LightGBMThresholdClassifier",
     "LogisticRegressionThresholdClassifier",
     "ModelSpec",
+    "NeuralNetworkClassifier",
     "NeuralNetworkThresholdClassifier",
     "RandomForestThresholdClassifier",
     "ThresholdedClassifier",
