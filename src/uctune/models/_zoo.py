@@ -23,7 +23,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from uctune.models._base import BuildContext, ModelSpec
 from uctune.models._estimators import CategoryEncoder
-from uctune.models._network import NeuralNetworkClassifier
 from uctune.models._thresholded import (
     LightGBMThresholdClassifier,
     LogisticRegressionThresholdClassifier,
@@ -128,6 +127,10 @@ def _lightgbm(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
 
 
 def _neural_network(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
+    # Imported here: PyTorch takes over a second and ~200 MB to import, which a Ray worker that
+    # only fits trees should not pay.
+    from uctune.models._network import NeuralNetworkClassifier
+
     model = NeuralNetworkClassifier(
         hidden_units=(p["units_1"], p["units_2"], p["units_3"]),
         dropout=p["dropout"],
