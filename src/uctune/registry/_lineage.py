@@ -16,6 +16,8 @@ LIBRARIES: tuple[str, ...] = (
     "scikit-learn",
     "xgboost",
     "lightgbm",
+    "torch",
+    "skorch",
     "numpy",
     "pandas",
     "joblib",
