@@ -15,6 +15,7 @@ benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -50,7 +51,9 @@ def _old_mlp(seed: int) -> Any:
     return Pipeline([("pre", clone(get_spec("neural_network").build()["pre"])), ("model", mlp)])
 
 
-def _fit(name: str, X: Any, y: Any, Xh: Any, yh: Any, seed: int) -> dict[str, Any]:
+def _fit(
+    name: str, X: Any, y: Any, Xh: Any, yh: Any, seed: int, params: dict[str, Any]
+) -> dict[str, Any]:
     from sklearn.metrics import average_precision_score, roc_auc_score
     from sklearn.utils.class_weight import compute_sample_weight
     from threadpoolctl import threadpool_limits
@@ -59,7 +62,7 @@ def _fit(name: str, X: Any, y: Any, Xh: Any, yh: Any, seed: int) -> dict[str, An
 
     with threadpool_limits(limits=1):
         if name == "torch":
-            model = get_spec("neural_network").build(n_threads=1, random_state=seed)
+            model = get_spec("neural_network").build(params, n_threads=1, random_state=seed)
             started, cpu = time.perf_counter(), time.process_time()
             model.fit(X, y)
         else:
@@ -90,12 +93,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="split and model seed")
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="20,000 rows: a smoke run")
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help='the new network\'s params over its defaults, as JSON: \'{"batch_size": 256}\'',
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rows = 20_000 if args.quick else args.rows
 
     import torch
 
+    from uctune.models import get_spec
     from uctune.training import make_split
 
     table = synthetic_rows(rows, args.data_seed)
@@ -106,7 +116,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {"sklearn_mlp": [], "torch": []}
     for _ in range(args.repeats):
         for name in runs:
-            runs[name].append(_fit(name, X, y, Xh, yh, args.seed))
+            runs[name].append(_fit(name, X, y, Xh, yh, args.seed, args.params))
 
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[name])
@@ -139,6 +149,7 @@ def main() -> None:
             "holdout_rows": int(len(yh)),
             "repeats": args.repeats,
             "threads": 1,
+            "network_params": get_spec("neural_network").resolve_params(args.params),
             "torch": torch.__version__,
             "fit_ratio_new_over_old": ratio,
             "fit_cpu_ratio_new_over_old": cpu_ratio,

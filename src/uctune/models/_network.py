@@ -115,7 +115,7 @@ class NeuralNetworkClassifier(ClassifierMixin, BaseEstimator):
         dropout: float = 0.2,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-5,
-        batch_size: int = 256,
+        batch_size: int = 512,
         max_epochs: int = 200,
         patience: int = 10,
         validation_fraction: float = 0.1,
