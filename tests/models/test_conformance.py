@@ -147,6 +147,18 @@ def test_category_encoder_keeps_the_excused_checks_properties(frame):
     )
 
 
+def test_an_encoder_saved_before_n_features_in_still_transforms(frame):
+    encoder = CategoryEncoder().fit(frame)
+    # The state the encoder pickled before this class set n_features_in_.
+    old = CategoryEncoder()
+    old.__dict__.update(
+        feature_names_in_=encoder.feature_names_in_, categories_=encoder.categories_
+    )
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.n_features_in_ == 2
+    pd.testing.assert_frame_equal(loaded.transform(frame), encoder.transform(frame))
+
+
 def _rows(frame: pd.DataFrame) -> np.ndarray:
     return frame.to_numpy(dtype=object)
 

@@ -78,6 +78,12 @@ class CategoryEncoder(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         array = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
         return pd.DataFrame(array)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Encoders saved before n_features_in_ was set (run directories, registries) still load.
+        if "categories_" in state and "n_features_in_" not in state:
+            state = {**state, "n_features_in_": len(state["categories_"])}
+        super().__setstate__(state)
+
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.categorical = True
