@@ -1,13 +1,13 @@
 """The thresholded model of each family: scikit-learn's ``FixedThresholdClassifier``, one subclass
 per family.
 
-Only the class differs: code that names a model by its class (the seed's registry listing saves with
-``model_type=type(model).__name__``) sees ``XGBoostThresholdClassifier`` and
-``LightGBMThresholdClassifier``, not one ``FixedThresholdClassifier`` for every family, so each family
-gets its own version sequence. The subclasses add no parameters (``get_params``, ``clone``
+Only the class differs: code that names a model by its class (the seed's registry listing saves
+with ``model_type=type(model).__name__``) sees ``XGBoostThresholdClassifier`` and
+``LightGBMThresholdClassifier``, not one ``FixedThresholdClassifier`` for every family, so each
+family gets its own version sequence. The subclasses add no parameters (``get_params``, ``clone``
 and pickling work as for the parent) and live at module level, where joblib finds them on load.
-Predictions are the parent's; ``fit`` refuses a ``y`` of one class at once, and the ``allow_nan`` tag
-is the wrapped estimator's.
+Predictions are the parent's; ``fit`` refuses a ``y`` of one class at once, and the ``allow_nan``
+tag is the wrapped estimator's.
 """
 
 from __future__ import annotations
