@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from uctune.metrics import ObjectiveMetric, objective_score
+from uctune.models import Device
 from uctune.training import fit_and_predict
 
 __all__ = ["FoldStep", "cv_steps", "cv_score"]
@@ -47,6 +48,7 @@ def cv_steps(
     metric: ObjectiveMetric = "f1",
     n_threads: int = 1,
     random_state: int = 42,
+    device: Device = "cpu",
 ) -> Iterator[FoldStep]:
     """Fit ``family`` with ``params`` on each fold in turn, yielding the running score after each.
 
@@ -69,6 +71,7 @@ def cv_steps(
             fold=k,
             n_threads=n_threads,
             random_state=random_state,
+            device=device,
         )
         cpu = time.thread_time() - cpu_started
         if outcome.error is not None or outcome.proba is None:
@@ -95,6 +98,7 @@ def cv_score(
     metric: ObjectiveMetric = "f1",
     n_threads: int = 1,
     random_state: int = 42,
+    device: Device = "cpu",
 ) -> list[FoldStep]:
     """Every fold of :func:`cv_steps` (the whole trial, unpruned), in order."""
     return list(
@@ -107,5 +111,6 @@ def cv_score(
             metric=metric,
             n_threads=n_threads,
             random_state=random_state,
+            device=device,
         )
     )

@@ -50,7 +50,8 @@ def tune_and_refit(
     on_tuned: Callable[[TuningResult], None] | None = None,
 ) -> TunedFamily:
     """:func:`tune_family` on the training rows of ``split``, then its best params trained by
-    :func:`uctune.training.train_families` on the same split (CV, threshold, refit, holdout).
+    :func:`uctune.training.train_families` on the same split (CV, threshold, refit, holdout),
+    on the settings' device (``gpus_per_trial`` GPUs per XGBoost fit with ``device="cuda"``).
 
     The refit is the training code's own path, so the tuned model's threshold, CV and holdout
     numbers mean exactly what an untuned model's do. ``on_tuned(result)`` runs between the two
@@ -83,6 +84,8 @@ def tune_and_refit(
         n_folds=settings.n_folds,
         seed=settings.seed,
         cpus_per_fit=cpus_per_fit,
+        device=settings.device,
+        gpus_per_fit=settings.gpus_per_trial,
         backend=backend,
         progress=None if progress is None else progress("refit"),
     ).results[result.family]

@@ -20,6 +20,7 @@ from ray import tune
 
 from uctune.cluster import current_node
 from uctune.metrics import ObjectiveMetric
+from uctune.models import Device
 from uctune.tuning._objective import cv_steps
 
 __all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial", "trial_report"]
@@ -47,6 +48,7 @@ class TrialData:
     n_threads: int
     random_state: int
     rows: Any = field(repr=False)
+    device: Device = "cpu"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -61,6 +63,7 @@ def trial_report(
     fit_cpu_seconds: float,
     error: str | None,
     node: str | None,
+    gpus: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The result a trial reports after each fold (a replayed trial, once): what the scheduler and
     :class:`~uctune.tuning._search.StudySearch` read."""
@@ -73,6 +76,7 @@ def trial_report(
         "fit_cpu_seconds": fit_cpu_seconds,
         "fold_error": error or "",
         "node": node or "",
+        "gpus": ",".join(gpus),
     }
 
 
@@ -98,6 +102,7 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
     params = {**data.fixed, **{k: v for k, v in config.items() if k != TRIAL_KEY}}
     X, y, folds = _rows(data)
     node = current_node()
+    gpus = [str(g) for g in ray.get_gpu_ids()]
     started = time.perf_counter()
     fold_scores: list[float] = []
     cpu = 0.0
@@ -110,6 +115,7 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
         metric=data.metric,
         n_threads=data.n_threads,
         random_state=data.random_state,
+        device=data.device,
     ):
         cpu += step.fit_cpu_seconds
         fold_scores.append(step.fold_score)
@@ -123,5 +129,6 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
                 fit_cpu_seconds=cpu,
                 error=step.error,
                 node=node,
+                gpus=gpus,
             )
         )

@@ -50,6 +50,8 @@ def _settings(ctx: RunContext) -> TuneSettings:
         cpus_per_trial=tc.cpus_per_trial,
         max_failures=tc.max_failures,
         seed=config.seed,
+        device=config.device,
+        gpus_per_trial=config.gpus_per_fit,
     )
 
 
@@ -78,7 +80,9 @@ def tune_stage(ctx: RunContext) -> None:
     settings = _settings(ctx)
     section = ctx.results.setdefault("tuning", {})
     failures = ctx.results.setdefault("tuning_failures", {})
-    ctx.results.setdefault("execution", {"backend": ctx.backend, **ctx.cluster})
+    ctx.results.setdefault(
+        "execution", {"backend": ctx.backend, "device": config.device, **ctx.cluster}
+    )
     storage = config.tune.storage
     if storage:
         check_storage(storage)  # an unreachable bucket fails now, not after the first trials
