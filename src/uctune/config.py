@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from uctune.errors import ConfigError, NotFoundError
 from uctune.models import get_spec, resolve_families
-from uctune.registry._paths import default_registry_root
+from uctune.registry import default_registry_root
 
 __all__ = [
     "SplitConfig",

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uctune.api._trainers import _as_table, _Trainer
+from uctune.api._data import all_rows, as_table
 from uctune.cluster import ensure_ray
 from uctune.errors import NotFoundError
 from uctune.metrics import ObjectiveMetric
@@ -119,7 +119,7 @@ class HyperparameterTuner:
         import shutil
         import tempfile
 
-        from uctune.tuning import TuneSettings, tune_family
+        from uctune.tuning import TuneSettings, tune_and_refit
 
         spec = get_spec(family)
         settings = TuneSettings(
@@ -135,7 +135,7 @@ class HyperparameterTuner:
             device=self.device,
             gpus_per_trial=self.gpus_per_trial,
         )
-        table = _as_table(X_train, y_train, self.cv_folds)
+        table = as_table(X_train, y_train, self.cv_folds)
         ensure_ray(self.address)
         keep = self.storage_dir is not None
         if self.storage_dir is not None:
@@ -144,38 +144,29 @@ class HyperparameterTuner:
             root = Path(tempfile.mkdtemp(prefix="uctune-tune-"))
         folder = root / f"{self._calls:02d}-{spec.name}"
         self._calls += 1
+        params_file = (root if keep else DEFAULT_PARAMS_DIR) / f"{spec.name}_best_params.json"
         try:
             with _optuna_quiet(not self.verbose):
-                result = tune_family(
+                tuned = tune_and_refit(
                     spec.name,
-                    table.X,
-                    table.y,
+                    table,
+                    all_rows(table, self.random_state),
                     experiment_dir=folder,
                     settings=settings,
+                    cpus_per_fit=self.cpus_per_trial,
                     search_space=search_space,
                     fixed_params=fixed_params,
                     verbose=self.verbose,
+                    on_tuned=lambda result: write_json(params_file, result.best_params_document()),
                 )
         finally:
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
-        # Saved before the refit: the search is the expensive part, and its outcome is kept even
-        # if the refit fails.
-        params_file = (root if keep else DEFAULT_PARAMS_DIR) / f"{spec.name}_best_params.json"
-        write_json(params_file, result.best_params_document())
-        refitter = _Trainer(
-            random_state=self.random_state,
-            cv_folds=self.cv_folds,
-            cpus_per_fit=self.cpus_per_trial,
-            device=self.device,
-            gpus_per_fit=self.gpus_per_trial,
-            address=self.address,
-        )
-        model = refitter._train_table(spec.name, table, dict(result.best_params))
+        result = tuned.tuning
         self.results_.append(result)
-        self.refits_.append(refitter.results_[spec.name])
+        self.refits_.append(tuned.refit.to_dict())
         self.best_params_files_.append(params_file)
-        return model
+        return tuned.model
 
     def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         """XGBoost: max_depth 3-10, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""

@@ -30,7 +30,7 @@ from uctune.models import get_spec
 from uctune.report import _plots as plots
 from uctune.report._assess import ModelReport
 from uctune.report._settings import ReportSettings
-from uctune.report._tuning import TuningResult
+from uctune.report._tuning import TuningReport
 from uctune.runs import write_json, write_text
 
 __all__ = ["Report", "build_report", "write_report"]
@@ -311,7 +311,7 @@ def _model_section(
     }
 
 
-def _tuning_section(t: TuningResult) -> dict[str, Any]:
+def _tuning_section(t: TuningReport) -> dict[str, Any]:
     figures: list[_Image] = []
     if t.trials is not None and len(t.trials):
         figures.append(
@@ -366,7 +366,7 @@ def build_report(
     title: str = "Upper-circuit classifiers: model comparison",
     facts: Sequence[tuple[str, str]] = (),
     context: Mapping[str, Any] | None = None,
-    tuning: Sequence[TuningResult] = (),
+    tuning: Sequence[TuningReport] = (),
 ) -> Report:
     """Render the HTML page and the results document for these model reports.
 
