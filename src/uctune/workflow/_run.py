@@ -43,6 +43,7 @@ import yaml
 from uctune import __version__
 from uctune.config import RunConfig, load_config
 from uctune.data import FeatureTable, load_feature_table
+from uctune.data.schema import DATE_COLUMNS, ID_COLUMNS
 from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneError
 from uctune.registry import read_verified, sha256_of_file
 from uctune.runs import atomic_path, new_run_id, write_frame, write_json, write_text
@@ -207,13 +208,11 @@ class RunContext:
         if self.predictions_path.is_file():
             return pd.read_csv(self.predictions_path)
         test = self.split.test_index
-        ids = [c for c in ("symbol", "announcement_date") if c in self.table.frame.columns]
+        ids = [c for c in ID_COLUMNS if c in self.table.frame.columns]
         frame = self.table.frame.iloc[test][ids + [self.table.label]].reset_index(drop=True)
         frame.insert(0, "row", test)
-        if "announcement_date" in frame:
-            frame["announcement_date"] = pd.to_datetime(frame["announcement_date"]).dt.strftime(
-                "%Y-%m-%d"
-            )
+        for column in (c for c in DATE_COLUMNS if c in frame):
+            frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
         return frame
 
 
