@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-registry: $(STAMP)
 
 bench-gpu: $(STAMP)
 	$(BIN)/python benchmarks/bench_gpu.py $(ARGS)
+
+# The full-archive NSE build (needs ../shared/data/real): wall time and peak memory.
+bench-nse: $(STAMP)
+	$(BIN)/python benchmarks/bench_nse.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

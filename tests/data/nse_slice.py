@@ -33,7 +33,7 @@ ALL_SYMBOLS_DAYS = (pd.Timestamp("2025-12-12"), pd.Timestamp("2025-12-18"))
 Keep = Callable[[bytes, pd.Timestamp], bool]
 
 
-def _date_of(line: bytes) -> pd.Timestamp:
+def date_of(line: bytes) -> pd.Timestamp:
     return pd.Timestamp(line.split(b",")[2].strip().decode())
 
 
@@ -87,11 +87,14 @@ def write_source(
     bands.mkdir(parents=True)
     with tarfile.open(next(BANDS.glob("*.tar.xz")), mode="r:xz") as tar:
         for member in tar.getmembers():
-            if member.isfile() and member.name.endswith(".csv"):
-                if keep_band(_file_date(member.name)):
-                    handle = tar.extractfile(member)
-                    assert handle is not None
-                    (bands / Path(member.name).name).write_bytes(handle.read())
+            if (
+                member.isfile()
+                and member.name.endswith(".csv")
+                and keep_band(_file_date(member.name))
+            ):
+                handle = tar.extractfile(member)
+                assert handle is not None
+                (bands / Path(member.name).name).write_bytes(handle.read())
     return dest
 
 
@@ -103,8 +106,10 @@ def raw_rows(lines: dict[str, tuple[bytes, list[bytes]]], symbol: str) -> pd.Dat
         io.BytesIO(b"\n".join([header, *body])), skipinitialspace=True, na_values=["-"]
     )
     frame["DATE1"] = pd.to_datetime(frame["DATE1"], format="%d-%b-%Y")
-    return frame.drop_duplicates(["SYMBOL", "SERIES", "DATE1"]).sort_values("DATE1").reset_index(
-        drop=True
+    return (
+        frame.drop_duplicates(["SYMBOL", "SERIES", "DATE1"])
+        .sort_values("DATE1")
+        .reset_index(drop=True)
     )
 
 

@@ -15,13 +15,11 @@ import pandas as pd
 import pytest
 
 from tests.data import nse_slice
-from tests.data.nse_slice import _date_of
+from tests.data.nse_slice import date_of
 from uctune.cli.main import main
 from uctune.data.nse import FEATURES, HOLDOUT_START, build, sample_daily
 from uctune.data.schema import validate_table
 from uctune.errors import ConfigError
-
-pytestmark = pytest.mark.skipif(False, reason="")  # the real files are required, never skipped
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +91,20 @@ def test_features_hand_computed_from_raw_rows(built: Path, lines) -> None:
     qty = past["TTL_TRD_QNTY"]
     assert row["volume_ratio_30"] == pytest.approx(qty.iloc[-1] / qty.iloc[-30:].mean(), rel=1e-5)
     assert row["delivery_pct"] == pytest.approx(past["DELIV_PER"].iloc[-1], abs=1e-4)
-    assert row["delivery_pct_mean_20"] == pytest.approx(past["DELIV_PER"].iloc[-20:].mean(), rel=1e-5)
+    assert row["delivery_pct_mean_20"] == pytest.approx(
+        past["DELIV_PER"].iloc[-20:].mean(), rel=1e-5
+    )
     assert row["turnover_mean_20_lakh"] == pytest.approx(
         past["TURNOVER_LACS"].iloc[-20:].mean(), rel=1e-5
     )
     gains, losses = ret.iloc[-14:].clip(lower=0), (-ret.iloc[-14:]).clip(lower=0)
-    assert row["rsi_14"] == pytest.approx(100 * gains.mean() / (gains.mean() + losses.mean()), abs=1e-3)
-    tr = (np.maximum(past["HIGH_PRICE"], past["PREV_CLOSE"]) - np.minimum(past["LOW_PRICE"], past["PREV_CLOSE"])) / past["PREV_CLOSE"]
+    assert row["rsi_14"] == pytest.approx(
+        100 * gains.mean() / (gains.mean() + losses.mean()), abs=1e-3
+    )
+    tr = (
+        np.maximum(past["HIGH_PRICE"], past["PREV_CLOSE"])
+        - np.minimum(past["LOW_PRICE"], past["PREV_CLOSE"])
+    ) / past["PREV_CLOSE"]
     assert row["atr_14_pct"] == pytest.approx(100 * tr.iloc[-14:].mean(), abs=1e-3)
     assert row["volatility_20_pct"] == pytest.approx(100 * ret.iloc[-20:].std(ddof=1), abs=1e-3)
     assert row["sessions_listed"] == t
@@ -114,12 +119,16 @@ def test_split_day_is_a_price_gap_and_returns_stay_continuous(built: Path, lines
     next_day = raw.index[raw.index > pd.Timestamp("2026-01-14")][0]
     after = _row(daily, "AJMERA", str(next_day.date()))
     day = raw.loc["2026-01-14"]
-    assert after["ret_1d_pct"] == pytest.approx(100 * (day["CLOSE_PRICE"] / day["OPEN_PRICE"] - 1), abs=1e-3)
+    assert after["ret_1d_pct"] == pytest.approx(
+        100 * (day["CLOSE_PRICE"] / day["OPEN_PRICE"] - 1), abs=1e-3
+    )
     # Five sessions later the 5-session return compounds through the split, not a -80 % drop.
     sixth = raw.index[raw.index > pd.Timestamp("2026-01-14")][4]
     later = _row(daily, "AJMERA", str(sixth.date()))
     window = raw.loc[:sixth].iloc[-6:-1]  # the five sessions before, the split day first
-    ref = np.where(window.index == pd.Timestamp("2026-01-14"), window["OPEN_PRICE"], window["PREV_CLOSE"])
+    ref = np.where(
+        window.index == pd.Timestamp("2026-01-14"), window["OPEN_PRICE"], window["PREV_CLOSE"]
+    )
     expected = 100 * ((window["CLOSE_PRICE"] / ref).prod() - 1)
     assert later["ret_5d_pct"] == pytest.approx(expected, abs=1e-3)
     assert abs(later["ret_5d_pct"]) < 30
@@ -210,11 +219,13 @@ def test_truncation_leaves_event_features_unchanged(built: Path, lines, tmp_path
         source = nse_slice.write_source(
             tmp_path / symbol / "source",
             lines,
-            keep_row=lambda row, cut=cut: _date_of(row) < cut,
+            keep_row=lambda row, cut=cut: date_of(row) < cut,
             keep_band=lambda day, cut=cut: day < cut,
         )
         build(source, tmp_path / symbol / "out", calendar=nse_slice.CALENDAR)
-        cut_events = pd.read_parquet(tmp_path / symbol / "out" / "events.parquet").set_index("symbol")
+        cut_events = pd.read_parquet(tmp_path / symbol / "out" / "events.parquet").set_index(
+            "symbol"
+        )
         before, after = full.loc[symbol, list(FEATURES)], cut_events.loc[symbol, list(FEATURES)]
         pd.testing.assert_series_equal(before, after, check_names=False)
 
@@ -224,10 +235,10 @@ def test_daily_features_ignore_the_session_and_later(built: Path, lines, tmp_pat
     cut = pd.Timestamp("2026-02-20")
 
     def keep(row: bytes) -> bool:
-        return _date_of(row) <= cut
+        return date_of(row) <= cut
 
     scrambled = {
-        name: (header, [r.replace(b", 1", b", 9") if _date_of(r) == cut else r for r in rows])
+        name: (header, [r.replace(b", 1", b", 9") if date_of(r) == cut else r for r in rows])
         for name, (header, rows) in lines.items()
     }
     source = nse_slice.write_source(tmp_path / "source", scrambled, keep_row=keep)
@@ -255,8 +266,18 @@ def test_summary_withholds_holdout_label_statistics(built: Path, lines, tmp_path
 def test_sample_draws_labelled_rows_before_the_holdout(built: Path, tmp_path: Path) -> None:
     out = tmp_path / "sample.parquet"
     status = main(
-        ["data", "sample", "--data", str(built / "out" / "daily.parquet"), "--rows", "500",
-         "--seed", "3", "--out", str(out)]
+        [
+            "data",
+            "sample",
+            "--data",
+            str(built / "out" / "daily.parquet"),
+            "--rows",
+            "500",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+        ]
     )
     assert status == 0
     sample = pd.read_parquet(out)
@@ -269,8 +290,18 @@ def test_sample_draws_labelled_rows_before_the_holdout(built: Path, tmp_path: Pa
 
 def test_sample_refuses_a_date_inside_the_holdout(built: Path, tmp_path: Path, capsys) -> None:
     status = main(
-        ["data", "sample", "--data", str(built / "out" / "daily.parquet"), "--rows", "5",
-         "--before", "2026-08-01", "--out", str(tmp_path / "s.parquet")]
+        [
+            "data",
+            "sample",
+            "--data",
+            str(built / "out" / "daily.parquet"),
+            "--rows",
+            "5",
+            "--before",
+            "2026-08-01",
+            "--out",
+            str(tmp_path / "s.parquet"),
+        ]
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and "final holdout" in err[0]
@@ -278,11 +309,30 @@ def test_sample_refuses_a_date_inside_the_holdout(built: Path, tmp_path: Path, c
 
 
 def test_events_rows_are_accepted_by_predict_as_they_are(built: Path) -> None:
-    from uctune.scoring import prepare_features
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from uctune.scoring import prepare_features, score
 
     events = pd.read_parquet(built / "out_mc" / "events.parquet")
     X = prepare_features(events, FEATURES)
     assert list(X.columns) == list(FEATURES) and "upper_circuit" not in X.columns
+    # Scoring reads the features only: the holdout's labels are neither used nor passed on.
+    daily = pd.read_parquet(built / "out" / "daily.parquet")
+    train = daily[(daily["session_date"] < HOLDOUT_START) & daily["upper_circuit"].notna()]
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    model.fit(train[list(FEATURES)], train["upper_circuit"].astype(int))
+    scores = score(model, events, features=FEATURES, threshold=0.5, reasons=0)
+    scrambled = score(
+        model, events.assign(upper_circuit=1.0), features=FEATURES, threshold=0.5, reasons=0
+    )
+    assert list(scores.columns) == [
+        "symbol",
+        "announcement_date",
+        "probability",
+        "decision",
+        "confidence",
+    ]
+    pd.testing.assert_frame_equal(scores, scrambled)
 
 
 def _bad_build(args: list[str], out: Path, capsys) -> str:
@@ -307,9 +357,7 @@ def test_calendar_without_a_date_column_is_refused(built: Path, tmp_path: Path, 
     calendar = tmp_path / "cal.csv"
     calendar.write_text("symbol,company\nTCS,Tata Consultancy\n")
     out = tmp_path / "out"
-    line = _bad_build(
-        ["--source", str(built / "source"), "--calendar", str(calendar)], out, capsys
-    )
+    line = _bad_build(["--source", str(built / "source"), "--calendar", str(calendar)], out, capsys)
     assert str(calendar) in line and "no date column" in line
     assert not out.exists()
 

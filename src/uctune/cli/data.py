@@ -114,8 +114,10 @@ def nse(source: Path, out: Path, calendar: Path | None) -> None:
     )
     for line in summary.lines():
         click.echo(line)
-    click.echo(f"wrote {out} (daily.parquet{', events.parquet' if calendar else ''}, NSE.md) "
-               f"in {summary.seconds:.0f} s")
+    click.echo(
+        f"wrote {out} (daily.parquet{', events.parquet' if calendar else ''}, NSE.md) "
+        f"in {summary.seconds:.0f} s"
+    )
 
 
 @command.command("sample")
@@ -147,8 +149,10 @@ def sample(data: Path, rows: int, before: object, seed: int, out: Path) -> None:
 
     from uctune.data.nse import sample_daily
     from uctune.data.schema import LABEL
-    from uctune.runs import write_frame
+    from uctune.runs import TABLE_SUFFIXES, write_frame
 
+    if not out.name.lower().endswith(TABLE_SUFFIXES):
+        raise ConfigError(f"--out must end in .csv, .csv.gz or .parquet, got {str(out)!r}")
     frame = sample_daily(data, rows=rows, before=pd.Timestamp(before), seed=seed)
     write_frame(frame, out)
     click.echo(

@@ -26,7 +26,7 @@ from uctune.data.nse._daily import (
     etf_symbols,
     label_sessions,
 )
-from uctune.data.nse._events import build_events
+from uctune.data.nse._events import build_events, sessions
 from uctune.data.nse._read import Progress, find_sources, read_bands, read_bhavcopy, read_calendar
 from uctune.errors import ConfigError, DataError
 
@@ -92,11 +92,17 @@ class BuildSummary:
             "(they include the final holdout, the July-August 2026 results season)",
             "  price rows: " + "; ".join(f"{k} {v:,}" for k, v in self.price_funnel),
             f"  unlabelled before {cut}: "
-            + ("; ".join(f"{k} {v:,}" for k, v in self.label_funnel_before if k != "labelled")
-               or "none"),
+            + (
+                "; ".join(f"{k} {v:,}" for k, v in self.label_funnel_before if k != "labelled")
+                or "none"
+            ),
             "  missing sessions detected: "
             + (", ".join(self.missing_sessions[:6]) or "none")
-            + (f", ... ({len(self.missing_sessions)} in all)" if len(self.missing_sessions) > 6 else ""),
+            + (
+                f", ... ({len(self.missing_sessions)} in all)"
+                if len(self.missing_sessions) > 6
+                else ""
+            ),
         ]
         if self.events_rows is not None:
             text += [
@@ -192,9 +198,12 @@ def build(
     counts = meta["label_status"][before].value_counts()
     summary.label_funnel_before = [(str(k), int(v)) for k, v in counts.items() if v]
 
+    calendar_sessions = sessions(frame)
     events = events_meta = None
     if cal is not None:
-        events, events_meta, funnel = build_events(cal, frame, state, labels, bands, etf)
+        events, events_meta, funnel = build_events(
+            cal, frame, state, labels, bands, etf, calendar_sessions
+        )
         events = _as_float(events, list(FEATURES))
         summary.events_rows = len(events)
         summary.events_funnel = funnel
@@ -204,9 +213,7 @@ def build(
         summary.events_labelled_before = int((~np.isnan(y_ev)).sum())
         summary.events_positive_before = int(np.nansum(y_ev))
         summary.events_holdout = int((~ev_before).sum())
-    from uctune.data.nse._events import sessions
-
-    summary.missing_sessions = [d.date().isoformat() for d in sessions(frame)[1]]
+    summary.missing_sessions = [d.date().isoformat() for d in calendar_sessions[1]]
     summary.seconds = time.perf_counter() - started
 
     out.parent.mkdir(parents=True, exist_ok=True)

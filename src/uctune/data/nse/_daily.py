@@ -34,7 +34,8 @@ __all__ = [
 # share normally gets): the PREV_CLOSE was not adjusted for a split or bonus (NOTES.md).
 GAP_LOW, GAP_HIGH = 0.79, 1.21
 _RIGHTS = r"-RE\d*$"  # rights entitlements (SYMBOL-RE, -RE1, ...) are not shares
-_ETF_SYMBOL = r"(?:ETF|BEES|IETF)"
+# Fund symbols end in ETF (ETFADD, EBBETF0425), BEES, or start with NETF; JETFREIGHT is a share.
+_ETF_SYMBOL = r"(?:ETF(?:ADD|\d{4})?$|BEES$|^NETF)"
 _ETF_NAME = r"(?:\bETF\b|EXCHANGE TRADED)"
 _TICK_2024 = pd.Timestamp("2024-06-10")  # 1 paisa under Rs 250 from here
 _TICK_2025 = pd.Timestamp("2025-04-15")  # price-based ticks from here
@@ -177,8 +178,12 @@ def compute_state(prices: pd.DataFrame) -> pd.DataFrame:
         out["atr_14_pct"] = 100 * _window_mean(true_range, pos, 14, 14)
         hits = prices["_hit"].to_numpy(dtype=float)
         out["uc_hits_126"] = _window_sum(hits, pos, 126)
-        range10 = _window_extreme(adj_high, pos, 10, "max") - _window_extreme(adj_low, pos, 10, "min")
-        range60 = _window_extreme(adj_high, pos, 60, "max") - _window_extreme(adj_low, pos, 60, "min")
+        range10 = _window_extreme(adj_high, pos, 10, "max") - _window_extreme(
+            adj_low, pos, 10, "min"
+        )
+        range60 = _window_extreme(adj_high, pos, 60, "max") - _window_extreme(
+            adj_low, pos, 60, "min"
+        )
         out["vcp_ratio_10_60"] = np.where(range60 > 0, range10 / range60, np.nan)
     out["turnover_mean_20_lakh"] = _window_mean(
         prices["TURNOVER_LACS"].to_numpy(dtype=float), pos, 20, 20
@@ -191,9 +196,7 @@ def compute_state(prices: pd.DataFrame) -> pd.DataFrame:
     return state
 
 
-def band_in_force(
-    keys: pd.DataFrame, bands: pd.DataFrame, *, date_column: str
-) -> pd.DataFrame:
+def band_in_force(keys: pd.DataFrame, bands: pd.DataFrame, *, date_column: str) -> pd.DataFrame:
     """The band for each (``symbol``, date) row of ``keys``: from the latest ``sec_list``
     snapshot dated strictly before the date (its bands apply from the next session), else the
     symbol's earliest snapshot (an approximation). Returns ``circuit_band`` (NaN for No Band) and
@@ -232,7 +235,13 @@ def tick_paise(dates: np.ndarray, prev_close: np.ndarray) -> np.ndarray:
     under_250 = prev_close < 250
     tick = np.where((dates >= np.datetime64(_TICK_2024)) & under_250, 1, 5)
     price_based = np.select(
-        [under_250, prev_close <= 1000, prev_close <= 5000, prev_close <= 10000, prev_close <= 20000],
+        [
+            under_250,
+            prev_close <= 1000,
+            prev_close <= 5000,
+            prev_close <= 10000,
+            prev_close <= 20000,
+        ],
         [1, 5, 10, 50, 100],
         500,
     )
@@ -250,8 +259,14 @@ def upper_limit_paise(prev_close: np.ndarray, band: np.ndarray, tick: np.ndarray
     return np.maximum(limit, pc_paise + tick)
 
 
-_STATUS = ("labelled", "first row (listing)", "price gap (unadjusted PREV_CLOSE)",
-           "No Band (F&O)", "band unknown (symbol in no sec_list snapshot)", "no usable price")
+_STATUS = (
+    "labelled",
+    "first row (listing)",
+    "price gap (unadjusted PREV_CLOSE)",
+    "No Band (F&O)",
+    "band unknown (symbol in no sec_list snapshot)",
+    "no usable price",
+)
 
 
 def label_sessions(prices: pd.DataFrame, band: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ def sessions(prices: pd.DataFrame) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
     same = (frame["PREV_CLOSE"] - prev_close).abs() < 0.005
     share = same[consecutive].groupby(frame["DATE1"][consecutive]).mean()
     missing: list[pd.Timestamp] = []
-    for after, fraction in share[share < 0.5].items():  # one entry per gap, not per row
+    for after in share.index[share < 0.5]:  # one entry per gap, not per row
         before = day_before[after]
         between = pd.bdate_range(before + pd.Timedelta(days=1), after - pd.Timedelta(days=1))
         missing.extend(between)
@@ -55,8 +55,10 @@ def build_events(
     labels: pd.DataFrame,
     bands: pd.DataFrame,
     etf: set[str],
+    calendar_sessions: tuple[pd.DatetimeIndex, pd.DatetimeIndex],
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, int]]]:
-    """(events table, its metadata, funnel). ``prices``/``state``/``labels`` are row-aligned."""
+    """(events table, its metadata, funnel). ``prices``/``state``/``labels`` are row-aligned;
+    ``calendar_sessions`` is :func:`sessions` of ``prices``."""
     funnel: list[tuple[str, int]] = [("calendar rows", len(calendar))]
     symbol, matched_by = _match_symbols(calendar, set(prices["SYMBOL"].unique()), bands)
     ev = calendar.assign(symbol=symbol, matched_by=matched_by)
@@ -70,7 +72,7 @@ def build_events(
     ev = ev.drop_duplicates(["symbol", "announcement_date"]).reset_index(drop=True)
     funnel.append(("dropped: repeated (symbol, date)", n - len(ev)))
 
-    all_sessions, missing = sessions(prices)
+    all_sessions, missing = calendar_sessions
     at = all_sessions.searchsorted(ev["announcement_date"].to_numpy(), side="left")
     last = len(all_sessions)
     d0 = pd.Series(all_sessions[np.minimum(at, last - 1)], index=ev.index).where(at < last)

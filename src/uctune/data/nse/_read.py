@@ -199,7 +199,9 @@ def read_bands(paths: tuple[Path, ...]) -> pd.DataFrame:
             try:
                 snap = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-                raise DataError(f"{label} is not a readable sec_list CSV: {first_line(exc)}") from None
+                raise DataError(
+                    f"{label} is not a readable sec_list CSV: {first_line(exc)}"
+                ) from None
             snap.columns = [str(c).strip() for c in snap.columns]
             missing = [c for c in _BAND_COLUMNS if c not in snap.columns]
             if missing:
@@ -220,8 +222,7 @@ def read_bands(paths: tuple[Path, ...]) -> pd.DataFrame:
                         "series": snap["Series"].str.strip(),
                         "name": snap["Security Name"].str.strip(),
                         "band": band.astype(float),
-                        "remarks": snap.get("Remarks", pd.Series("", index=snap.index))
-                        .str.strip(),
+                        "remarks": snap.get("Remarks", pd.Series("", index=snap.index)).str.strip(),
                         "band_date": _band_date(name, label),
                     }
                 )
@@ -255,7 +256,9 @@ def _calendar_csv(path: Path) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"calendar {str(path)!r} cannot be read as CSV: {first_line(exc)}") from None
+        raise DataError(
+            f"calendar {str(path)!r} cannot be read as CSV: {first_line(exc)}"
+        ) from None
     columns = {str(c).strip().lower(): c for c in raw.columns}
     date_col = next((columns[c] for c in _DATE_COLUMNS if c in columns), None)
     if date_col is None:
@@ -274,7 +277,9 @@ def _calendar_csv(path: Path) -> pd.DataFrame:
     dates = pd.to_datetime(raw[date_col].str.strip(), errors="coerce", format="ISO8601")
     if dates.isna().any():
         bad = sorted(set(raw[date_col][dates.isna()]))[:3]
-        raise DataError(f"calendar {str(path)!r}: {date_col!r} must hold YYYY-MM-DD dates, got {bad}")
+        raise DataError(
+            f"calendar {str(path)!r}: {date_col!r} must hold YYYY-MM-DD dates, got {bad}"
+        )
     symbol = raw[sym_col].str.strip().str.upper() if sym_col is not None else ""
     company = raw[name_col].str.strip() if name_col is not None else ""
     return pd.DataFrame(
