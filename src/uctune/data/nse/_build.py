@@ -153,8 +153,7 @@ def build(
 
     band = band_in_force(frame.rename(columns={"SYMBOL": "symbol"}), bands, date_column="DATE1")
     labels = label_sessions(frame, band)
-    frame["_hit"] = labels["upper_circuit"].fillna(0.0).to_numpy()
-    state = compute_state(frame)
+    state = compute_state(frame, labels["upper_circuit"].fillna(0.0).to_numpy())
     say("features computed")
 
     # The daily row of session t shows the state as of the stock's previous row.

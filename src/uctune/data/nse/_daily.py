@@ -127,8 +127,9 @@ def _window_extreme(values: np.ndarray, pos: np.ndarray, window: int, how: str) 
     return np.where(pos >= window - 1, out, np.nan)  # the window must not reach another symbol
 
 
-def compute_state(prices: pd.DataFrame) -> pd.DataFrame:
-    """Each row's features as of that session's close (the row itself included)."""
+def compute_state(prices: pd.DataFrame, hits: np.ndarray) -> pd.DataFrame:
+    """Each row's features as of that session's close (the row itself included); ``hits`` is
+    each row's label with NaN as 0 (for ``uc_hits_126``)."""
     pos = prices["pos"].to_numpy()
     pc = prices["PREV_CLOSE"].to_numpy(dtype=float)
     op = prices["OPEN_PRICE"].to_numpy(dtype=float)
@@ -176,7 +177,6 @@ def compute_state(prices: pd.DataFrame) -> pd.DataFrame:
         var = np.clip((mean_r2 - mean_r**2) * 20 / 19, 0, None)  # sample variance (ddof 1)
         out["volatility_20_pct"] = 100 * np.sqrt(var)
         out["atr_14_pct"] = 100 * _window_mean(true_range, pos, 14, 14)
-        hits = prices["_hit"].to_numpy(dtype=float)
         out["uc_hits_126"] = _window_sum(hits, pos, 126)
         range10 = _window_extreme(adj_high, pos, 10, "max") - _window_extreme(
             adj_low, pos, 10, "min"

@@ -34,9 +34,9 @@ def sessions(prices: pd.DataFrame) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
     return dates.union(gaps), gaps
 
 
-def _match_symbols(
-    calendar: pd.DataFrame, known: set[str], bands: pd.DataFrame
-) -> tuple[pd.Series, pd.Series]:
+def _match_symbols(calendar: pd.DataFrame, bands: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each event's symbol: the calendar's own, else the one whose sec_list name normalises to the
+    same key as the company's (when exactly one does); and how it was found."""
     names = bands.drop_duplicates("symbol", keep="last")[["symbol", "name"]]
     names = names.assign(key=names["name"].map(normalise_name))
     unique = names.drop_duplicates("key", keep=False).set_index("key")["symbol"]
@@ -60,7 +60,7 @@ def build_events(
     """(events table, its metadata, funnel). ``prices``/``state``/``labels`` are row-aligned;
     ``calendar_sessions`` is :func:`sessions` of ``prices``."""
     funnel: list[tuple[str, int]] = [("calendar rows", len(calendar))]
-    symbol, matched_by = _match_symbols(calendar, set(prices["SYMBOL"].unique()), bands)
+    symbol, matched_by = _match_symbols(calendar, bands)
     ev = calendar.assign(symbol=symbol, matched_by=matched_by)
     n = len(ev)
     ev = ev[ev["symbol"] != ""]
