@@ -111,6 +111,19 @@ def test_features_hand_computed_from_raw_rows(built: Path, lines) -> None:
     assert row["circuit_band"] == 5.0  # the symbol's earliest snapshot (7 Jul 2026)
 
 
+def test_returns_span_a_session_missing_from_the_archive(built: Path, lines) -> None:
+    """The Sunday budget session of 1 Feb 2026 is not in the archive: 2 Feb's PREV_CLOSE is its
+    close. The return shown on 3 Feb spans both sessions, from 30 Jan's close."""
+    daily = _daily(built)
+    for symbol in ("SHIVAMILLS", "HYBRIDFIN", "20MICRONS"):
+        raw = nse_slice.raw_rows(lines, symbol).set_index("DATE1")
+        jan30, feb2 = raw.loc["2026-01-30"], raw.loc["2026-02-02"]
+        assert feb2["PREV_CLOSE"] != jan30["CLOSE_PRICE"]
+        row = _row(daily, symbol, "2026-02-03")
+        expected = 100 * (feb2["CLOSE_PRICE"] / jan30["CLOSE_PRICE"] - 1)
+        assert row["ret_1d_pct"] == pytest.approx(expected, abs=1e-3)
+
+
 @pytest.mark.parametrize("symbol", ["SHIVAMILLS", "20MICRONS"])
 def test_price_level_features_hand_computed(built: Path, lines, symbol: str) -> None:
     """Over 60 rows whose PREV_CLOSE is each time the row before's close, the price index is

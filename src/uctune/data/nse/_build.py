@@ -153,7 +153,9 @@ def build(
 
     band = band_in_force(frame.rename(columns={"SYMBOL": "symbol"}), bands, date_column="DATE1")
     labels = label_sessions(frame, band)
-    state = compute_state(frame, labels["upper_circuit"].fillna(0.0).to_numpy())
+    calendar_sessions = sessions(frame)
+    after_gap = frame["DATE1"].isin(calendar_sessions.after_gap).to_numpy()
+    state = compute_state(frame, labels["upper_circuit"].fillna(0.0).to_numpy(), after_gap)
     say("features computed")
 
     # The daily row of session t shows the state as of the stock's previous row.
@@ -197,7 +199,6 @@ def build(
     counts = meta["label_status"][before].value_counts()
     summary.label_funnel_before = [(str(k), int(v)) for k, v in counts.items() if v]
 
-    calendar_sessions = sessions(frame)
     events = events_meta = None
     if cal is not None:
         events, events_meta, funnel = build_events(
@@ -212,7 +213,7 @@ def build(
         summary.events_labelled_before = int((~np.isnan(y_ev)).sum())
         summary.events_positive_before = int(np.nansum(y_ev))
         summary.events_holdout = int((~ev_before).sum())
-    summary.missing_sessions = [d.date().isoformat() for d in calendar_sessions[1]]
+    summary.missing_sessions = [d.date().isoformat() for d in calendar_sessions.missing]
     summary.seconds = time.perf_counter() - started
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -127,9 +127,10 @@ def _window_extreme(values: np.ndarray, pos: np.ndarray, window: int, how: str) 
     return np.where(pos >= window - 1, out, np.nan)  # the window must not reach another symbol
 
 
-def compute_state(prices: pd.DataFrame, hits: np.ndarray) -> pd.DataFrame:
+def compute_state(prices: pd.DataFrame, hits: np.ndarray, after_gap: np.ndarray) -> pd.DataFrame:
     """Each row's features as of that session's close (the row itself included); ``hits`` is
-    each row's label with NaN as 0 (for ``uc_hits_126``)."""
+    each row's label with NaN as 0 (for ``uc_hits_126``), ``after_gap`` marks the rows of a
+    session whose previous session is missing from the archive."""
     pos = prices["pos"].to_numpy()
     pc = prices["PREV_CLOSE"].to_numpy(dtype=float)
     op = prices["OPEN_PRICE"].to_numpy(dtype=float)
@@ -140,8 +141,15 @@ def compute_state(prices: pd.DataFrame, hits: np.ndarray) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         gap = (op < pc * GAP_LOW) | (op > pc * GAP_HIGH)
         # A gap row's PREV_CLOSE is on the old share count: measure its session from the open.
-        ref = np.where(gap, op, pc)
+        session_ref = np.where(gap, op, pc)
+        # After sessions missing from the archive, PREV_CLOSE is the missing session's close: span
+        # the gap from the stock's last close in the archive, unless the two differ by more than
+        # a factor 2 (a corporate action, whose adjusted PREV_CLOSE is then the right reference).
+        last_close = np.concatenate(([np.nan], cl[:-1]))
+        spans = after_gap & (pos > 0) & ~gap & (pc / last_close > 0.5) & (pc / last_close < 2.0)
+        ref = np.where(spans, last_close, session_ref)
         ref = np.where(ref > 0, ref, np.nan)
+        session_ref = np.where(session_ref > 0, session_ref, np.nan)
         ret = cl / ref - 1.0
         ret[pos == 0] = np.nan  # a listing day's PREV_CLOSE is the issue price
         logr = np.where(np.isnan(ret), 0.0, np.log1p(ret))
@@ -152,7 +160,7 @@ def compute_state(prices: pd.DataFrame, hits: np.ndarray) -> pd.DataFrame:
         factor = np.where(cl > 0, index / cl, np.nan)  # raw price -> index units
         adj_high, adj_low = hi * factor, lo * factor
         adj_qty = qty / factor
-        true_range = (np.maximum(hi, ref) - np.minimum(lo, ref)) / ref
+        true_range = (np.maximum(hi, session_ref) - np.minimum(lo, session_ref)) / session_ref
         true_range[pos == 0] = np.nan
 
     out: dict[str, np.ndarray] = {}

@@ -3,19 +3,30 @@ reaction day, label "the band was hit on the reaction day or the next session"."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from uctune.data.nse._daily import FEATURES, STATE_FEATURES, band_in_force
 from uctune.data.nse._read import normalise_name
 
-__all__ = ["sessions", "build_events"]
+__all__ = ["Sessions", "sessions", "build_events"]
 
 
-def sessions(prices: pd.DataFrame) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+@dataclass(frozen=True)
+class Sessions:
+    """The exchange's sessions as the archive shows them."""
+
+    all: pd.DatetimeIndex  # bhavcopy dates and the missing sessions
+    missing: pd.DatetimeIndex  # weekdays inside a gap of the archive
+    after_gap: pd.DatetimeIndex  # bhavcopy dates whose previous session is not in the archive
+
+
+def sessions(prices: pd.DataFrame) -> Sessions:
     """The exchange's sessions: every bhavcopy date, plus the weekdays inside a gap that the data
     show to be missing sessions rather than holidays (fewer than half of the stocks traded on
-    both sides carry the earlier close as their PREV_CLOSE). Returns (sessions, missing ones)."""
+    both sides carry the earlier close as their PREV_CLOSE)."""
     dates = pd.DatetimeIndex(np.sort(prices["DATE1"].unique()))
     frame = prices[["DATE1", "PREV_CLOSE", "CLOSE_PRICE", "pos"]]
     prev_date = frame["DATE1"].shift(1)
@@ -25,13 +36,14 @@ def sessions(prices: pd.DataFrame) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
     consecutive = (frame["pos"] > 0) & (prev_date == frame["DATE1"].map(day_before))
     same = (frame["PREV_CLOSE"] - prev_close).abs() < 0.005
     share = same[consecutive].groupby(frame["DATE1"][consecutive]).mean()
+    after_gap = pd.DatetimeIndex(share.index[share < 0.5])
     missing: list[pd.Timestamp] = []
-    for after in share.index[share < 0.5]:  # one entry per gap, not per row
+    for after in after_gap:  # one entry per gap, not per row
         before = day_before[after]
         between = pd.bdate_range(before + pd.Timedelta(days=1), after - pd.Timedelta(days=1))
         missing.extend(between)
     gaps = pd.DatetimeIndex(sorted(missing))
-    return dates.union(gaps), gaps
+    return Sessions(all=dates.union(gaps), missing=gaps, after_gap=after_gap)
 
 
 def _match_symbols(calendar: pd.DataFrame, bands: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -55,7 +67,7 @@ def build_events(
     labels: pd.DataFrame,
     bands: pd.DataFrame,
     etf: set[str],
-    calendar_sessions: tuple[pd.DatetimeIndex, pd.DatetimeIndex],
+    calendar_sessions: Sessions,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, int]]]:
     """(events table, its metadata, funnel). ``prices``/``state``/``labels`` are row-aligned;
     ``calendar_sessions`` is :func:`sessions` of ``prices``."""
@@ -72,7 +84,7 @@ def build_events(
     ev = ev.drop_duplicates(["symbol", "announcement_date"]).reset_index(drop=True)
     funnel.append(("dropped: repeated (symbol, date)", n - len(ev)))
 
-    all_sessions, missing = calendar_sessions
+    all_sessions, missing = calendar_sessions.all, calendar_sessions.missing
     at = all_sessions.searchsorted(ev["announcement_date"].to_numpy(), side="left")
     last = len(all_sessions)
     d0 = pd.Series(all_sessions[np.minimum(at, last - 1)], index=ev.index).where(at < last)
