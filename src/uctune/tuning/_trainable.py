@@ -19,7 +19,7 @@ import ray
 from ray import tune
 
 from uctune.cluster import current_node
-from uctune.metrics import ObjectiveMetric
+from uctune.metrics import ObjectiveMetric, ThresholdFrom
 from uctune.tuning._objective import cv_steps
 
 __all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial", "trial_report"]
@@ -40,6 +40,8 @@ class TrialData:
     ``rows`` is an object-store reference to ``(X, y, folds)``, which a worker process fetches once.
     ``fixed`` holds params kept out of the search. ``replay`` holds the final results of trials the
     study has already finished, for trials that a restored experiment would otherwise run again.
+    ``threshold_from`` says which folds may choose a fold's F1 threshold (``earlier_folds`` with
+    walk-forward CV).
     """
 
     family: str
@@ -47,6 +49,7 @@ class TrialData:
     n_threads: int
     random_state: int
     rows: Any = field(repr=False)
+    threshold_from: ThresholdFrom = "other_folds"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -99,7 +102,6 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
     X, y, folds = _rows(data)
     node = current_node()
     started = time.perf_counter()
-    fold_scores: list[float] = []
     cpu = 0.0
     for step in cv_steps(
         data.family,
@@ -110,15 +112,15 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
         metric=data.metric,
         n_threads=data.n_threads,
         random_state=data.random_state,
+        threshold_from=data.threshold_from,
     ):
         cpu += step.fit_cpu_seconds
-        fold_scores.append(step.fold_score)
         tune.report(
             trial_report(
                 number,
                 score=step.score,
                 folds_done=step.folds_done,
-                fold_scores=fold_scores,
+                fold_scores=step.fold_scores,
                 seconds=time.perf_counter() - started,
                 fit_cpu_seconds=cpu,
                 error=step.error,

@@ -48,6 +48,7 @@ def _settings(ctx: RunContext) -> TuneSettings:
         cpus_per_trial=tc.cpus_per_trial,
         max_failures=tc.max_failures,
         seed=config.seed,
+        cv=ctx.cv,
     )
 
 
@@ -91,6 +92,7 @@ def tune_stage(ctx: RunContext) -> None:
                 resume=(folder / STUDY_FILE).exists(),
                 progress=None if ctx.verbose else ctx.progress(f"tune {family}"),
                 verbose=ctx.verbose,
+                **ctx.cv_rows(),
             )
             trials_csv = _write_trials(ctx, family, result)
             # The refit is the train stage's own code path, so the tuned model's threshold, CV and
@@ -105,6 +107,7 @@ def tune_stage(ctx: RunContext) -> None:
                 cpus_per_fit=config.train.cpus_per_fit,
                 backend=ctx.backend,
                 progress=ctx.progress(f"refit {family}"),
+                cv=ctx.cv,
             ).results[family]
         except BaseException as exc:
             if (folder / STUDY_FILE).exists():
