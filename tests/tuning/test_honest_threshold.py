@@ -126,7 +126,9 @@ def test_train_stage_scores_each_fold_at_a_threshold_chosen_without_it(tiny_tabl
     train, y = split.train_index, tiny_table.y
     ys, ps = [], []
     for k, (a, b) in enumerate(training_folds(tiny_table, split, cv=cv, n_folds=3, seed=11)):
-        out = fit_and_predict("lr", {}, tiny_table.X, y, train[a], train[b], fold=k, random_state=11)
+        out = fit_and_predict(
+            "lr", {}, tiny_table.X, y, train[a], train[b], fold=k, random_state=11
+        )
         ys.append(y[train[b]])
         ps.append(out.proba)
     expected = cross_fitted_thresholds(ys, ps, source=cv.threshold_from)

@@ -329,7 +329,7 @@ def _checked_study(
     if recorded is None:
         study.set_user_attr("settings", record)
     elif recorded != record:
-        changed = sorted(k for k in record if record[k] != recorded.get(k))
+        changed = sorted(k for k in {*record, *recorded} if record.get(k) != recorded.get(k))
         raise IntegrityError(
             f"the study in {str(study_path)!r} was started with different settings "
             f"({', '.join(changed)}); start a new tuning run"
