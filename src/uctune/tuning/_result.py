@@ -95,7 +95,6 @@ class TuningResult:
             "family": self.family,
             "metric": self.metric,
             "best_score": self.best_score,
-            "best_score_is": BEST_SCORE_IS,
             "best_trial": self.best_trial,
             "params": dict(self.best_params),
         }
