@@ -155,6 +155,10 @@ class RunConfig(_Strict):
     data: Path | None = None
     output_dir: Path = Path("runs")
     seed: int = 42
+    # Where the families that can fit on a GPU (XGBoost) fit, in the train and tune stages alike;
+    # ``gpus_per_fit`` is what one such fit or trial asks Ray for (a fraction shares a GPU).
+    device: Literal["cpu", "cuda"] = "cpu"
+    gpus_per_fit: float = Field(1.0, gt=0.0, le=64.0)
     split: SplitConfig = SplitConfig()
     cv: CVConfig = CVConfig()
     train: TrainConfig = TrainConfig()

@@ -13,7 +13,7 @@ from uctune.cluster import ensure_ray
 from uctune.data import LABEL, FeatureTable, load_feature_table, validate_table
 from uctune.errors import DataError
 from uctune.metrics import classification_metrics, decision_threshold
-from uctune.models import ThresholdedClassifier
+from uctune.models import Device, ThresholdedClassifier
 from uctune.runs import write_json
 from uctune.splits import SplitMethod
 from uctune.training import FamilyResult, SplitInfo, make_split, train_families, tree_importance
@@ -44,6 +44,8 @@ class _Trainer:
         split: SplitMethod = "stratified",
         cv_folds: int = 5,
         cpus_per_fit: int = 1,
+        device: Device = "cpu",
+        gpus_per_fit: float = 1.0,
         address: str | None = None,
     ) -> None:
         self.data_path = data_path
@@ -52,6 +54,8 @@ class _Trainer:
         self.split = split
         self.cv_folds = cv_folds
         self.cpus_per_fit = cpus_per_fit
+        self.device = device
+        self.gpus_per_fit = gpus_per_fit
         self.address = address
         self.table: FeatureTable | None = None
         self.split_: SplitInfo | None = None
@@ -106,6 +110,8 @@ class _Trainer:
             n_folds=self.cv_folds,
             seed=self.random_state,
             cpus_per_fit=self.cpus_per_fit,
+            device=self.device,
+            gpus_per_fit=self.gpus_per_fit,
             backend="ray",
         )
         result: FamilyResult = outcome.results[family]
@@ -151,7 +157,11 @@ class BaselineTrainer(_Trainer):
 
 
 class AdvancedTrainer(_Trainer):
-    """Story 3.2: XGBoost, LightGBM and the neural network, with feature importance for trees."""
+    """Story 3.2: XGBoost, LightGBM and the neural network, with feature importance for trees.
+
+    ``device="cuda"`` fits XGBoost on GPUs ("XGBoost with GPU support"), ``gpus_per_fit`` each, on
+    the Ray cluster's GPU nodes; a cluster without GPUs is refused at the first fit.
+    """
 
     def train_xgboost(self, X_train: Any, y_train: Any, **params: Any) -> ThresholdedClassifier:
         """XGBoost, max_depth=5, learning_rate=0.1, hist, scale_pos_weight = negatives/positives."""

@@ -12,7 +12,7 @@ from uctune.api._trainers import _as_table, _Trainer
 from uctune.cluster import ensure_ray
 from uctune.errors import NotFoundError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import ThresholdedClassifier, get_spec
+from uctune.models import Device, ThresholdedClassifier, get_spec
 from uctune.runs import write_json
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class HyperparameterTuner:
     to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep (a
     folder ``<call>-<family>`` per call: ``00-xgboost``, ``01-lightgbm``, ...).
 
+    ``device="cuda"`` runs XGBoost's trials and refit on GPUs (``gpus_per_trial`` each).
+
     Each search's best params are saved as JSON, ``<family>_best_params.json`` (``family``,
     ``metric``, ``best_score``, ``best_trial``, ``params``: the document ``uctune tune`` writes), in
     ``storage_dir`` when given, else in ``data/models/tuning`` under the working directory; a later
@@ -77,6 +79,8 @@ class HyperparameterTuner:
         cpus_per_trial: int = 1,
         max_failures: int = 2,
         random_state: int = 42,
+        device: Device = "cpu",
+        gpus_per_trial: float = 1.0,
         storage_dir: str | os.PathLike[str] | None = None,
         address: str | None = None,
         verbose: bool = False,
@@ -90,6 +94,8 @@ class HyperparameterTuner:
         self.cpus_per_trial = cpus_per_trial
         self.max_failures = max_failures
         self.random_state = random_state
+        self.device = device
+        self.gpus_per_trial = gpus_per_trial
         self.storage_dir = storage_dir
         self.address = address
         self.verbose = verbose
@@ -126,6 +132,8 @@ class HyperparameterTuner:
             cpus_per_trial=self.cpus_per_trial,
             max_failures=self.max_failures,
             seed=self.random_state,
+            device=self.device,
+            gpus_per_trial=self.gpus_per_trial,
         )
         table = _as_table(X_train, y_train, self.cv_folds)
         ensure_ray(self.address)
@@ -159,6 +167,8 @@ class HyperparameterTuner:
             random_state=self.random_state,
             cv_folds=self.cv_folds,
             cpus_per_fit=self.cpus_per_trial,
+            device=self.device,
+            gpus_per_fit=self.gpus_per_trial,
             address=self.address,
         )
         model = refitter._train_table(spec.name, table, dict(result.best_params))

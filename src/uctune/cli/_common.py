@@ -108,6 +108,20 @@ def ray_options(func: F) -> F:
         click.option(
             "--num-cpus", type=int, default=None, help="CPUs of the local Ray [default: all cores]."
         ),
+        click.option(
+            "--device",
+            type=click.Choice(["cpu", "cuda"]),
+            default=None,
+            help="Fit XGBoost on the cluster's GPUs (cuda) or on CPUs; the other families always "
+            "use CPUs [default: cpu].",
+        ),
+        click.option(
+            "--gpus-per-fit",
+            type=float,
+            default=None,
+            help="GPUs each XGBoost fit or trial asks Ray for with --device cuda; a fraction "
+            "shares a GPU [default: 1].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -145,6 +159,8 @@ def build_config(
     seed: int | None,
     families: str | None = None,
     cpus_per_fit: int | None = None,
+    device: str | None = None,
+    gpus_per_fit: float | None = None,
     defaults: dict[str, Any] | None = None,
     cv: str | None = None,
     embargo: int | None = None,
@@ -166,8 +182,22 @@ def build_config(
             "cv.embargo": embargo,
             "seed": seed,
             "train.cpus_per_fit": cpus_per_fit,
+            "device": device,
+            "gpus_per_fit": gpus_per_fit,
         },
     )
+
+
+def _check_device(config: RunConfig, stages: list[str]) -> None:
+    """Refuse ``device: cuda`` at once on a cluster without a node of ``gpus_per_fit`` GPUs."""
+    from uctune.cluster import require_gpus
+    from uctune.models import get_spec
+
+    families = set(config.train.families if "train" in stages else ())
+    families |= set(config.tune.families if "tune" in stages else ())
+    on_gpu = sorted(f for f in families if get_spec(f).gpus_for(config.device, config.gpus_per_fit))
+    if on_gpu:
+        require_gpus(config.gpus_per_fit, f"device 'cuda' (for {', '.join(on_gpu)})")
 
 
 def _pct(value: float | None) -> str:
@@ -288,7 +318,7 @@ def execute(
     (and Ray Tune's trial table) instead of the progress lines.
     """
     from uctune.cli._progress import ProgressLine
-    from uctune.cluster import cluster_cpus, cluster_nodes, ray_session
+    from uctune.cluster import cluster_cpus, cluster_gpus, cluster_nodes, ray_session
     from uctune.errors import ConfigError
     from uctune.training import Backend
     from uctune.workflow import execute_stages, removed_if_nothing_done, resume_run, start_run
@@ -344,13 +374,17 @@ def execute(
                 "cpus": cluster_cpus(),
                 "address": address or "local",  # --address reads RAY_ADDRESS too
                 "nodes": cluster_nodes(),
+                "gpus": cluster_gpus(),
             }
         )
+        if not sequential:
+            _check_device(run.config, stages)  # before the run is named or anything is fitted
         click.echo(run_line, err=True)
         if not sequential:
             nodes = len(run.cluster["nodes"])
+            gpus = f", {run.cluster['gpus']:g} GPUs" if run.cluster["gpus"] else ""
             click.echo(
-                f"ray: {run.cluster['cpus']} CPUs on {nodes} node{'s' if nodes != 1 else ''}",
+                f"ray: {run.cluster['cpus']} CPUs{gpus} on {nodes} node{'s' if nodes != 1 else ''}",
                 err=True,
             )
         execute_stages(run, stages, fresh=fresh)

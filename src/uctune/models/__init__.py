@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from uctune.errors import ConfigError
-from uctune.models._base import BuildContext, ModelSpec
+from uctune.models._base import DEVICES, BuildContext, Device, ModelSpec
 from uctune.models._estimators import BalancedMLPClassifier, CategoryEncoder
 from uctune.models._thresholded import (
     LightGBMThresholdClassifier,
@@ -16,10 +16,12 @@ from uctune.models._thresholded import (
 from uctune.models._zoo import LIGHTGBM, LOGISTIC_REGRESSION, NEURAL_NETWORK, RANDOM_FOREST, XGBOOST
 
 __all__ = [
+    "DEVICES",
     "SPECS",
     "BalancedMLPClassifier",
     "BuildContext",
     "CategoryEncoder",
+    "Device",
     "LightGBMThresholdClassifier",
     "LogisticRegressionThresholdClassifier",
     "ModelSpec",

@@ -25,7 +25,7 @@ from uctune.metrics import (
     cross_fitted_thresholds,
     f1_optimal_threshold,
 )
-from uctune.models import ThresholdedClassifier, get_spec
+from uctune.models import Device, ThresholdedClassifier, get_spec
 
 __all__ = [
     "FitOutcome",
@@ -47,7 +47,8 @@ def positive_weight(y: np.ndarray) -> float:
 class FitOutcome:
     """One fit: the family, which fold (``None`` for the final refit), and what it predicted.
 
-    ``node`` is the Ray node id of the worker that ran the fit (``None`` outside Ray).
+    ``node`` is the Ray node id of the worker that ran the fit (``None`` outside Ray); ``gpus`` the
+    ids of the GPUs Ray gave it (none unless the fit asked for some).
     """
 
     family: str
@@ -58,6 +59,7 @@ class FitOutcome:
     model: Pipeline | None = field(default=None, repr=False)
     error: str | None = None
     node: str | None = None
+    gpus: tuple[str, ...] = ()
 
 
 def fit_and_predict(
@@ -72,11 +74,13 @@ def fit_and_predict(
     n_threads: int = 1,
     random_state: int = 42,
     keep_model: bool = False,
+    device: Device = "cpu",
 ) -> FitOutcome:
     """Fit ``family`` on ``train_index`` rows and predict probabilities for ``eval_index`` rows.
 
     A failure inside the library is caught and returned as ``error``: one failed fold is recorded,
     not fatal. ``n_threads`` caps both the model's own threads and any BLAS pool it uses.
+    ``device="cuda"`` fits the families that support it on a GPU; the kept model predicts on CPUs.
     """
     spec = get_spec(family)
     started = time.perf_counter()
@@ -87,9 +91,12 @@ def fit_and_predict(
                 n_threads=n_threads,
                 pos_weight=positive_weight(y[train_index]),
                 random_state=random_state,
+                device=device,
             )
             model.fit(X.iloc[train_index], y[train_index])
             proba = model.predict_proba(X.iloc[eval_index])[:, 1] if len(eval_index) else None
+            if keep_model:
+                spec.portable(model)
     except Exception as exc:  # noqa: BLE001 - any library failure becomes a recorded, failed fit
         return FitOutcome(
             family=family,
@@ -211,6 +218,7 @@ def assemble_family(
             "fold": outcome.fold,
             "fit_seconds": outcome.fit_seconds,
             "node": outcome.node,
+            "gpus": list(outcome.gpus),
         }
         if outcome.error is not None or outcome.proba is None:
             row.update({m: float("nan") for m in METRICS}, threshold=float("nan"))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from uctune.metrics import ObjectiveMetric, ThresholdFrom, honest_objective
+from uctune.models import Device
 from uctune.training import fit_and_predict
 
 __all__ = ["FoldStep", "cv_steps", "cv_score"]
@@ -56,6 +57,7 @@ def cv_steps(
     n_threads: int = 1,
     random_state: int = 42,
     threshold_from: ThresholdFrom = "other_folds",
+    device: Device = "cpu",
 ) -> Iterator[FoldStep]:
     """Fit ``family`` with ``params`` on each fold in turn, yielding the running score after each.
 
@@ -79,6 +81,7 @@ def cv_steps(
             fold=k,
             n_threads=n_threads,
             random_state=random_state,
+            device=device,
         )
         cpu = time.thread_time() - cpu_started
         if outcome.error is not None or outcome.proba is None:
@@ -109,6 +112,7 @@ def cv_score(
     n_threads: int = 1,
     random_state: int = 42,
     threshold_from: ThresholdFrom = "other_folds",
+    device: Device = "cpu",
 ) -> list[FoldStep]:
     """Every fold of :func:`cv_steps` (the whole trial, unpruned), in order."""
     return list(
@@ -122,5 +126,6 @@ def cv_score(
             n_threads=n_threads,
             random_state=random_state,
             threshold_from=threshold_from,
+            device=device,
         )
     )

@@ -20,6 +20,7 @@ from ray import tune
 
 from uctune.cluster import current_node
 from uctune.metrics import ObjectiveMetric, ThresholdFrom
+from uctune.models import Device
 from uctune.tuning._objective import cv_steps
 
 __all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial", "trial_report"]
@@ -50,6 +51,7 @@ class TrialData:
     random_state: int
     rows: Any = field(repr=False)
     threshold_from: ThresholdFrom = "other_folds"
+    device: Device = "cpu"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -64,6 +66,7 @@ def trial_report(
     fit_cpu_seconds: float,
     error: str | None,
     node: str | None,
+    gpus: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The result a trial reports after each fold (a replayed trial, once): what the scheduler and
     :class:`~uctune.tuning._search.StudySearch` read."""
@@ -76,6 +79,7 @@ def trial_report(
         "fit_cpu_seconds": fit_cpu_seconds,
         "fold_error": error or "",
         "node": node or "",
+        "gpus": ",".join(gpus),
     }
 
 
@@ -101,6 +105,7 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
     params = {**data.fixed, **{k: v for k, v in config.items() if k != TRIAL_KEY}}
     X, y, folds = _rows(data)
     node = current_node()
+    gpus = [str(g) for g in ray.get_gpu_ids()]
     started = time.perf_counter()
     cpu = 0.0
     for step in cv_steps(
@@ -113,6 +118,7 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
         n_threads=data.n_threads,
         random_state=data.random_state,
         threshold_from=data.threshold_from,
+        device=data.device,
     ):
         cpu += step.fit_cpu_seconds
         tune.report(
@@ -125,5 +131,6 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
                 fit_cpu_seconds=cpu,
                 error=step.error,
                 node=node,
+                gpus=gpus,
             )
         )

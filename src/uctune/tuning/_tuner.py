@@ -31,10 +31,10 @@ from optuna.distributions import BaseDistribution, distribution_to_json
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
-from uctune.cluster import cluster_cpus
+from uctune.cluster import cluster_cpus, cluster_gpus, require_gpus
 from uctune.errors import ConfigError, IntegrityError, TrainingError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import ModelSpec, get_spec
+from uctune.models import DEVICES, Device, ModelSpec, get_spec
 from uctune.splits import CVScheme
 from uctune.storage import join_storage
 from uctune.tuning._result import TuningResult
@@ -86,6 +86,8 @@ class TuneSettings:
     cpus_per_trial: int = 1
     max_failures: int = 2
     seed: int = 42
+    device: Device = "cpu"
+    gpus_per_trial: float = 1.0
     cv: CVScheme = CVScheme()
 
     def __post_init__(self) -> None:
@@ -106,6 +108,8 @@ class TuneSettings:
             ),
             (self.cpus_per_trial >= 1, "cpus_per_trial must be at least 1", self.cpus_per_trial),
             (self.max_failures >= 0, "max_failures must be at least 0", self.max_failures),
+            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}", self.device),
+            (self.gpus_per_trial > 0, "gpus_per_trial must be above 0", self.gpus_per_trial),
         ]
         for ok, rule, value in checks:
             if not ok:
@@ -339,8 +343,14 @@ def _checked_study(
 
 def _trainable(data: TrialData, settings: TuneSettings) -> Any:
     return tune.with_resources(
-        tune.with_parameters(cv_trial, data=data), {"cpu": settings.cpus_per_trial}
+        tune.with_parameters(cv_trial, data=data), _resources(data, settings)
     )
+
+
+def _resources(data: TrialData, settings: TuneSettings) -> dict[str, float]:
+    """What one trial asks Ray for: its CPU share, and GPUs when its family fits on one."""
+    gpus = get_spec(data.family).gpus_for(settings.device, settings.gpus_per_trial)
+    return {"cpu": settings.cpus_per_trial, **({"gpu": gpus} if gpus else {})}
 
 
 def _new_tuner(
@@ -428,6 +438,10 @@ def tune_family(
     fixed = dict(fixed_params or {})
     declared, space = _spaces(spec, search_space, fixed)
     concurrency = _concurrency(settings)
+    gpus = spec.gpus_for(settings.device, settings.gpus_per_trial)
+    if gpus:
+        require_gpus(gpus, f"device 'cuda' (for {family})")
+        concurrency = min(concurrency, max(1, int(cluster_gpus() // gpus)))
     y = np.asarray(y)
     folds = settings.cv.folds(
         y, n_splits=settings.n_folds, random_state=settings.seed, dates=dates, groups=groups
@@ -445,6 +459,7 @@ def tune_family(
         metric=settings.metric,
         n_threads=settings.cpus_per_trial,
         random_state=settings.seed,
+        device=settings.device,
         rows=ray.put((X.reset_index(drop=True), y, folds)),  # once; each worker fetches it once
         threshold_from=settings.cv.threshold_from,
         fixed=fixed,

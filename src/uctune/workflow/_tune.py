@@ -48,6 +48,8 @@ def _settings(ctx: RunContext) -> TuneSettings:
         cpus_per_trial=tc.cpus_per_trial,
         max_failures=tc.max_failures,
         seed=config.seed,
+        device=config.device,
+        gpus_per_trial=config.gpus_per_fit,
         cv=ctx.cv,
     )
 
@@ -70,7 +72,9 @@ def tune_stage(ctx: RunContext) -> None:
     X, y = ctx.table.X.iloc[train], ctx.table.y[train]
     section = ctx.results.setdefault("tuning", {})
     failures = ctx.results.setdefault("tuning_failures", {})
-    ctx.results.setdefault("execution", {"backend": ctx.backend, **ctx.cluster})
+    ctx.results.setdefault(
+        "execution", {"backend": ctx.backend, "device": config.device, **ctx.cluster}
+    )
     storage = config.tune.storage
     if storage:
         check_storage(storage)  # an unreachable bucket fails now, not after the first trials
@@ -105,6 +109,8 @@ def tune_stage(ctx: RunContext) -> None:
                 n_folds=config.train.cv_folds,
                 seed=config.seed,
                 cpus_per_fit=config.train.cpus_per_fit,
+                device=config.device,
+                gpus_per_fit=config.gpus_per_fit,
                 backend=ctx.backend,
                 progress=ctx.progress(f"refit {family}"),
                 cv=ctx.cv,
