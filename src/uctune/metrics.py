@@ -157,7 +157,8 @@ def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
 
 
 def objective_score(metric: ObjectiveMetric, y_true: np.ndarray, proba: np.ndarray) -> float:
-    """The tuning objective on out-of-fold predictions (F1 at its F1-optimal threshold by default)."""
+    """``metric`` on these predictions; F1 at the threshold that is F1-optimal on these very
+    predictions, which flatters it (the tuning objective is :func:`honest_objective`)."""
     if metric == "f1":
         # The F1 of classification_metrics at that threshold, without its other five metrics:
         # this runs after every fold of every tuning trial.
