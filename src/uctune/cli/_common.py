@@ -53,6 +53,23 @@ def run_options(func: F) -> F:
         click.option(
             "--test-size", type=float, default=None, help="Holdout fraction [default: 0.2]."
         ),
+        click.option(
+            "--cv",
+            "cv",
+            type=click.Choice(["stratified", "walk_forward"]),
+            default=None,
+            help="Cross-validation folds: seeded stratified k-fold, or walk-forward over the "
+            "results dates (each fold trained on earlier dates only) [default: walk_forward with "
+            "--split time, else stratified].",
+        ),
+        click.option(
+            "--embargo",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Walk-forward CV: sessions (distinct dates) left out between training and "
+            "validation dates [default: 0].",
+        ),
         click.option("--seed", type=int, default=None, help="Random seed [default: 42]."),
         click.option(
             "--out",
@@ -145,6 +162,8 @@ def build_config(
     device: str | None = None,
     gpus_per_fit: float | None = None,
     defaults: dict[str, Any] | None = None,
+    cv: str | None = None,
+    embargo: int | None = None,
 ) -> RunConfig:
     """The run config: the file's (or the built-in defaults), then the command's own ``defaults``
     where the file is silent, then the flags."""
@@ -159,6 +178,8 @@ def build_config(
             "train.cv_folds": folds,
             "split.method": split,
             "split.test_size": test_size,
+            "cv.method": cv,
+            "cv.embargo": embargo,
             "seed": seed,
             "train.cpus_per_fit": cpus_per_fit,
             "device": device,
@@ -225,7 +246,7 @@ def _print_families(payload: dict[str, Any], format_table: Any) -> None:
         )
     headers = [
         "family",
-        "cv f1@0.5",
+        "cv f1",
         "cv roc",
         "cv pr",
         "test f1@0.5",

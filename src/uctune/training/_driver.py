@@ -21,12 +21,21 @@ import ray
 
 from uctune.cluster import current_node, require_gpus
 from uctune.data import FeatureTable
-from uctune.errors import TrainingError, first_line
+from uctune.errors import DataError, TrainingError, first_line
 from uctune.models import Device, get_spec, resolve_families
-from uctune.splits import SplitMethod, cv_folds, split_indices
+from uctune.splits import CVScheme, SplitMethod, split_indices
 from uctune.training._fit import FamilyResult, FitOutcome, assemble_family, fit_and_predict
 
-__all__ = ["Backend", "Progress", "SplitInfo", "TrainOutcome", "make_split", "train_families"]
+__all__ = [
+    "Backend",
+    "Progress",
+    "SplitInfo",
+    "TrainOutcome",
+    "cv_rows",
+    "make_split",
+    "train_families",
+    "training_folds",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +94,42 @@ class _Job:
     eval_index: np.ndarray
 
 
+def cv_rows(table: FeatureTable, index: np.ndarray, cv: CVScheme) -> dict[str, Any]:
+    """What ``cv`` needs of the rows at ``index`` besides labels: ``dates`` for walk-forward folds
+    (from :attr:`FeatureTable.dates`), ``groups`` (the symbols) when they are grouped by symbol."""
+    rows: dict[str, Any] = {}
+    if cv.temporal:
+        rows["dates"] = table.dates.iloc[index].to_numpy()
+    if cv.group_by_symbol:
+        if "symbol" not in table.frame.columns:
+            raise DataError(f"grouping CV folds by symbol needs a 'symbol' column: {table.source}")
+        rows["groups"] = table.frame["symbol"].iloc[index].to_numpy()
+    return rows
+
+
+def training_folds(
+    table: FeatureTable,
+    split: SplitInfo,
+    *,
+    cv: CVScheme | None = None,
+    n_folds: int = 5,
+    seed: int = 42,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The CV folds of the training split, as positions within ``split.train_index``."""
+    cv = cv or CVScheme()
+    train = split.train_index
+    return cv.folds(
+        table.y[train], n_splits=n_folds, random_state=seed, **cv_rows(table, train, cv)
+    )
+
+
 def _jobs(
     families: Sequence[str],
     params: Mapping[str, dict[str, Any]],
-    y: np.ndarray,
     split: SplitInfo,
-    n_folds: int,
-    seed: int,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> list[_Job]:
     train = split.train_index
-    folds = cv_folds(y[train], n_splits=n_folds, random_state=seed)
     jobs: list[_Job] = []
     for family in families:
         resolved = params[family]
@@ -213,8 +248,12 @@ def train_families(
     gpus_per_fit: float = 1.0,
     backend: Backend = "ray",
     progress: Progress | None = None,
+    cv: CVScheme | None = None,
 ) -> TrainOutcome:
-    """Train every family: stratified k-fold CV on the training rows, then a refit on all of them.
+    """Train every family: k-fold CV on the training rows, then a refit on all of them.
+
+    ``cv`` draws the folds (default: the seed's stratified k-fold; walk-forward CV trains each fold
+    on earlier dates only, and each fold's threshold then comes from earlier folds only).
 
     With ``backend="ray"`` a Ray session must be active (see :func:`uctune.cluster.ray_session`).
     ``device="cuda"`` fits the families that support it (XGBoost) on GPUs, ``gpus_per_fit`` each
@@ -228,7 +267,9 @@ def train_families(
     gpu_families = [f for f in names if get_spec(f).gpus_for(device, gpus_per_fit)]
     if backend == "ray" and gpu_families:
         require_gpus(gpus_per_fit, f"device 'cuda' (for {', '.join(gpu_families)})")
-    jobs = _jobs(names, resolved, table.y, split, n_folds, seed)
+    cv = cv or CVScheme()
+    folds = training_folds(table, split, cv=cv, n_folds=n_folds, seed=seed)
+    jobs = _jobs(names, resolved, split, folds)
     started = time.perf_counter()
     runner = _run_ray if backend == "ray" else _run_sequential
     outcomes = runner(
@@ -249,7 +290,12 @@ def train_families(
         final = next(o for o in mine if o.fold is None)
         try:
             results[family] = assemble_family(
-                family, resolved[family], table.y, [o for o in mine if o.fold is not None], final
+                family,
+                resolved[family],
+                table.y,
+                [o for o in mine if o.fold is not None],
+                final,
+                threshold_from=cv.threshold_from,
             )
         except TrainingError as exc:
             logger.warning("%s", exc)

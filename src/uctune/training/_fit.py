@@ -17,7 +17,14 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from uctune.errors import TrainingError, first_line
-from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
+from uctune.metrics import (
+    METRICS,
+    ThresholdFrom,
+    classification_metrics,
+    cross_fitted_metrics,
+    cross_fitted_thresholds,
+    f1_optimal_threshold,
+)
 from uctune.models import Device, ThresholdedClassifier, get_spec
 
 __all__ = [
@@ -128,10 +135,23 @@ def tree_importance(model: Pipeline) -> dict[str, float] | None:
     return dict(ranked)
 
 
+OOF_IN_SAMPLE_IS = (
+    "the out-of-fold predictions at the final threshold, which was chosen on these same "
+    "predictions: f1, precision and recall are optimistic; use cv.oof"
+)
+"""What ``cv.oof_in_sample`` is, stated beside it in ``results.json``."""
+
+
 @dataclass
 class FamilyResult:
     """Everything one family's training produced. ``model`` is the thresholded, refitted pipeline;
-    ``refit_node`` is the Ray node that fitted it (each fold's node is in ``cv_folds``)."""
+    ``refit_node`` is the Ray node that fitted it (each fold's node is in ``cv_folds``).
+
+    ``cv_folds`` scores each fold at its own threshold, chosen without it (``threshold_from``: the
+    other folds' out-of-fold predictions, or only the earlier folds' with walk-forward CV), and
+    ``oof`` pools those predictions: honest numbers. ``oof_in_sample`` scores the same predictions
+    at the final ``threshold``, chosen on them: optimistic for the thresholded metrics.
+    """
 
     family: str
     params: dict[str, Any]
@@ -140,6 +160,8 @@ class FamilyResult:
     cv_mean: dict[str, float]
     cv_std: dict[str, float]
     oof: dict[str, float]
+    oof_in_sample: dict[str, float]
+    threshold_from: ThresholdFrom
     holdout: dict[str, dict[str, float]]
     feature_importance: dict[str, float] | None
     fit_seconds: float
@@ -159,6 +181,9 @@ class FamilyResult:
                 "mean": self.cv_mean,
                 "std": self.cv_std,
                 "oof": self.oof,
+                "threshold_from": self.threshold_from,
+                "oof_in_sample": self.oof_in_sample,
+                "oof_in_sample_is": OOF_IN_SAMPLE_IS,
             },
             "holdout": self.holdout,
             "feature_importance": self.feature_importance,
@@ -173,16 +198,21 @@ def assemble_family(
     y: np.ndarray,
     folds: Sequence[FitOutcome],
     final: FitOutcome,
+    *,
+    threshold_from: ThresholdFrom = "other_folds",
 ) -> FamilyResult:
     """Combine a family's CV fits and its final refit into scores, a threshold and a model.
 
     The decision threshold is the F1-optimal one on the out-of-fold predictions of the training
-    rows; the test rows are never used to choose it. Failed folds are scored NaN and listed; the
-    family fails only when every fold, or the final refit, failed.
+    rows (of every fold that has them); the test rows are never used to choose it. Each fold is
+    scored at a threshold chosen without it (:func:`~uctune.metrics.cross_fitted_thresholds`;
+    ``threshold_from="earlier_folds"`` for walk-forward folds, given in time order). Failed folds
+    are scored NaN and listed; the family fails only when every fold, or the final refit, failed.
     """
     fold_rows: list[dict[str, Any]] = []
     oof_index: list[np.ndarray] = []
     oof_proba: list[np.ndarray] = []
+    scored_rows: list[dict[str, Any]] = []
     for outcome in sorted(folds, key=lambda o: o.fold or 0):
         row: dict[str, Any] = {
             "fold": outcome.fold,
@@ -191,12 +221,12 @@ def assemble_family(
             "gpus": list(outcome.gpus),
         }
         if outcome.error is not None or outcome.proba is None:
-            row.update({m: float("nan") for m in METRICS}, error=outcome.error)
+            row.update({m: float("nan") for m in METRICS}, threshold=float("nan"))
+            row["error"] = outcome.error
         else:
-            scores = classification_metrics(y[outcome.eval_index], outcome.proba)
-            row.update({m: scores[m] for m in METRICS})
             oof_index.append(outcome.eval_index)
             oof_proba.append(outcome.proba)
+            scored_rows.append(row)
         fold_rows.append(row)
     if not oof_index:
         errors = "; ".join(sorted({str(r.get("error")) for r in fold_rows}))
@@ -207,6 +237,11 @@ def assemble_family(
     index = np.concatenate(oof_index)
     proba = np.concatenate(oof_proba)
     threshold = f1_optimal_threshold(y[index], proba)
+    oof_y = [y[i] for i in oof_index]
+    honest = cross_fitted_thresholds(oof_y, oof_proba, source=threshold_from)
+    for row, fold_y, fold_proba, cut in zip(scored_rows, oof_y, oof_proba, honest, strict=True):
+        scores = classification_metrics(fold_y, fold_proba, cut)
+        row.update({m: scores[m] for m in METRICS}, threshold=cut)
     table = pd.DataFrame(fold_rows)
     y_test = y[final.eval_index]
     test_proba = final.proba if final.proba is not None else np.empty(0)
@@ -226,7 +261,9 @@ def assemble_family(
         cv_folds=fold_rows,
         cv_mean={m: float(table[m].mean()) for m in METRICS},
         cv_std={m: float(table[m].std(ddof=0)) for m in METRICS},
-        oof=classification_metrics(y[index], proba, threshold),
+        oof=cross_fitted_metrics(oof_y, oof_proba, honest),
+        oof_in_sample=classification_metrics(y[index], proba, threshold),
+        threshold_from=threshold_from,
         holdout=holdout,
         feature_importance=tree_importance(final.model)
         if get_spec(family).tree_explainer

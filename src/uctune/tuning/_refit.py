@@ -11,7 +11,7 @@ from optuna.distributions import BaseDistribution
 
 from uctune.data import FeatureTable
 from uctune.models import ThresholdedClassifier
-from uctune.training import Backend, FamilyResult, Progress, SplitInfo, train_families
+from uctune.training import Backend, FamilyResult, Progress, SplitInfo, cv_rows, train_families
 from uctune.tuning._result import TuningResult
 from uctune.tuning._tuner import TuneSettings, tune_family
 
@@ -73,6 +73,7 @@ def tune_and_refit(
         resume=resume,
         progress=None if progress is None else progress("tune"),
         verbose=verbose,
+        **cv_rows(table, train, settings.cv),  # the dates (and symbols) walk-forward CV needs
     )
     if on_tuned is not None:
         on_tuned(result)
@@ -88,5 +89,6 @@ def tune_and_refit(
         gpus_per_fit=settings.gpus_per_trial,
         backend=backend,
         progress=None if progress is None else progress("refit"),
+        cv=settings.cv,
     ).results[result.family]
     return TunedFamily(result, refit)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from uctune.metrics import ObjectiveMetric
+from uctune.metrics import BEST_SCORE_IS, ObjectiveMetric
 from uctune.tuning._study import TrialRecord
 
 __all__ = ["TuningResult"]
@@ -111,6 +111,7 @@ class TuningResult:
             "pruned": self.pruned,
             "failed": self.failed,
             "best_score": self.best_score,
+            "best_score_is": BEST_SCORE_IS,
             "best_trial": self.best_trial,
             "best_params": dict(self.best_params),
             "wall_seconds": self.wall_seconds,

@@ -217,7 +217,17 @@ def _facts(ctx: RunContext) -> list[tuple[str, str]]:
             f"{table.n_positive / table.n_rows:.1%} upper circuits",
         ),
         ("Split", f"{split.method}, {split.test_size:.0%} test, seed {split.seed}"),
+        ("Cross-validation", _cv_text(ctx)),
     ]
+
+
+def _cv_text(ctx: RunContext) -> str:
+    cv, folds = ctx.cv, ctx.config.train.cv_folds
+    if cv.temporal:
+        what = f"walk-forward, {folds} folds, embargo {cv.embargo} sessions"
+        what += ", grouped by symbol" if cv.group_by_symbol else ""
+        return what + "; each fold's threshold chosen on earlier folds only"
+    return f"stratified {folds}-fold; each fold's threshold chosen on the other folds"
 
 
 def build_run_report(
@@ -254,6 +264,7 @@ def build_run_report(
             "run_dir": str(ctx.run_dir),
             "data_fingerprint": ctx.results.get("data", {}).get("fingerprint"),
             "split": ctx.split.to_dict(ctx.table.y),
+            "cv": {"n_folds": ctx.config.train.cv_folds, **ctx.cv.to_dict()},
         },
         tuning=tuning,
     )

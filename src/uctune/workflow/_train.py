@@ -27,6 +27,7 @@ def train_stage(ctx: RunContext) -> None:
         gpus_per_fit=config.gpus_per_fit,
         backend=ctx.backend,
         progress=ctx.progress("train"),
+        cv=ctx.cv,
     )
     for name, result in outcome.results.items():
         ctx.save_model(name, result.model)

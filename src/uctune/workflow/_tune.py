@@ -52,6 +52,7 @@ def _settings(ctx: RunContext) -> TuneSettings:
         seed=config.seed,
         device=config.device,
         gpus_per_trial=config.gpus_per_fit,
+        cv=ctx.cv,
     )
 
 
