@@ -14,7 +14,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from uctune.models import NeuralNetworkClassifier
-from uctune.models._network import EXPECTED_FAILED_CHECKS
 
 # Small and quick to train, yet able to pass the checks' accuracy thresholds.
 _CHECKED = NeuralNetworkClassifier(
@@ -23,7 +22,9 @@ _CHECKED = NeuralNetworkClassifier(
 
 
 @parametrize_with_checks(
-    [_CHECKED], expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS
+    [_CHECKED],
+    expected_failed_checks=lambda estimator: dict(type(estimator).conformance_excuses),
+    xfail_strict=True,
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from uctune.errors import ConfigError
-from uctune.models._base import BuildContext, ModelSpec
+from uctune.models._base import DEVICES, BuildContext, Device, ModelSpec
 from uctune.models._estimators import CategoryEncoder
 from uctune.models._thresholded import (
     LightGBMThresholdClassifier,
@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from uctune.models._network import NeuralNetworkClassifier
 
 __all__ = [
+    "DEVICES",
     "SPECS",
     "BuildContext",
     "CategoryEncoder",
+    "Device",
     "LightGBMThresholdClassifier",
     "LogisticRegressionThresholdClassifier",
     "ModelSpec",

@@ -107,6 +107,7 @@ def _xgboost(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
         eval_metric="logloss",
         n_jobs=ctx.n_threads,
         random_state=ctx.random_state,
+        device=ctx.device,
         verbosity=0,
     )
     return _pipeline(_boosting_preprocessor(), model)
@@ -204,6 +205,7 @@ XGBOOST = ModelSpec(
         "reg_lambda": _REG,
     },
     builder=_xgboost,
+    supports_cuda=True,
     tree_explainer=True,
     threshold_class=XGBoostThresholdClassifier,
     aliases=("xgb",),
