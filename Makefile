@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,9 @@ bench-gpu: $(STAMP)
 # The full-archive NSE build (needs ../shared/data/real): wall time and peak memory.
 bench-nse: $(STAMP)
 	$(BIN)/python benchmarks/bench_nse.py $(ARGS)
+
+bench-nn: $(STAMP)
+	$(BIN)/python benchmarks/bench_nn.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

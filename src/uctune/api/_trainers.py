@@ -148,7 +148,7 @@ class AdvancedTrainer(_Trainer):
     def train_neural_network(
         self, X_train: Any, y_train: Any, **params: Any
     ) -> ThresholdedClassifier:
-        """MLP 128-64-32, ReLU, early stopping, balanced sample weights."""
+        """PyTorch network 128-64-32, ReLU, dropout, batch norm, early stopping, balanced loss."""
         return self._train("neural_network", X_train, y_train, params)
 
     @staticmethod

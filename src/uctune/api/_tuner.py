@@ -179,7 +179,8 @@ class HyperparameterTuner:
     def tune_neural_network(
         self, X_train: Any, y_train: Any, **fixed: Any
     ) -> ThresholdedClassifier:
-        """The MLP: units per layer 32-256, weight decay, learning rate 1e-4-1e-2, batch size."""
+        """The network: units per layer 32-256, dropout 0.1-0.5, learning rate 1e-4-1e-2 (log),
+        batch size, weight decay."""
         return self.tune("neural_network", X_train, y_train, **fixed)
 
     def tune_random_forest(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:

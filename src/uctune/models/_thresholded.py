@@ -108,6 +108,6 @@ class LightGBMThresholdClassifier(ThresholdedClassifier):
 
 
 class NeuralNetworkThresholdClassifier(ThresholdedClassifier):
-    """A thresholded neural-network (MLP) pipeline."""
+    """A thresholded neural-network pipeline."""
 
     family = "neural_network"

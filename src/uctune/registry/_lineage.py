@@ -29,6 +29,8 @@ LIBRARIES: tuple[str, ...] = (
     "scikit-learn",
     "xgboost",
     "lightgbm",
+    "torch",
+    "skorch",
     "numpy",
     "pandas",
     "joblib",
