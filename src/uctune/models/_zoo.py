@@ -138,6 +138,7 @@ def _neural_network(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
         learning_rate=p["learning_rate"],
         weight_decay=p["weight_decay"],
         batch_size=p["batch_size"],
+        patience=p["patience"],
         class_weight="balanced",
         n_jobs=ctx.n_threads,
         random_state=ctx.random_state,
@@ -253,6 +254,8 @@ NEURAL_NETWORK = ModelSpec(
         # (batch norm, dropout's random mask) then weigh on half as many steps, for the same PR-AUC.
         "batch_size": 512,
         "weight_decay": 1e-5,
+        # Epochs without a lower validation loss before training stops (not searched).
+        "patience": 5,
     },
     search_space={
         "units_1": Int(32, 256),
