@@ -4,13 +4,18 @@ The input must hold exactly the features the model was trained on (any order; th
 restored), plus optionally the id columns and the label. Each row gets the probability of an upper
 circuit, the decision at the model's stored threshold, the PRD's confidence band, and the features
 that moved its probability most, as sentences: ``eps_qoq +45 % raised the probability by 0.12``.
+
+Scoring is built for large tables: the SHAP values come from :func:`uctune.explain.explain_all`
+(exact for the trees and the linear model, a bounded sampling estimate for other families; its
+notes give the cost per row and the trade-off), and the reasons are chosen and written for all rows
+at once, one numpy operation per feature rather than a Python loop per row.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,10 +23,10 @@ import pandas as pd
 
 from uctune.data.schema import ID_COLUMNS, LABEL, numeric_column
 from uctune.errors import ConfigError, DataError
-from uctune.explain import Reason, explain, top_reasons
+from uctune.explain import DEFAULT_SAMPLES, Explanation, Reason, explain_all, top_features
 from uctune.metrics import confidence_bands, decision_threshold
 
-__all__ = ["prepare_features", "score", "describe_reason", "format_value"]
+__all__ = ["prepare_features", "score", "describe_reason", "format_value", "reason_columns"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +150,80 @@ def describe_reason(reason: Reason) -> str:
     return f"{reason.feature} {value} {verb} the probability by {amount}"
 
 
+def _grouped(values: np.ndarray) -> np.ndarray:
+    """``f"{v:,.0f}"`` of each value (no %-format groups thousands)."""
+    return np.frompyfunc(lambda v: format(v, ",.0f"), 1, 1)(values).astype(object)
+
+
+def _format_numbers(feature: str, v: np.ndarray) -> np.ndarray:
+    """:func:`format_value` of many non-missing numbers of one feature, string for string."""
+    fmt = np.char.mod
+    if feature in _SIGNED_PERCENT:
+        return np.where(np.abs(v) >= 10, fmt("%+.0f %%", v), fmt("%+.1f %%", v))
+    if feature in _PERCENT:
+        return np.where(np.floor(v) == v, fmt("%.0f %%", v), fmt("%.1f %%", v))
+    if feature in _YES_NO:
+        return np.where(v >= 0.5, "yes", "no")
+    if feature in _COUNTS or feature == "rsi_14":
+        return fmt("%.0f", v)
+    if feature == "guidance_tone":
+        tone = np.round(v)  # Python's round(): half to even, as np.round
+        named = np.select(
+            [tone == -1, tone == 0, tone == 1], ["negative", "neutral", "positive"], ""
+        )
+        return np.where(named != "", named, fmt("%g", v))
+    if feature == "fiscal_quarter":
+        return fmt("Q%.0f", v)
+    if feature == "volume_spike":
+        return fmt("%.1fx", v)
+    if feature == "log_market_cap":
+        rupees = np.frompyfunc(math.exp, 1, 1)(v)  # math.exp, as format_value: same last digit
+        return "₹" + _grouped(rupees) + " cr"
+    out = fmt("%.3g", v).astype(object)
+    large = np.abs(v) >= 1000
+    if large.any():
+        out[large] = _grouped(v[large])
+    return out
+
+
+def _format_values(feature: str, values: pd.Series) -> np.ndarray:
+    """:func:`format_value` of many values of one feature (object array of str)."""
+    out = np.full(len(values), "missing", dtype=object)
+    missing = values.isna().to_numpy()
+    present = values[~missing]
+    if not len(present):
+        return out
+    if pd.api.types.is_numeric_dtype(present.dtype) and not pd.api.types.is_bool_dtype(
+        present.dtype
+    ):
+        out[~missing] = _format_numbers(feature, present.to_numpy(dtype=float))
+    else:  # categories (and any other non-numbers) read as their text
+        out[~missing] = present.astype(str).to_numpy(dtype=object)
+    return out
+
+
+def reason_columns(explanation: Explanation, k: int) -> list[np.ndarray]:
+    """The ``k`` reason texts of every row (one array per rank), as :func:`describe_reason` of
+    :func:`~uctune.explain.top_reasons` writes them, built for all rows at once."""
+    order, contributions = top_features(explanation, k)
+    values = np.empty(order.shape, dtype=object)
+    for j, feature in enumerate(explanation.features):  # a loop over features, not rows
+        where = order == j
+        if where.any():
+            rows = np.nonzero(where)[0]
+            values[where] = _format_values(str(feature), explanation.data.iloc[rows, j])
+    names = np.array([str(f) for f in explanation.features], dtype=object)[order]
+    size = np.abs(contributions)
+    amount = np.where(size >= 0.0095, np.char.mod("%.2f", size), np.char.mod("%.3f", size))
+    verb = np.where(
+        contributions > 0, " raised the probability by ", " lowered the probability by "
+    )
+    moved = names + " " + values + verb.astype(object) + amount.astype(object)
+    barely = names + " " + values + " barely moved the probability"
+    texts = np.where(size < 0.0005, barely, moved)
+    return [texts[:, i] for i in range(texts.shape[1])]
+
+
 def score(
     model: Any,
     frame: pd.DataFrame,
@@ -156,12 +235,21 @@ def score(
     background: pd.DataFrame | None = None,
     source: str = "the input",
     model_label: str = "the model",
+    samples: int = DEFAULT_SAMPLES,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Score ``frame``: its id columns (or ``row``), ``probability``, ``decision`` (1 when the
     probability reaches ``threshold``, default the model's own or 0.5), ``confidence`` and
-    ``reason_1``..``reason_k`` (the SHAP contributions largest first; ``reasons=0`` for none)."""
+    ``reason_1``..``reason_k`` (the SHAP contributions largest first; ``reasons=0`` for none).
+
+    ``samples`` bounds the sampling estimate's cost for families without an exact explainer (see
+    :func:`uctune.explain.explain_all`); ``progress(done_rows, total_rows, what)`` follows SHAP."""
     if reasons < 0:
         raise ConfigError(f"the number of reasons must be 0 or more, got {reasons}")
+    if samples < 2 or samples % 2:
+        raise ConfigError(
+            f"SHAP samples per row must be an even number of at least 2, got {samples}"
+        )
     X = prepare_features(frame, features, categorical, source=source, model=model_label)
     if threshold is None:
         threshold = decision_threshold(model)
@@ -183,11 +271,8 @@ def score(
             )
         else:
             logger.info("no background rows stored with %s; using the input rows", model_label)
-        explanation = explain(model, X, background=bg, max_rows=None)
+        explanation = explain_all(model, X, background=bg, samples=samples, progress=progress)
         k = min(reasons, len(features))
-        texts = [
-            [describe_reason(r) for r in top_reasons(explanation, i, k)] for i in range(len(X))
-        ]
-        for j in range(k):
-            out[f"reason_{j + 1}"] = [row[j] for row in texts]
+        for j, texts in enumerate(reason_columns(explanation, k)):
+            out[f"reason_{j + 1}"] = texts
     return out
