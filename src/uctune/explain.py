@@ -111,7 +111,10 @@ class Reason:
 def _unwrap(model: Any) -> Any:
     inner = model
     for attr in ("estimator_", "estimator"):
-        if not isinstance(inner, Pipeline) and getattr(inner, attr, None) is not None:
+        # A forest's ``estimator_`` is its tree template, not a wrapped model.
+        if _is_tree(inner) or isinstance(inner, Pipeline):
+            break
+        if getattr(inner, attr, None) is not None:
             inner = getattr(inner, attr)
     return inner
 

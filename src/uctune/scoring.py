@@ -150,39 +150,47 @@ def describe_reason(reason: Reason) -> str:
     return f"{reason.feature} {value} {verb} the probability by {amount}"
 
 
-def _grouped(values: np.ndarray) -> np.ndarray:
-    """``f"{v:,.0f}"`` of each value (no %-format groups thousands)."""
-    return np.frompyfunc(lambda v: format(v, ",.0f"), 1, 1)(values).astype(object)
+def _formatted(spec: str, values: Any) -> np.ndarray:
+    """``spec.format(v)`` of each value, by ``map`` in C (no Python loop; the same text as the
+    f-strings of :func:`format_value`, which numpy's %-formatting could not promise)."""
+    return np.array(list(map(spec.format, np.asarray(values).tolist())), dtype=object)
 
 
 def _format_numbers(feature: str, v: np.ndarray) -> np.ndarray:
     """:func:`format_value` of many non-missing numbers of one feature, string for string."""
-    fmt = np.char.mod
+    out = np.empty(len(v), dtype=object)
+
+    def put(where: np.ndarray, spec: str, values: np.ndarray | None = None) -> None:
+        if where.any():
+            out[where] = _formatted(spec, (v if values is None else values)[where])
+
     if feature in _SIGNED_PERCENT:
-        return np.where(np.abs(v) >= 10, fmt("%+.0f %%", v), fmt("%+.1f %%", v))
-    if feature in _PERCENT:
-        return np.where(np.floor(v) == v, fmt("%.0f %%", v), fmt("%.1f %%", v))
-    if feature in _YES_NO:
-        return np.where(v >= 0.5, "yes", "no")
-    if feature in _COUNTS or feature == "rsi_14":
-        return fmt("%.0f", v)
-    if feature == "guidance_tone":
+        large = np.abs(v) >= 10
+        put(large, "{:+.0f} %")
+        put(~large, "{:+.1f} %")
+    elif feature in _PERCENT:
+        whole = np.floor(v) == v
+        put(whole, "{:.0f} %")
+        put(~whole, "{:.1f} %")
+    elif feature in _YES_NO:
+        out[:] = np.where(v >= 0.5, "yes", "no")
+    elif feature in _COUNTS or feature == "rsi_14":
+        out[:] = _formatted("{:.0f}", v)
+    elif feature == "guidance_tone":
         tone = np.round(v)  # Python's round(): half to even, as np.round
-        named = np.select(
-            [tone == -1, tone == 0, tone == 1], ["negative", "neutral", "positive"], ""
-        )
-        return np.where(named != "", named, fmt("%g", v))
-    if feature == "fiscal_quarter":
-        return fmt("Q%.0f", v)
-    if feature == "volume_spike":
-        return fmt("%.1fx", v)
-    if feature == "log_market_cap":
-        rupees = np.frompyfunc(math.exp, 1, 1)(v)  # math.exp, as format_value: same last digit
-        return "₹" + _grouped(rupees) + " cr"
-    out = fmt("%.3g", v).astype(object)
-    large = np.abs(v) >= 1000
-    if large.any():
-        out[large] = _grouped(v[large])
+        named = np.isin(tone, list(_TONE))
+        out[named] = [_TONE[int(t)] for t in tone[named]]  # three names, looked up by value
+        put(~named, "{:g}")
+    elif feature == "fiscal_quarter":
+        out[:] = _formatted("Q{:.0f}", v)
+    elif feature == "volume_spike":
+        out[:] = _formatted("{:.1f}x", v)
+    elif feature == "log_market_cap":
+        out[:] = _formatted("₹{:,.0f} cr", list(map(math.exp, v.tolist())))
+    else:
+        large = np.abs(v) >= 1000
+        put(~large, "{:.3g}")
+        put(large, "{:,.0f}")
     return out
 
 
@@ -214,13 +222,18 @@ def reason_columns(explanation: Explanation, k: int) -> list[np.ndarray]:
             values[where] = _format_values(str(feature), explanation.data.iloc[rows, j])
     names = np.array([str(f) for f in explanation.features], dtype=object)[order]
     size = np.abs(contributions)
-    amount = np.where(size >= 0.0095, np.char.mod("%.2f", size), np.char.mod("%.3f", size))
-    verb = np.where(
-        contributions > 0, " raised the probability by ", " lowered the probability by "
+    texts = np.empty(order.shape, dtype=object)
+    still = size < 0.0005
+    texts[still] = list(
+        map("{} {} barely moved the probability".format, names[still], values[still])
     )
-    moved = names + " " + values + verb.astype(object) + amount.astype(object)
-    barely = names + " " + values + " barely moved the probability"
-    texts = np.where(size < 0.0005, barely, moved)
+    moved = ~still
+    cents = size[moved] >= 0.0095  # never "0.010"
+    amount = np.where(cents, _formatted("{:.2f}", size[moved]), _formatted("{:.3f}", size[moved]))
+    verb = np.where(contributions[moved] > 0, "raised", "lowered")
+    texts[moved] = list(
+        map("{} {} {} the probability by {}".format, names[moved], values[moved], verb, amount)
+    )
     return [texts[:, i] for i in range(texts.shape[1])]
 
 
