@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import pytest
+import shap
 import xgboost as xgb
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from uctune.errors import ConfigError
-from uctune.explain import explain, top_reasons, unwrap_pipeline
+from uctune.explain import DEFAULT_SAMPLES, explain, explain_all, top_reasons, unwrap_pipeline
 from uctune.models import SPECS
 from uctune.training import positive_weight
 
@@ -144,3 +150,103 @@ def test_a_plain_model_that_is_no_tree_is_refused(numeric_split):
     model = LogisticRegression(max_iter=500).fit(X_train.fillna(0), y_train)
     with pytest.raises(ConfigError, match="or a tree classifier SHAP's TreeExplainer reads"):
         explain(model, X_test.fillna(0))
+
+
+# -- every row of a large table: explain_all ----------------------------------------------------
+SMALL_CASE = [
+    "eps_qoq",
+    "revenue_yoy",
+    "pat_qoq",
+    "volume_spike",
+    "rsi_14",
+    "price_change_1w",
+    "opm",
+    "log_market_cap",
+]
+
+
+class CountingNet(ClassifierMixin, BaseEstimator):
+    """A fitted network that counts the rows it is asked about (SHAP's cost, measured)."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def fit(self, X, y):
+        self.classes_ = self.net.classes_
+        self.rows_ = 0
+        return self
+
+    def predict_proba(self, X):
+        self.rows_ += len(X)
+        return self.net.predict_proba(X)
+
+
+@pytest.fixture(scope="module")
+def small_net(tiny_table):
+    X = tiny_table.X[SMALL_CASE].fillna(0)
+    net = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=500, random_state=0))
+    return X, net.fit(X, tiny_table.y)
+
+
+def test_sampled_values_add_up_and_cost_a_fixed_number_of_evaluations(small_net):
+    X, net = small_net
+    counted = make_pipeline(net[0], CountingNet(net[-1]).fit(X, None))
+    rows, samples = X.iloc[:30], 6
+    e = explain_all(counted, rows, background=X.iloc[300:], samples=samples, random_state=1)
+    assert e.method == "sampled" and e.raw_output == "probability"
+    p = net.predict_proba(rows)[:, 1]
+    np.testing.assert_allclose(e.values.sum(axis=1) + e.base_probability, p, atol=1e-12)
+    # Against samples / 2 background rows drawn from the given ones: the base is their mean.
+    assert len(e.background) == 3 and set(e.background.index) <= set(X.index[300:])
+    np.testing.assert_allclose(e.base_probability, net.predict_proba(e.background)[:, 1].mean())
+    # The documented bound: samples x (features - 1) + 1 evaluations per row, plus the
+    # background rows' own once.
+    d = len(SMALL_CASE)
+    assert counted[-1].rows_ == len(rows) * (samples * (d - 1) + 1) + samples
+    again = explain_all(net, rows, background=X.iloc[300:], samples=samples, random_state=1)
+    np.testing.assert_array_equal(e.values, again.values)
+
+
+def test_sampled_reasons_agree_with_exact_shap(small_net):
+    # Exact SHAP of 8 features (all 256 coalitions) against 40 background rows, and the default
+    # estimate (32 orderings, 16 of those rows). Over random_state 0-9 the estimate's largest push
+    # was among the exact top 3 for 95-100 % of rows (mean 97 %) and the top-3 sets shared 74-85 %
+    # (mean 81 %; SHAP's own permutation explainer with one antithetic pair over all 40 rows: 85 %).
+    X, net = small_net
+    rows, background = X.iloc[:40], X.iloc[300:340]
+
+    def proba(array):
+        return net.predict_proba(pd.DataFrame(array, columns=SMALL_CASE))[:, 1]
+
+    masker = shap.maskers.Independent(background.to_numpy(), max_samples=len(background))
+    exact = shap.ExactExplainer(proba, masker)(rows.to_numpy(), silent=True).values
+    e = explain_all(net, rows, background=background, random_state=0)
+    assert len(e.background) == DEFAULT_SAMPLES // 2
+    top_exact = np.argsort(-np.abs(exact), axis=1)[:, :3]
+    top_sampled = np.argsort(-np.abs(e.values), axis=1)[:, :3]
+    first_in_top3 = np.mean([top_sampled[i, 0] in top_exact[i] for i in range(len(rows))])
+    overlap = np.mean(
+        [len(set(a) & set(b)) / 3 for a, b in zip(top_sampled, top_exact, strict=True)]
+    )
+    assert first_in_top3 >= 0.9
+    assert overlap >= 0.7
+
+
+@pytest.mark.parametrize("family", ["xgboost", "logistic_regression"])
+def test_explain_all_is_exact_for_trees_and_the_linear_model(family, tiny_table):
+    params = {"n_estimators": 20} if family == "xgboost" else {}
+    model = SPECS[family].build(params).fit(tiny_table.X, tiny_table.y)
+    X = tiny_table.X.head(40)
+    seen = []
+    every = explain_all(
+        model,
+        X,
+        background=tiny_table.X,
+        background_size=20,
+        progress=lambda done, total, what: seen.append((done, total)),
+    )
+    one = explain(model, X, background=tiny_table.X, max_rows=None, background_size=20)
+    np.testing.assert_array_equal(every.values, one.values)
+    assert every.method == one.method and seen[-1] == (40, 40)
+    with pytest.raises(ConfigError, match="an even number of at least 2, got 5"):
+        explain_all(model, X, samples=5)
