@@ -234,7 +234,7 @@ def reason_columns(explanation: Explanation, k: int) -> list[np.ndarray]:
     texts[moved] = list(
         map("{} {} {} the probability by {}".format, names[moved], values[moved], verb, amount)
     )
-    return [texts[:, i] for i in range(texts.shape[1])]
+    return [texts[:, i] for i in range(order.shape[1])]
 
 
 def score(
