@@ -29,11 +29,13 @@ walks ``samples`` random orderings of the original features from a background ro
 swapping one feature (all its columns) in at a time, and a feature's value is its mean change in the
 probability. Orderings come in antithetic pairs (one and its reverse) that share one of
 ``samples // 2`` fixed background rows, and are drawn with ``random_state``. A row costs exactly
-``samples * (features - 1) + 1`` model evaluations (481 for the 31 features with the default 16),
+``samples * (features - 1) + 1`` model evaluations (961 for the 31 features with the default 32),
 however large the table or the background. The values add up exactly (``values.sum() + base ==
 probability``, ``base`` being the mean probability of those background rows), and each is an unbiased
-estimate of the row's Shapley value against them; its noise falls as ``1 / sqrt(samples)``, so the
-largest pushes are reliably ranked, and features with nearly equal pushes may swap places.
+estimate of the row's Shapley value against them; its noise falls as ``1 / sqrt(samples)``. That is
+the trade-off: on a small case with exact SHAP to compare (tests/test_explain.py) the estimate's top
+reason was in exact SHAP's top three for 95-100 % of rows and the top-three sets shared 74-85 %;
+features with nearly equal pushes may swap places. Trees and the linear model never approximate.
 """
 
 from __future__ import annotations
@@ -364,7 +366,7 @@ def explain_all(
     """Explain every row of ``X``, in batches, at a cost per row that the table's size leaves fixed.
 
     Trees and the linear model get exactly what :func:`explain` gives; any other model gets the
-    sampling estimate of the module notes: ``samples`` antithetic orderings (an even number, at
+    sampling estimate of the module notes: ``samples`` orderings in antithetic pairs (an even number, at
     least 2) against ``samples // 2`` rows of ``background`` (default: ``X``), seeded with
     ``random_state``. ``progress(done_rows, total_rows, what)`` is called after each batch.
     """

@@ -59,7 +59,7 @@ def _check_output(path: Path) -> None:
     type=click.IntRange(min=2),
     default=None,
     help="Orderings per row of the sampled SHAP estimate for families without an exact "
-    "explainer (the neural network): an even number, default 16; a row costs "
+    "explainer (the neural network): an even number, default 32; a row costs "
     "samples x (features - 1) + 1 model evaluations. Trees and logistic regression are "
     "explained exactly.",
 )
