@@ -41,6 +41,7 @@ features with nearly equal pushes may swap places. Trees and the linear model ne
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -216,7 +217,13 @@ def _tree_raw(
     parts = _batches(n, batch) if batch else [slice(0, n)]
     chunks = []
     for part in parts:
-        chunks.append(np.asarray(explainer.shap_values(_rows(Xt, part)), dtype=float))
+        with warnings.catch_warnings():
+            # SHAP's note that LightGBM's output shape changed, once per batch: the shape is
+            # handled below.
+            warnings.filterwarnings(
+                "ignore", message="LightGBM binary classifier with TreeExplainer"
+            )
+            chunks.append(np.asarray(explainer.shap_values(_rows(Xt, part)), dtype=float))
         if progress is not None:
             progress(part.stop, n, "rows explained (tree SHAP)")
     raw = np.concatenate(chunks) if chunks else np.zeros((0, 0))
