@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-predict sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ bench-cluster: $(STAMP)
 
 bench-registry: $(STAMP)
 	$(BIN)/python benchmarks/bench_registry.py $(ARGS)
+
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_gpu.py $(ARGS)
+
+# The full-archive NSE build (needs ../shared/data/real): wall time and peak memory.
+bench-nse: $(STAMP)
+	$(BIN)/python benchmarks/bench_nse.py $(ARGS)
+
+bench-nn: $(STAMP)
+	$(BIN)/python benchmarks/bench_nn.py $(ARGS)
 
 bench-predict: $(STAMP)
 	$(BIN)/python benchmarks/bench_predict.py $(ARGS)

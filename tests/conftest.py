@@ -23,7 +23,9 @@ TINY_ROWS = 600
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[None]:
-    """One local Ray with 2 CPUs on loopback for every test that needs it."""
+    """One local Ray with 2 CPUs on loopback for every test that needs it, and one logical GPU:
+    what ``device: cuda`` asks Ray for can be checked on a machine without one (XGBoost itself then
+    falls back to its CPU code)."""
     import logging
 
     import ray
@@ -34,6 +36,7 @@ def ray_cluster() -> Iterator[None]:
     ray.init(
         address="local",
         num_cpus=2,
+        num_gpus=1,
         include_dashboard=False,
         log_to_driver=False,
         logging_level=logging.WARNING,

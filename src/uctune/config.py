@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from uctune.errors import ConfigError, NotFoundError
 from uctune.models import get_spec, resolve_families
-from uctune.registry._paths import default_registry_root
+from uctune.registry import default_registry_root
 
 __all__ = [
+    "CVConfig",
     "SplitConfig",
     "TrainConfig",
     "RegistryConfig",
@@ -33,6 +34,20 @@ class SplitConfig(_Strict):
 
     method: Literal["stratified", "time"] = "stratified"
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+class CVConfig(_Strict):
+    """How the cross-validation folds of every stage are drawn.
+
+    ``method``: ``stratified`` (the seed's shuffled k-fold) or ``walk_forward`` (folds of whole
+    dates, each trained on earlier dates only, ``embargo`` sessions between training and
+    validation; ``group_by_symbol`` keeps a symbol out of the training rows of a fold that
+    validates on it). Unset, it is ``walk_forward`` with a time split, else ``stratified``.
+    """
+
+    method: Literal["stratified", "walk_forward"] | None = None
+    embargo: int = Field(0, ge=0)
+    group_by_symbol: bool = False
 
 
 class TrainConfig(_Strict):
@@ -140,7 +155,12 @@ class RunConfig(_Strict):
     data: Path | None = None
     output_dir: Path = Path("runs")
     seed: int = 42
+    # Where the families that can fit on a GPU (XGBoost) fit, in the train and tune stages alike;
+    # ``gpus_per_fit`` is what one such fit or trial asks Ray for (a fraction shares a GPU).
+    device: Literal["cpu", "cuda"] = "cpu"
+    gpus_per_fit: float = Field(1.0, gt=0.0, le=64.0)
     split: SplitConfig = SplitConfig()
+    cv: CVConfig = CVConfig()
     train: TrainConfig = TrainConfig()
     tune: TuningConfig = TuningConfig()
     report: ReportConfig = ReportConfig()
@@ -153,7 +173,21 @@ class RunConfig(_Strict):
                 f"tune.grace_period must be at most train.cv_folds ({self.train.cv_folds}), "
                 f"got {self.tune.grace_period}"
             )
+        if self.cv_method == "stratified" and (self.cv.embargo or self.cv.group_by_symbol):
+            what = "cv.embargo" if self.cv.embargo else "cv.group_by_symbol"
+            value = self.cv.embargo if self.cv.embargo else self.cv.group_by_symbol
+            raise ValueError(
+                f"{what} applies to walk_forward CV only (cv.method walk_forward, or a time "
+                f"split), got {value!r} with stratified CV"
+            )
         return self
+
+    @property
+    def cv_method(self) -> Literal["stratified", "walk_forward"]:
+        """The CV method in force: the configured one, else walk-forward with a time split."""
+        if self.cv.method is not None:
+            return self.cv.method
+        return "walk_forward" if self.split.method == "time" else "stratified"
 
 
 def _one_line(exc: ValidationError, source: str) -> str:

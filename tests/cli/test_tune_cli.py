@@ -115,6 +115,7 @@ def test_tune_writes_the_contracted_files_and_prints_the_best_params(
         "folds_done",
         "seconds",
         "node",
+        "gpus",
         "attempts",
         "fold_1",
         "fold_2",

@@ -99,3 +99,33 @@ def test_a_run_uses_every_node_and_matches_a_local_run(
     assert set(results["registry"]["models"]) == {"logistic_regression_tuned", "xgboost_tuned"}
     assert (out / results["report"]["html"]).is_file()
     assert not workers_registry.exists()
+
+
+def test_device_cuda_on_a_cluster_without_gpus_is_refused_at_once(multinode, tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            *uctune(),
+            "run",
+            "--data",
+            str(tiny_csv),
+            "--device",
+            "cuda",
+            "--out",
+            str(out),
+            "--address",
+            multinode.address,
+        ],
+        env=driver_env(multinode, UCTUNE_REGISTRY=str(tmp_path / "registry")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (
+        "uctune: error: device 'cuda' (for xgboost) asks Ray for 1 GPU(s) per fit, but the cluster "
+        "(3 node(s)) has no GPU; use --device cpu or a cluster with GPUs"
+    )
+    assert not out.exists()
+    assert not (tmp_path / "registry").exists()

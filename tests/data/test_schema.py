@@ -135,3 +135,16 @@ def test_embedded_dataset_loads():
     table = load_feature_table()
     assert table.n_rows >= 5000
     assert 0.05 <= table.n_positive / table.n_rows <= 0.10
+
+
+def test_session_date_is_the_date_column_of_a_daily_table():
+    daily = frame().rename(columns={"announcement_date": "session_date"})
+    table = validate_table(daily)
+    assert table.date_column == "session_date"
+    assert "session_date" not in table.features
+    assert table.dates.dtype.kind == "M"
+    bad = daily.assign(session_date=["2024-13-45"] * len(daily))
+    with pytest.raises(DataError, match="column 'session_date' must hold dates"):
+        validate_table(bad)
+    with pytest.raises(DataError, match="needs a date column"):
+        _ = validate_table(daily.drop(columns="session_date")).dates

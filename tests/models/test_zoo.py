@@ -55,7 +55,12 @@ def test_seed_search_ranges():
     assert (lgbm["n_estimators"].low, lgbm["n_estimators"].high) == (50, 500)
     nn = SPECS["neural_network"].search_space
     assert all((nn[f"units_{i}"].low, nn[f"units_{i}"].high) == (32, 256) for i in (1, 2, 3))
-    assert (nn["learning_rate_init"].low, nn["learning_rate_init"].high) == (1e-4, 1e-2)
+    assert (nn["dropout"].low, nn["dropout"].high) == (0.1, 0.5)
+    assert (nn["learning_rate"].low, nn["learning_rate"].high, nn["learning_rate"].log) == (
+        1e-4,
+        1e-2,
+        True,
+    )
 
 
 @pytest.mark.parametrize("name", SPEC_NAMES)
@@ -87,8 +92,10 @@ def test_sampled_params_build_and_fit(name, tiny_table):
 @pytest.mark.parametrize("name", SPEC_NAMES)
 def test_thread_count_reaches_the_model(name):
     model = SPECS[name].build(n_threads=3)[-1]
-    threaded = {"random_forest", "xgboost", "lightgbm"}  # LR (lbfgs) and the MLP use BLAS threads,
-    if name in threaded:  # which fit_and_predict caps with threadpoolctl.
+    # LR (lbfgs) uses BLAS threads, which fit_and_predict caps with threadpoolctl; the network sets
+    # PyTorch's own pool from n_jobs.
+    threaded = {"random_forest", "xgboost", "lightgbm", "neural_network"}
+    if name in threaded:
         assert model.get_params()["n_jobs"] == 3
 
 

@@ -238,7 +238,7 @@ def test_a_schema_1_registry_is_upgraded_and_keeps_counting(tmp_path, small_mode
 
 # -- atomic saves -------------------------------------------------------------------------------
 def test_a_failure_after_the_rename_rolls_back_row_and_file(registry, small_model, monkeypatch):
-    from uctune.registry import _registry
+    from uctune.registry import _save
 
     real_replace = os.replace
     calls = []
@@ -249,7 +249,7 @@ def test_a_failure_after_the_rename_rolls_back_row_and_file(registry, small_mode
         if len(calls) == 1:  # the rename into place; the rollback's rename back must work
             raise OSError("disk vanished")
 
-    monkeypatch.setattr(_registry.os, "replace", replace_then_fail)
+    monkeypatch.setattr(_save.os, "replace", replace_then_fail)
     with pytest.raises(Exception, match="disk vanished"):
         registry.save_model(small_model, "m", "lr", metrics())
     monkeypatch.undo()
@@ -262,12 +262,12 @@ _CRASH = textwrap.dedent(
     """
     import os, sys
     from sklearn.linear_model import LogisticRegression
-    from uctune.registry import ModelRegistry, _registry
+    from uctune.registry import ModelRegistry, _save
     real = os.replace
     def replace_and_die(src, dst):
         real(src, dst)
         os._exit(17)  # killed after the rename, before the commit
-    _registry.os.replace = replace_and_die
+    _save.os.replace = replace_and_die
     ModelRegistry(sys.argv[1]).save_model(LogisticRegression(), "m", "lr", {"f1": 0.5})
     """
 )

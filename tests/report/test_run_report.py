@@ -202,7 +202,7 @@ def test_results_json_is_strict_json(reported_run):
 
 
 def test_tuning_entries_that_are_not_families_are_left_out(reported_run, monkeypatch):
-    from uctune.workflow._report import _tuning_results
+    from uctune.workflow._report import _tuning_reports
 
     tuning = {
         **reported_run.results["tuning"],
@@ -211,7 +211,7 @@ def test_tuning_entries_that_are_not_families_are_left_out(reported_run, monkeyp
         "lgbm": {"metric": "f1", "trials_csv": "tune/lightgbm/trials.csv"},  # file missing
     }
     monkeypatch.setitem(reported_run.results, "tuning", tuning)
-    results = _tuning_results(reported_run, seed=0)
+    results = _tuning_reports(reported_run, seed=0)
     assert [t.family for t in results] == ["xgboost", "lightgbm"]
     assert results[0].importances and results[0].reference is not None
     assert results[1].trials is None and results[1].note.startswith("no trials file at ")

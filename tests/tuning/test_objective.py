@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from uctune.errors import ConfigError, DataError
-from uctune.metrics import objective_score
+from uctune.metrics import honest_objective
 from uctune.splits import cv_folds
 from uctune.training import make_split, train_families
 from uctune.tuning import TuneSettings, cv_score, cv_steps
@@ -28,13 +28,16 @@ def test_running_score_is_the_objective_on_the_folds_so_far(rows, metric):
     # Rebuild the out-of-fold predictions by hand, fold by fold.
     from uctune.training import fit_and_predict
 
-    idx, proba = [], []
+    labels, proba = [], []
     for k, ((a, b), step) in enumerate(zip(folds, steps, strict=True)):
         out = fit_and_predict("lr", {}, X, y, a, b, fold=k, random_state=5)
-        idx.append(b)
+        labels.append(y[b])
         proba.append(out.proba)
-        assert step.fold_score == pytest.approx(objective_score(metric, y[b], out.proba))
-        running = objective_score(metric, y[np.concatenate(idx)], np.concatenate(proba))
+        # Each fold at a threshold chosen on the other folds done so far (tests/tuning/
+        # test_honest_threshold.py checks that choice by hand).
+        running, each = honest_objective(metric, labels, proba)
+        assert step.fold_score == pytest.approx(each[-1])
+        assert step.fold_scores == pytest.approx(tuple(each))
         assert step.score == pytest.approx(running)
         assert step.fit_cpu_seconds > 0 and step.error is None
 

@@ -27,6 +27,7 @@ CONTRACT_COLUMNS = [
     "folds_done",
     "seconds",
     "node",
+    "gpus",
     "attempts",
     "fold_1",
     "fold_2",

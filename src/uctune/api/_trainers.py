@@ -9,29 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from uctune.api._data import all_rows, as_table
 from uctune.cluster import ensure_ray
-from uctune.data import LABEL, FeatureTable, load_feature_table, validate_table
-from uctune.errors import DataError
+from uctune.data import FeatureTable, load_feature_table
 from uctune.metrics import classification_metrics, decision_threshold
-from uctune.models import ThresholdedClassifier
+from uctune.models import Device, ThresholdedClassifier
 from uctune.runs import write_json
 from uctune.splits import SplitMethod
 from uctune.training import FamilyResult, SplitInfo, make_split, train_families, tree_importance
 
 __all__ = ["BaselineTrainer", "AdvancedTrainer"]
-
-
-def _as_table(X: Any, y: Any, n_folds: int) -> FeatureTable:
-    frame = (
-        X.copy()
-        if isinstance(X, pd.DataFrame)
-        else pd.DataFrame(np.asarray(X), columns=[f"x{i}" for i in range(np.asarray(X).shape[1])])
-    )
-    y_values = np.asarray(y).ravel()
-    if len(y_values) != len(frame):
-        raise DataError(f"X has {len(frame)} rows but y has {len(y_values)}")
-    frame[LABEL] = y_values
-    return validate_table(frame, min_rows_per_class=n_folds, source="the training data")
 
 
 class _Trainer:
@@ -44,6 +31,8 @@ class _Trainer:
         split: SplitMethod = "stratified",
         cv_folds: int = 5,
         cpus_per_fit: int = 1,
+        device: Device = "cpu",
+        gpus_per_fit: float = 1.0,
         address: str | None = None,
     ) -> None:
         self.data_path = data_path
@@ -52,6 +41,8 @@ class _Trainer:
         self.split = split
         self.cv_folds = cv_folds
         self.cpus_per_fit = cpus_per_fit
+        self.device = device
+        self.gpus_per_fit = gpus_per_fit
         self.address = address
         self.table: FeatureTable | None = None
         self.split_: SplitInfo | None = None
@@ -83,29 +74,18 @@ class _Trainer:
 
     # -- training -----------------------------------------------------------------------------
     def _train(self, family: str, X: Any, y: Any, params: dict[str, Any]) -> ThresholdedClassifier:
-        table = _as_table(X, y, self.cv_folds)
+        table = as_table(X, y, self.cv_folds)
         ensure_ray(self.address)
-        return self._train_table(family, table, params)
-
-    def _train_table(
-        self, family: str, table: FeatureTable, params: dict[str, Any]
-    ) -> ThresholdedClassifier:
-        """CV, threshold and refit of ``family`` on every row of a validated table (Ray is up)."""
-        everything = SplitInfo(
-            method="stratified",
-            test_size=0.0,
-            seed=self.random_state,
-            train_index=np.arange(table.n_rows),
-            test_index=np.empty(0, dtype=np.int64),
-        )
         outcome = train_families(
             table,
-            everything,
+            all_rows(table, self.random_state),
             families=[family],
             params={family: params},
             n_folds=self.cv_folds,
             seed=self.random_state,
             cpus_per_fit=self.cpus_per_fit,
+            device=self.device,
+            gpus_per_fit=self.gpus_per_fit,
             backend="ray",
         )
         result: FamilyResult = outcome.results[family]
@@ -151,7 +131,11 @@ class BaselineTrainer(_Trainer):
 
 
 class AdvancedTrainer(_Trainer):
-    """Story 3.2: XGBoost, LightGBM and the neural network, with feature importance for trees."""
+    """Story 3.2: XGBoost, LightGBM and the neural network, with feature importance for trees.
+
+    ``device="cuda"`` fits XGBoost on GPUs ("XGBoost with GPU support"), ``gpus_per_fit`` each, on
+    the Ray cluster's GPU nodes; a cluster without GPUs is refused at the first fit.
+    """
 
     def train_xgboost(self, X_train: Any, y_train: Any, **params: Any) -> ThresholdedClassifier:
         """XGBoost, max_depth=5, learning_rate=0.1, hist, scale_pos_weight = negatives/positives."""
@@ -164,7 +148,7 @@ class AdvancedTrainer(_Trainer):
     def train_neural_network(
         self, X_train: Any, y_train: Any, **params: Any
     ) -> ThresholdedClassifier:
-        """MLP 128-64-32, ReLU, early stopping, balanced sample weights."""
+        """PyTorch network 128-64-32, ReLU, dropout, batch norm, early stopping, balanced loss."""
         return self._train("neural_network", X_train, y_train, params)
 
     @staticmethod

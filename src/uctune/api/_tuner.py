@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uctune.api._trainers import _as_table, _Trainer
+from uctune.api._data import all_rows, as_table
 from uctune.cluster import ensure_ray
 from uctune.errors import NotFoundError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import ThresholdedClassifier, get_spec
+from uctune.models import Device, ThresholdedClassifier, get_spec
 from uctune.runs import write_json
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class HyperparameterTuner:
     to a temporary directory, removed afterwards, unless ``storage_dir`` names one to keep (a
     folder ``<call>-<family>`` per call: ``00-xgboost``, ``01-lightgbm``, ...).
 
+    ``device="cuda"`` runs XGBoost's trials and refit on GPUs (``gpus_per_trial`` each).
+
     Each search's best params are saved as JSON, ``<family>_best_params.json`` (``family``,
     ``metric``, ``best_score``, ``best_trial``, ``params``: the document ``uctune tune`` writes), in
     ``storage_dir`` when given, else in ``data/models/tuning`` under the working directory; a later
@@ -77,6 +79,8 @@ class HyperparameterTuner:
         cpus_per_trial: int = 1,
         max_failures: int = 2,
         random_state: int = 42,
+        device: Device = "cpu",
+        gpus_per_trial: float = 1.0,
         storage_dir: str | os.PathLike[str] | None = None,
         address: str | None = None,
         verbose: bool = False,
@@ -90,6 +94,8 @@ class HyperparameterTuner:
         self.cpus_per_trial = cpus_per_trial
         self.max_failures = max_failures
         self.random_state = random_state
+        self.device = device
+        self.gpus_per_trial = gpus_per_trial
         self.storage_dir = storage_dir
         self.address = address
         self.verbose = verbose
@@ -113,7 +119,7 @@ class HyperparameterTuner:
         import shutil
         import tempfile
 
-        from uctune.tuning import TuneSettings, tune_family
+        from uctune.tuning import TuneSettings, tune_and_refit
 
         spec = get_spec(family)
         settings = TuneSettings(
@@ -126,8 +132,10 @@ class HyperparameterTuner:
             cpus_per_trial=self.cpus_per_trial,
             max_failures=self.max_failures,
             seed=self.random_state,
+            device=self.device,
+            gpus_per_trial=self.gpus_per_trial,
         )
-        table = _as_table(X_train, y_train, self.cv_folds)
+        table = as_table(X_train, y_train, self.cv_folds)
         ensure_ray(self.address)
         keep = self.storage_dir is not None
         if self.storage_dir is not None:
@@ -136,36 +144,29 @@ class HyperparameterTuner:
             root = Path(tempfile.mkdtemp(prefix="uctune-tune-"))
         folder = root / f"{self._calls:02d}-{spec.name}"
         self._calls += 1
+        params_file = (root if keep else DEFAULT_PARAMS_DIR) / f"{spec.name}_best_params.json"
         try:
             with _optuna_quiet(not self.verbose):
-                result = tune_family(
+                tuned = tune_and_refit(
                     spec.name,
-                    table.X,
-                    table.y,
+                    table,
+                    all_rows(table, self.random_state),
                     experiment_dir=folder,
                     settings=settings,
+                    cpus_per_fit=self.cpus_per_trial,
                     search_space=search_space,
                     fixed_params=fixed_params,
                     verbose=self.verbose,
+                    on_tuned=lambda result: write_json(params_file, result.best_params_document()),
                 )
         finally:
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
-        # Saved before the refit: the search is the expensive part, and its outcome is kept even
-        # if the refit fails.
-        params_file = (root if keep else DEFAULT_PARAMS_DIR) / f"{spec.name}_best_params.json"
-        write_json(params_file, result.best_params_document())
-        refitter = _Trainer(
-            random_state=self.random_state,
-            cv_folds=self.cv_folds,
-            cpus_per_fit=self.cpus_per_trial,
-            address=self.address,
-        )
-        model = refitter._train_table(spec.name, table, dict(result.best_params))
+        result = tuned.tuning
         self.results_.append(result)
-        self.refits_.append(refitter.results_[spec.name])
+        self.refits_.append(tuned.refit.to_dict())
         self.best_params_files_.append(params_file)
-        return model
+        return tuned.model
 
     def tune_xgboost(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:
         """XGBoost: max_depth 3-10, learning_rate 0.01-0.3, n_estimators 50-500, and the rest."""
@@ -178,7 +179,8 @@ class HyperparameterTuner:
     def tune_neural_network(
         self, X_train: Any, y_train: Any, **fixed: Any
     ) -> ThresholdedClassifier:
-        """The MLP: units per layer 32-256, weight decay, learning rate 1e-4-1e-2, batch size."""
+        """The network: units per layer 32-256, dropout 0.1-0.5, learning rate 1e-4-1e-2 (log),
+        batch size, weight decay."""
         return self.tune("neural_network", X_train, y_train, **fixed)
 
     def tune_random_forest(self, X_train: Any, y_train: Any, **fixed: Any) -> ThresholdedClassifier:

@@ -53,6 +53,23 @@ def run_options(func: F) -> F:
         click.option(
             "--test-size", type=float, default=None, help="Holdout fraction [default: 0.2]."
         ),
+        click.option(
+            "--cv",
+            "cv",
+            type=click.Choice(["stratified", "walk_forward"]),
+            default=None,
+            help="Cross-validation folds: seeded stratified k-fold, or walk-forward over the "
+            "results dates (each fold trained on earlier dates only) [default: walk_forward with "
+            "--split time, else stratified].",
+        ),
+        click.option(
+            "--embargo",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Walk-forward CV: sessions (distinct dates) left out between training and "
+            "validation dates [default: 0].",
+        ),
         click.option("--seed", type=int, default=None, help="Random seed [default: 42]."),
         click.option(
             "--out",
@@ -91,6 +108,20 @@ def ray_options(func: F) -> F:
         click.option(
             "--num-cpus", type=int, default=None, help="CPUs of the local Ray [default: all cores]."
         ),
+        click.option(
+            "--device",
+            type=click.Choice(["cpu", "cuda"]),
+            default=None,
+            help="Fit XGBoost on the cluster's GPUs (cuda) or on CPUs; the other families always "
+            "use CPUs [default: cpu].",
+        ),
+        click.option(
+            "--gpus-per-fit",
+            type=float,
+            default=None,
+            help="GPUs each XGBoost fit or trial asks Ray for with --device cuda; a fraction "
+            "shares a GPU [default: 1].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -128,7 +159,11 @@ def build_config(
     seed: int | None,
     families: str | None = None,
     cpus_per_fit: int | None = None,
+    device: str | None = None,
+    gpus_per_fit: float | None = None,
     defaults: dict[str, Any] | None = None,
+    cv: str | None = None,
+    embargo: int | None = None,
 ) -> RunConfig:
     """The run config: the file's (or the built-in defaults), then the command's own ``defaults``
     where the file is silent, then the flags."""
@@ -143,10 +178,26 @@ def build_config(
             "train.cv_folds": folds,
             "split.method": split,
             "split.test_size": test_size,
+            "cv.method": cv,
+            "cv.embargo": embargo,
             "seed": seed,
             "train.cpus_per_fit": cpus_per_fit,
+            "device": device,
+            "gpus_per_fit": gpus_per_fit,
         },
     )
+
+
+def _check_device(config: RunConfig, stages: list[str]) -> None:
+    """Refuse ``device: cuda`` at once on a cluster without a node of ``gpus_per_fit`` GPUs."""
+    from uctune.cluster import require_gpus
+    from uctune.models import get_spec
+
+    families = set(config.train.families if "train" in stages else ())
+    families |= set(config.tune.families if "tune" in stages else ())
+    on_gpu = sorted(f for f in families if get_spec(f).gpus_for(config.device, config.gpus_per_fit))
+    if on_gpu:
+        require_gpus(config.gpus_per_fit, f"device 'cuda' (for {', '.join(on_gpu)})")
 
 
 def _pct(value: float | None) -> str:
@@ -195,7 +246,7 @@ def _print_families(payload: dict[str, Any], format_table: Any) -> None:
         )
     headers = [
         "family",
-        "cv f1@0.5",
+        "cv f1",
         "cv roc",
         "cv pr",
         "test f1@0.5",
@@ -267,7 +318,7 @@ def execute(
     (and Ray Tune's trial table) instead of the progress lines.
     """
     from uctune.cli._progress import ProgressLine
-    from uctune.cluster import cluster_cpus, cluster_nodes, ray_session
+    from uctune.cluster import cluster_cpus, cluster_gpus, cluster_nodes, ray_session
     from uctune.errors import ConfigError
     from uctune.training import Backend
     from uctune.workflow import execute_stages, removed_if_nothing_done, resume_run, start_run
@@ -323,13 +374,17 @@ def execute(
                 "cpus": cluster_cpus(),
                 "address": address or "local",  # --address reads RAY_ADDRESS too
                 "nodes": cluster_nodes(),
+                "gpus": cluster_gpus(),
             }
         )
+        if not sequential:
+            _check_device(run.config, stages)  # before the run is named or anything is fitted
         click.echo(run_line, err=True)
         if not sequential:
             nodes = len(run.cluster["nodes"])
+            gpus = f", {run.cluster['gpus']:g} GPUs" if run.cluster["gpus"] else ""
             click.echo(
-                f"ray: {run.cluster['cpus']} CPUs on {nodes} node{'s' if nodes != 1 else ''}",
+                f"ray: {run.cluster['cpus']} CPUs{gpus} on {nodes} node{'s' if nodes != 1 else ''}",
                 err=True,
             )
         execute_stages(run, stages, fresh=fresh)

@@ -50,7 +50,7 @@ def print_tuning_summary(payload: dict[str, Any]) -> None:
             "done",
             "pruned",
             "failed",
-            f"best cv {metric}",
+            f"best cv {metric}*",
             "trial",
             "untuned f1",
             "test f1@thr",
@@ -59,6 +59,9 @@ def print_tuning_summary(payload: dict[str, Any]) -> None:
             "wall s",
         ]
         click.echo(format_table(headers, rows))
+        click.echo(
+            "* the maximum over trials: optimistic; compare tuned with untuned on the test columns"
+        )
         for family, t in tuning.items():
             click.echo(f"{family} best params: {json.dumps(t['best_params'], sort_keys=True)}")
     for family, why in payload.get("tuning_failures", {}).items():

@@ -28,6 +28,13 @@ def _env_lines(env: dict[str, str]) -> list[str]:
     "--cpus-per-worker", type=int, default=1, show_default=True, help="CPUs each worker offers."
 )
 @click.option(
+    "--gpus-per-worker",
+    type=float,
+    default=0,
+    show_default=True,
+    help="GPUs each worker offers Ray (the head offers none).",
+)
+@click.option(
     "--head-cpus",
     type=int,
     default=1,
@@ -48,7 +55,12 @@ def _env_lines(env: dict[str, str]) -> list[str]:
     help="Also write the `export` lines a driver needs to this file (for `source`).",
 )
 def up(
-    workers: int, cpus_per_worker: int, head_cpus: int, dashboard_port: int, env_file: Path | None
+    workers: int,
+    cpus_per_worker: int,
+    gpus_per_worker: float,
+    head_cpus: int,
+    dashboard_port: int,
+    env_file: Path | None,
 ) -> None:
     """Start a head and worker nodes as separate raylets on 127.0.0.1, each with its own CPUs and
     object store, with token authentication; print how to use it; stop it on Ctrl-C.
@@ -71,12 +83,14 @@ def up(
     cluster = LocalCluster(
         workers=workers,
         cpus_per_worker=cpus_per_worker,
+        gpus_per_worker=gpus_per_worker,
         head_cpus=head_cpus,
         dashboard_port=dashboard_port,
     )
+    gpus = f", {gpus_per_worker:g} GPU" if gpus_per_worker else ""
     click.echo(
         f"starting a head ({head_cpus} CPU) and {workers} worker node(s) "
-        f"({cpus_per_worker} CPU each) on 127.0.0.1 ...",
+        f"({cpus_per_worker} CPU{gpus} each) on 127.0.0.1 ...",
         err=True,
     )
     with cluster:

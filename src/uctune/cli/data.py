@@ -1,4 +1,5 @@
-"""``uctune data``: generate the synthetic dataset, check a feature table against the schema."""
+"""``uctune data``: generate the synthetic dataset, build the real NSE tables, draw a training
+sample from them, check a feature table against the schema."""
 
 from __future__ import annotations
 
@@ -76,4 +77,86 @@ def validate(path: Path | None, folds: int) -> None:
         f"{table.source}: {table.n_rows} rows, {len(table.features)} features "
         f"({len(table.categorical)} categorical), {table.n_positive} positives "
         f"({table.n_positive / table.n_rows:.1%}); fingerprint {table.fingerprint()[:19]}"
+    )
+
+
+@command.command("nse")
+@click.option(
+    "--source",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder laid out as shared/data/real: nse_sec_bhavdata_full/ and nse_price_bands/.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder (replaced as a whole at the end of a successful build).",
+)
+@click.option(
+    "--calendar",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results calendar: a CSV (symbol or company, results_date) or a Moneycontrol calendar "
+    "folder; writes events.parquet.",
+)
+def nse(source: Path, out: Path, calendar: Path | None) -> None:
+    """Build daily.parquet (and events.parquet) from NSE's raw exchange files.
+
+    Features come from each stock's rows strictly before the session; the label is NaN where no
+    band applies. Label statistics are printed for sessions before 2026-05-01 only: the July-August
+    2026 results season is the final holdout. See data/NSE.md.
+    """
+    from uctune.data.nse import build
+
+    summary = build(
+        source, out, calendar=calendar, progress=lambda line: click.echo(line, err=True)
+    )
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(
+        f"wrote {out} (daily.parquet{', events.parquet' if calendar else ''}, NSE.md) "
+        f"in {summary.seconds:.0f} s"
+    )
+
+
+@command.command("sample")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="A daily table built by `uctune data nse` (daily.parquet).",
+)
+@click.option("--rows", type=click.IntRange(min=1), required=True, help="Rows to draw.")
+@click.option(
+    "--before",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2026-05-01",
+    show_default=True,
+    help="Draw only sessions strictly before this date (at most 2026-07-01: the July-August 2026 "
+    "results season is the final holdout).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output file (.csv, .csv.gz or .parquet).",
+)
+def sample(data: Path, rows: int, before: object, seed: int, out: Path) -> None:
+    """Draw labelled rows of a daily NSE table for training (unlabelled rows are left out)."""
+    import pandas as pd
+
+    from uctune.data.nse import sample_daily
+    from uctune.data.schema import LABEL
+    from uctune.runs import TABLE_SUFFIXES, write_frame
+
+    if not out.name.lower().endswith(TABLE_SUFFIXES):
+        raise ConfigError(f"--out must end in .csv, .csv.gz or .parquet, got {str(out)!r}")
+    frame = sample_daily(data, rows=rows, before=pd.Timestamp(before), seed=seed)
+    write_frame(frame, out)
+    click.echo(
+        f"wrote {len(frame):,} labelled rows dated {frame['session_date'].min():%Y-%m-%d} to "
+        f"{frame['session_date'].max():%Y-%m-%d} ({int(frame[LABEL].sum()):,} upper-band hits, "
+        f"{frame[LABEL].mean():.2%}) to {out}"
     )

@@ -37,7 +37,7 @@ def _check_output(path: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="Events to score (.csv, .csv.gz or .parquet): the model's feature columns, and "
-    "optionally symbol, announcement_date and upper_circuit.",
+    "optionally symbol, announcement_date or session_date, and upper_circuit (never read).",
 )
 @click.option(
     "--output",

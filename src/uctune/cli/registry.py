@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -122,6 +122,15 @@ def _show(entry: ModelEntry) -> None:
     cv_mean = lineage.cv_scores.get("mean")
     if isinstance(cv_mean, dict):
         lines.append(("cv mean", "  ".join(f"{k} {_num(cv_mean.get(k))}" for k in _SHOWN_METRICS)))
+    versus = lineage.cv_scores.get("tuned_vs_untuned")
+    if isinstance(versus, Mapping) and isinstance(versus.get("untuned"), Mapping):
+        # On the holdout only: the tuned params were chosen on the CV folds.
+        lines.append(
+            (
+                "untuned (holdout)",
+                "  ".join(f"{k} {_num(versus['untuned'].get(k))}" for k in _SHOWN_METRICS),
+            )
+        )
     lines.append(
         (
             "libraries",

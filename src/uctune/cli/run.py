@@ -35,7 +35,8 @@ def command(ctx: click.Context, trials: int | None, **kwargs: object) -> None:
     tune.families, by default XGBoost, LightGBM and the neural network; the best params refit and
     saved as <family>_tuned), report (test-split metrics with bootstrap intervals, plots and SHAP
     for every model, in report/model_comparison.html), register (the tuned models into the model
-    registry, config section `registry:`). --families sets the families of both training stages.
+    registry, config section `registry:`). --families sets the families of both training stages;
+    --cv walk_forward (the default with --split time) makes every stage's CV walk forward in time.
     An interrupted run continues with --resume RUN_DIR, without repeating finished stages or
     finished trials.
     """

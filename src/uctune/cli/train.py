@@ -19,8 +19,10 @@ __all__ = ["command"]
 )
 @click.pass_context
 def command(ctx: click.Context, **kwargs: object) -> None:
-    """Train every model family in parallel on Ray: stratified k-fold CV on the training split,
-    an F1-optimal threshold from the out-of-fold predictions, a refit, and holdout metrics.
+    """Train every model family in parallel on Ray: k-fold CV on the training split (stratified,
+    or walk-forward with --cv walk_forward), an F1-optimal threshold from the out-of-fold
+    predictions, a refit, and holdout metrics. The CV scores are honest: each fold is scored at a
+    threshold chosen without it (with walk-forward, on earlier folds only).
 
     Prints a summary table and writes results.json, the models and the test predictions into the
     run directory.

@@ -33,7 +33,8 @@ SEED_TRIALS = 100
     "--metric",
     default=None,
     metavar="NAME",
-    help="Objective: f1 (at the out-of-fold F1-optimal threshold), pr_auc or roc_auc [default: f1].",
+    help="Objective: f1 (each fold at a threshold chosen on the other folds, or the earlier ones "
+    "with walk-forward CV), pr_auc or roc_auc [default: f1].",
 )
 @click.option(
     "--pruning/--no-pruning",
@@ -91,11 +92,14 @@ def command(
 ) -> None:
     """Tune hyperparameters with Optuna's TPE, the trials run in parallel on Ray Tune.
 
-    Each trial is a stratified k-fold CV of one configuration on the training split, reporting
-    after every fold so that ASHA stops unpromising trials early. The best configuration is refit
-    like `uctune train` does (out-of-fold threshold, holdout metrics) and saved as <family>_tuned.
-    Writes tune/<family>/trials.csv and best_params.json into the run directory and prints the best
-    params. An interrupted run (Ctrl-C, a killed process) continues with --resume RUN_DIR.
+    Each trial is a k-fold CV of one configuration on the training split (stratified, or
+    walk-forward with --cv walk_forward: each fold trained on earlier dates only), reporting after
+    every fold so that ASHA stops unpromising trials early. Each fold's F1 is taken at a threshold
+    chosen without it, so trial scores are not flattered by their own threshold. The best
+    configuration is refit like `uctune train` does (out-of-fold threshold, holdout metrics) and
+    saved as <family>_tuned. Writes tune/<family>/trials.csv and best_params.json into the run
+    directory and prints the best params. An interrupted run (Ctrl-C, a killed process) continues
+    with --resume RUN_DIR.
     """
     settings = {
         "tune.families": models,

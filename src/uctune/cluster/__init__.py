@@ -15,10 +15,12 @@ from uctune.cluster._local import LOOPBACK_ENV, LocalCluster, LocalNode, free_po
 if TYPE_CHECKING:
     from uctune.cluster._connect import (
         cluster_cpus,
+        cluster_gpus,
         cluster_nodes,
         current_node,
         ensure_ray,
         ray_session,
+        require_gpus,
     )
 
 __all__ = [
@@ -26,15 +28,25 @@ __all__ = [
     "LocalCluster",
     "LocalNode",
     "cluster_cpus",
+    "cluster_gpus",
     "cluster_nodes",
     "current_node",
     "ensure_ray",
     "free_port",
     "loopback_env",
     "ray_session",
+    "require_gpus",
 ]
 
-_CONNECT = {"cluster_cpus", "cluster_nodes", "current_node", "ensure_ray", "ray_session"}
+_CONNECT = {
+    "cluster_cpus",
+    "cluster_gpus",
+    "cluster_nodes",
+    "current_node",
+    "ensure_ray",
+    "ray_session",
+    "require_gpus",
+}
 
 
 def __getattr__(name: str) -> Any:

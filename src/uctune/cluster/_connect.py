@@ -18,7 +18,15 @@ import ray
 
 from uctune.errors import ClusterError, first_line
 
-__all__ = ["ray_session", "ensure_ray", "cluster_cpus", "cluster_nodes", "current_node"]
+__all__ = [
+    "ray_session",
+    "ensure_ray",
+    "cluster_cpus",
+    "cluster_gpus",
+    "cluster_nodes",
+    "current_node",
+    "require_gpus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +110,24 @@ def ray_session(
 def cluster_cpus() -> int:
     """CPUs the connected Ray cluster offers (logical, as Ray schedules them)."""
     return int(ray.cluster_resources().get("CPU", 1))
+
+
+def cluster_gpus() -> float:
+    """GPUs the connected Ray cluster offers, all nodes together."""
+    return float(ray.cluster_resources().get("GPU", 0))
+
+
+def require_gpus(gpus_per_fit: float, what: str) -> None:
+    """Refuse, in one line, a cluster where no live node has ``gpus_per_fit`` GPUs: Ray would
+    otherwise leave such fits waiting forever."""
+    per_node = [float(n.get("Resources", {}).get("GPU", 0)) for n in ray.nodes() if n.get("Alive")]
+    most = max(per_node, default=0.0)
+    if most < gpus_per_fit:
+        has = "no GPU" if most == 0 else f"at most {most:g} GPU(s) on a node"
+        raise ClusterError(
+            f"{what} asks Ray for {gpus_per_fit:g} GPU(s) per fit, but the cluster "
+            f"({len(per_node)} node(s)) has {has}; use --device cpu or a cluster with GPUs"
+        )
 
 
 def cluster_nodes() -> list[dict[str, Any]]:

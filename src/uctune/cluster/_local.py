@@ -99,7 +99,10 @@ class LocalCluster:
     """A head plus ``workers`` worker nodes on this machine, on loopback, with token authentication.
 
     ``head_cpus`` and ``cpus_per_worker`` are the logical CPUs each node offers Ray (a head with 0
-    CPUs schedules no work, as on KubeRay). The head runs the dashboard and Ray's job server on
+    CPUs schedules no work, as on KubeRay). ``gpus_per_worker`` is the GPUs each worker offers (the
+    head offers none): on one machine every raylet would otherwise claim all its GPUs. They are
+    Ray's logical resources, so a machine without GPUs can rehearse a GPU cluster's scheduling
+    (XGBoost then falls back to its CPU code). The head runs the dashboard and Ray's job server on
     ``127.0.0.1:dashboard_port`` (a free port by default), so ``ray job submit`` works against it.
     ``system_config`` goes to the head (e.g. shorter health checks, so that a killed node is noticed
     sooner). Use it as a context manager, or call :meth:`start` and :meth:`shutdown`.
@@ -111,6 +114,7 @@ class LocalCluster:
         workers: int = 2,
         cpus_per_worker: int = 1,
         head_cpus: int = 1,
+        gpus_per_worker: float = 0,
         dashboard_port: int | None = None,
         object_store_mb: int = 512,
         system_config: Mapping[str, Any] | None = None,
@@ -121,6 +125,8 @@ class LocalCluster:
             raise ClusterError(f"cpus_per_worker must be at least 1, got {cpus_per_worker}")
         if head_cpus < 0:
             raise ClusterError(f"head_cpus must be at least 0, got {head_cpus}")
+        if gpus_per_worker < 0:
+            raise ClusterError(f"gpus_per_worker must be at least 0, got {gpus_per_worker}")
         if head_cpus + workers * cpus_per_worker < 1:
             raise ClusterError("a cluster needs at least one CPU: give the head or a worker one")
         if object_store_mb < 80:
@@ -130,6 +136,7 @@ class LocalCluster:
         self.workers = workers
         self.cpus_per_worker = cpus_per_worker
         self.head_cpus = head_cpus
+        self.gpus_per_worker = gpus_per_worker
         self.dashboard_port = dashboard_port or free_port()
         self.object_store_bytes = object_store_mb * 1024 * 1024
         self.system_config = dict(system_config or {})
@@ -166,6 +173,7 @@ class LocalCluster:
         head_args: dict[str, Any] = {
             "temp_dir": self._temp_dir,
             "num_cpus": self.head_cpus,
+            "num_gpus": 0,  # each raylet would otherwise claim every GPU of this machine
             "node_ip_address": _HOST,
             "include_dashboard": True,
             "dashboard_host": _HOST,
@@ -201,6 +209,7 @@ class LocalCluster:
     def _add(self, cpus: int) -> Any:
         return self._cluster.add_node(
             num_cpus=cpus,
+            num_gpus=self.gpus_per_worker,
             node_ip_address=_HOST,
             object_store_memory=self.object_store_bytes,
             temp_dir=self._temp_dir,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uctune.data.io import DEFAULT_DATASET, default_dataset_path, load_feature_table, read_table
 from uctune.data.schema import (
     CATEGORICAL_COLUMNS,
+    DATE_COLUMNS,
     ID_COLUMNS,
     LABEL,
     FeatureTable,
@@ -15,6 +16,7 @@ from uctune.data.synth import generate
 
 __all__ = [
     "CATEGORICAL_COLUMNS",
+    "DATE_COLUMNS",
     "DEFAULT_DATASET",
     "ID_COLUMNS",
     "LABEL",

@@ -2,7 +2,8 @@
 
 One row is one company's quarterly results announcement. Columns fall into four roles:
 
-* identifiers, never used as features: ``symbol``, ``announcement_date``;
+* identifiers, never used as features: ``symbol`` and the row's date, ``announcement_date`` (an
+  events table) or ``session_date`` (a daily table, one row per stock and session);
 * declared categoricals, used as features: ``sector``;
 * the label ``upper_circuit`` (1 if the stock closed at its upper price band on the results day);
 * every other column is a numeric feature (``circuit_band`` included: the band, in percent, is known
@@ -27,6 +28,7 @@ __all__ = [
     "LABEL",
     "ID_COLUMNS",
     "CATEGORICAL_COLUMNS",
+    "DATE_COLUMNS",
     "FeatureTable",
     "validate_table",
     "fingerprint",
@@ -34,7 +36,9 @@ __all__ = [
 ]
 
 LABEL = "upper_circuit"
-ID_COLUMNS: tuple[str, ...] = ("symbol", "announcement_date")
+ID_COLUMNS: tuple[str, ...] = ("symbol", "announcement_date", "session_date")
+# A table's date column is whichever of these it has (the first, should it have both).
+DATE_COLUMNS: tuple[str, ...] = ("announcement_date", "session_date")
 CATEGORICAL_COLUMNS: tuple[str, ...] = ("sector",)
 
 _MAX_SHOWN = 5
@@ -79,12 +83,20 @@ class FeatureTable:
         return self.frame[self.label].to_numpy(dtype=np.int64)
 
     @property
+    def date_column(self) -> str | None:
+        """The table's date column (see :data:`DATE_COLUMNS`), or ``None``."""
+        return next((c for c in DATE_COLUMNS if c in self.frame.columns), None)
+
+    @property
     def dates(self) -> pd.Series:
-        if "announcement_date" not in self.frame.columns:
+        column = self.date_column
+        if column is None:
             raise DataError(
-                f"a time-ordered split needs the column 'announcement_date', which {self.source} lacks"
+                "a time-ordered split needs a date column ("
+                + " or ".join(repr(c) for c in DATE_COLUMNS)
+                + f"), which {self.source} lacks"
             )
-        return self.frame["announcement_date"]
+        return self.frame[column]
 
     @property
     def n_rows(self) -> int:
@@ -173,15 +185,15 @@ def validate_table(
 
     out = frame.copy()
     out[label] = y
-    if "announcement_date" in out.columns:
-        parsed = pd.to_datetime(out["announcement_date"], errors="coerce", format="ISO8601")
-        bad_dates = out["announcement_date"][parsed.isna()]
+    for date_col in (c for c in DATE_COLUMNS if c in out.columns):
+        parsed = pd.to_datetime(out[date_col], errors="coerce", format="ISO8601")
+        bad_dates = out[date_col][parsed.isna()]
         if len(bad_dates):
             raise DataError(
-                "column 'announcement_date' must hold dates (YYYY-MM-DD), got "
+                f"column {date_col!r} must hold dates (YYYY-MM-DD), got "
                 f"{_show(list(bad_dates.astype(str).unique()))}"
             )
-        out["announcement_date"] = parsed
+        out[date_col] = parsed
 
     declared = set(categorical)
     features: list[str] = []

@@ -4,12 +4,19 @@ intervals, the classification report and the PRD's alert buckets. Pure functions
 from __future__ import annotations
 
 from uctune.evaluation._alerts import AlertBucket, alert_buckets
-from uctune.evaluation._bootstrap import HEADLINE, Interval, bootstrap_intervals, resample_metrics
+from uctune.evaluation._bootstrap import (
+    HEADLINE,
+    MIN_RESAMPLES,
+    Interval,
+    bootstrap_intervals,
+    resample_metrics,
+)
 from uctune.evaluation._evaluate import CLASS_NAMES, Evaluation, evaluate
 
 __all__ = [
     "CLASS_NAMES",
     "HEADLINE",
+    "MIN_RESAMPLES",
     "AlertBucket",
     "Evaluation",
     "Interval",

@@ -18,10 +18,10 @@ import numpy as np
 from uctune.errors import ConfigError
 from uctune.metrics import METRICS
 
-__all__ = ["HEADLINE", "Interval", "bootstrap_intervals", "resample_metrics"]
+__all__ = ["HEADLINE", "MIN_RESAMPLES", "Interval", "bootstrap_intervals", "resample_metrics"]
 
 HEADLINE = METRICS  # the metrics each resample scores, in uctune.metrics' order
-_MIN_RESAMPLES = 20
+MIN_RESAMPLES = 20
 _CHUNK_CELLS = 1_000_000  # index-matrix cells per chunk: ~8 MB per int64 array
 
 
@@ -105,9 +105,9 @@ def bootstrap_intervals(
     random_state: int = 0,
 ) -> dict[str, Interval]:
     """Percentile intervals of the headline metrics over ``n_resamples`` seeded resamples of the rows."""
-    if n_resamples < _MIN_RESAMPLES:
+    if n_resamples < MIN_RESAMPLES:
         raise ConfigError(
-            f"bootstrap resamples must be at least {_MIN_RESAMPLES}, got {n_resamples}"
+            f"bootstrap resamples must be at least {MIN_RESAMPLES}, got {n_resamples}"
         )
     if not 0.0 < level < 1.0:
         raise ConfigError(f"confidence level must be between 0 and 1, got {level}")

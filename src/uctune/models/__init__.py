@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from uctune.errors import ConfigError
-from uctune.models._base import BuildContext, ModelSpec
-from uctune.models._estimators import BalancedMLPClassifier, CategoryEncoder
+from uctune.models._base import DEVICES, BuildContext, Device, ModelSpec
+from uctune.models._estimators import CategoryEncoder
 from uctune.models._thresholded import (
     LightGBMThresholdClassifier,
     LogisticRegressionThresholdClassifier,
@@ -15,14 +17,19 @@ from uctune.models._thresholded import (
 )
 from uctune.models._zoo import LIGHTGBM, LOGISTIC_REGRESSION, NEURAL_NETWORK, RANDOM_FOREST, XGBOOST
 
+if TYPE_CHECKING:
+    from uctune.models._network import NeuralNetworkClassifier
+
 __all__ = [
+    "DEVICES",
     "SPECS",
-    "BalancedMLPClassifier",
     "BuildContext",
     "CategoryEncoder",
+    "Device",
     "LightGBMThresholdClassifier",
     "LogisticRegressionThresholdClassifier",
     "ModelSpec",
+    "NeuralNetworkClassifier",
     "NeuralNetworkThresholdClassifier",
     "RandomForestThresholdClassifier",
     "ThresholdedClassifier",
@@ -37,6 +44,15 @@ SPECS: dict[str, ModelSpec] = {
     for spec in (LOGISTIC_REGRESSION, RANDOM_FOREST, XGBOOST, LIGHTGBM, NEURAL_NETWORK)
 }
 _ALIASES = {alias: spec.name for spec in SPECS.values() for alias in spec.aliases}
+
+
+def __getattr__(name: str) -> Any:
+    # The network (and PyTorch with it) is imported on first use only; see _zoo._neural_network.
+    if name == "NeuralNetworkClassifier":
+        from uctune.models._network import NeuralNetworkClassifier
+
+        return NeuralNetworkClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def family_names() -> tuple[str, ...]:

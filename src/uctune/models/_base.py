@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from optuna.distributions import BaseDistribution
 from sklearn.pipeline import Pipeline
@@ -12,7 +12,10 @@ from sklearn.pipeline import Pipeline
 from uctune.errors import ConfigError
 from uctune.models._thresholded import ThresholdedClassifier
 
-__all__ = ["BuildContext", "ModelSpec"]
+__all__ = ["Device", "DEVICES", "BuildContext", "ModelSpec"]
+
+Device = Literal["cpu", "cuda"]
+DEVICES: tuple[Device, ...] = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,13 @@ class BuildContext:
 
     ``n_threads`` is the CPU share of one fit (models must not use more); ``pos_weight`` is the ratio
     of negatives to positives in the training rows, for families that weight classes that way.
+    ``device`` is where the fit runs: ``"cuda"`` only reaches families whose spec ``supports_cuda``.
     """
 
     n_threads: int = 1
     pos_weight: float = 1.0
     random_state: int = 42
+    device: Device = "cpu"
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class ModelSpec:
     whose last step is named ``"model"``; ``params`` holds every key of ``defaults``.
     ``threshold_class`` is the family's own subclass of scikit-learn's ``FixedThresholdClassifier``
     (``XGBoostThresholdClassifier``, ...), whose ``family`` is this spec's name.
+    ``supports_cuda``: the family fits on a GPU when asked (``device="cuda"``); the others always
+    fit on CPUs, whatever the run's device.
     """
 
     name: str
@@ -46,6 +53,7 @@ class ModelSpec:
     tree_explainer: bool
     threshold_class: type[ThresholdedClassifier] = field(repr=False)
     aliases: tuple[str, ...] = ()
+    supports_cuda: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.search_space) - set(self.defaults)
@@ -77,12 +85,32 @@ class ModelSpec:
         n_threads: int = 1,
         pos_weight: float = 1.0,
         random_state: int = 42,
+        device: Device = "cpu",
     ) -> Pipeline:
         """An unfitted pipeline (preprocessing, then the ``model`` step) for these params."""
         context = BuildContext(
-            n_threads=n_threads, pos_weight=pos_weight, random_state=random_state
+            n_threads=n_threads,
+            pos_weight=pos_weight,
+            random_state=random_state,
+            device=self.device_for(device),
         )
         return self.builder(self.resolve_params(params), context)
+
+    def device_for(self, device: Device) -> Device:
+        """Where this family's fits run when the run asks for ``device``."""
+        if device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+        return device if self.supports_cuda else "cpu"
+
+    def portable(self, model: Pipeline) -> Pipeline:
+        """``model`` (fitted) set to predict on CPUs, so a model fitted on a GPU scores anywhere."""
+        if self.supports_cuda:
+            model.set_params(model__device="cpu")
+        return model
+
+    def gpus_for(self, device: Device, gpus_per_fit: float) -> float:
+        """GPUs one fit of this family asks Ray for: ``gpus_per_fit`` on ``cuda``, else none."""
+        return gpus_per_fit if self.device_for(device) == "cuda" else 0.0
 
     def with_threshold(self, model: Pipeline, threshold: float) -> ThresholdedClassifier:
         """``model`` (fitted) with its decision threshold, as this family's ``threshold_class``:

@@ -1,14 +1,27 @@
-"""Library versions recorded with each model, and the warning when they differ at load time."""
+"""A model's lineage as saved (threshold, features, seed, library versions), and the warning when
+the library versions differ at load time."""
 
 from __future__ import annotations
 
+import math
 import platform
 import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-__all__ = ["LIBRARIES", "VersionMismatchWarning", "installed_versions", "warn_on_mismatch"]
+from uctune.errors import ConfigError
+from uctune.metrics import model_threshold
+from uctune.registry._entities import Lineage
+
+__all__ = [
+    "LIBRARIES",
+    "VersionMismatchWarning",
+    "complete_lineage",
+    "installed_versions",
+    "warn_on_mismatch",
+]
 
 # What a pickled model depends on: the estimator classes, their libraries, and the arrays inside.
 LIBRARIES: tuple[str, ...] = (
@@ -16,6 +29,8 @@ LIBRARIES: tuple[str, ...] = (
     "scikit-learn",
     "xgboost",
     "lightgbm",
+    "torch",
+    "skorch",
     "numpy",
     "pandas",
     "joblib",
@@ -66,3 +81,47 @@ def warn_on_mismatch(model_id: int, ref: str, recorded: Mapping[str, str | None]
             "its predictions may differ"
         )
         warnings.warn(message, VersionMismatchWarning, stacklevel=3)
+
+
+def _feature_names(model: Any) -> tuple[str, ...]:
+    """``feature_names_in_`` of the model or the estimator inside it (thresholded pipelines)."""
+    inner = model
+    for _ in range(3):
+        names = getattr(inner, "feature_names_in_", None)
+        if names is not None:
+            return tuple(str(n) for n in names)
+        inner = getattr(inner, "estimator_", None) or getattr(inner, "estimator", None)
+        if inner is None:
+            break
+    return ()
+
+
+def complete_lineage(model: Any, given: Lineage) -> Lineage:
+    """``given`` checked, with the threshold and feature names read from ``model`` where not given,
+    and the library versions installed here."""
+    threshold = given.threshold
+    if threshold is None:
+        threshold = model_threshold(model)
+    if threshold is not None and not (
+        isinstance(threshold, int | float) and math.isfinite(threshold)
+    ):
+        raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
+    features = given.features or _feature_names(model)
+    unknown = sorted(set(given.categorical) - set(features))
+    if unknown:
+        raise ConfigError(
+            f"categorical features must be among the features, got {', '.join(unknown)}"
+        )
+    if given.seed is not None and (isinstance(given.seed, bool) or not isinstance(given.seed, int)):
+        raise ConfigError(f"seed must be an integer, got {given.seed!r}")
+    return Lineage(
+        run_id=given.run_id,
+        run_started_at=given.run_started_at,
+        data_fingerprint=given.data_fingerprint,
+        features=features,
+        categorical=given.categorical,
+        threshold=None if threshold is None else float(threshold),
+        cv_scores=given.cv_scores,
+        seed=given.seed,
+        library_versions=installed_versions(),
+    )

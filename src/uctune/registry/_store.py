@@ -15,13 +15,14 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from uctune.errors import IntegrityError, UctuneError
 from uctune.registry._schema import DDL, MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Store"]
+__all__ = ["Store", "utc_now"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ _VERSION_CONFLICTS = (
     "model_versions.model_type",
     "issued_versions.model_type",
 )
+
+
+def utc_now() -> str:
+    """The time as the registry records it (``created_at``, alias moves): UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

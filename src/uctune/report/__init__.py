@@ -10,7 +10,7 @@ from __future__ import annotations
 from uctune.report._assess import ModelInput, ModelReport, assess_models, stored_threshold
 from uctune.report._render import Report, build_report, write_report
 from uctune.report._settings import RANK_METRICS, RankMetric, ReportSettings
-from uctune.report._tuning import STATUSES, TuningResult, param_importances, read_trials
+from uctune.report._tuning import STATUSES, TuningReport, param_importances, read_trials
 
 __all__ = [
     "RANK_METRICS",
@@ -20,7 +20,7 @@ __all__ = [
     "RankMetric",
     "Report",
     "ReportSettings",
-    "TuningResult",
+    "TuningReport",
     "assess_models",
     "build_report",
     "param_importances",

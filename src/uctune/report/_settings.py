@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from uctune.errors import ConfigError
-from uctune.evaluation._bootstrap import _MIN_RESAMPLES
+from uctune.evaluation import MIN_RESAMPLES
 
 __all__ = ["RANK_METRICS", "RankMetric", "ReportSettings"]
 
@@ -38,9 +38,9 @@ class ReportSettings:
             raise ConfigError(
                 f"SHAP background size must be at least 1, got {self.background_size}"
             )
-        if self.bootstrap != 0 and self.bootstrap < _MIN_RESAMPLES:
+        if self.bootstrap != 0 and self.bootstrap < MIN_RESAMPLES:
             raise ConfigError(
-                f"bootstrap resamples must be 0 (no intervals) or at least {_MIN_RESAMPLES}, "
+                f"bootstrap resamples must be 0 (no intervals) or at least {MIN_RESAMPLES}, "
                 f"got {self.bootstrap}"
             )
         if self.rank_by not in RANK_METRICS:

@@ -27,7 +27,7 @@ from optuna.distributions import (
 from uctune.errors import DataError, NotFoundError
 from uctune.models import get_spec
 
-__all__ = ["STATUSES", "TuningResult", "param_importances", "read_trials"]
+__all__ = ["STATUSES", "TuningReport", "param_importances", "read_trials"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,9 @@ _REQUIRED = ("trial", "status", "score")
 
 
 @dataclass(frozen=True)
-class TuningResult:
-    """One family's tuning: the summary the tuner recorded, its trials, and parameter importances."""
+class TuningReport:
+    """One family's tuning as the report shows it: the summary the tuner recorded
+    (:meth:`uctune.tuning.TuningResult.to_dict`), its trials, and parameter importances."""
 
     family: str
     summary: Mapping[str, Any]

@@ -7,8 +7,10 @@ from uctune.training._driver import (
     Progress,
     SplitInfo,
     TrainOutcome,
+    cv_rows,
     make_split,
     train_families,
+    training_folds,
 )
 from uctune.training._fit import (
     FamilyResult,
@@ -27,9 +29,11 @@ __all__ = [
     "SplitInfo",
     "TrainOutcome",
     "assemble_family",
+    "cv_rows",
     "fit_and_predict",
     "make_split",
     "positive_weight",
     "train_families",
+    "training_folds",
     "tree_importance",
 ]

@@ -19,14 +19,23 @@ from typing import Any, Literal
 import numpy as np
 import ray
 
-from uctune.cluster import current_node
+from uctune.cluster import current_node, require_gpus
 from uctune.data import FeatureTable
-from uctune.errors import TrainingError, first_line
-from uctune.models import get_spec, resolve_families
-from uctune.splits import SplitMethod, cv_folds, split_indices
+from uctune.errors import DataError, TrainingError, first_line
+from uctune.models import Device, get_spec, resolve_families
+from uctune.splits import CVScheme, SplitMethod, split_indices
 from uctune.training._fit import FamilyResult, FitOutcome, assemble_family, fit_and_predict
 
-__all__ = ["Backend", "Progress", "SplitInfo", "TrainOutcome", "make_split", "train_families"]
+__all__ = [
+    "Backend",
+    "Progress",
+    "SplitInfo",
+    "TrainOutcome",
+    "cv_rows",
+    "make_split",
+    "train_families",
+    "training_folds",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +94,42 @@ class _Job:
     eval_index: np.ndarray
 
 
+def cv_rows(table: FeatureTable, index: np.ndarray, cv: CVScheme) -> dict[str, Any]:
+    """What ``cv`` needs of the rows at ``index`` besides labels: ``dates`` for walk-forward folds
+    (from :attr:`FeatureTable.dates`), ``groups`` (the symbols) when they are grouped by symbol."""
+    rows: dict[str, Any] = {}
+    if cv.temporal:
+        rows["dates"] = table.dates.iloc[index].to_numpy()
+    if cv.group_by_symbol:
+        if "symbol" not in table.frame.columns:
+            raise DataError(f"grouping CV folds by symbol needs a 'symbol' column: {table.source}")
+        rows["groups"] = table.frame["symbol"].iloc[index].to_numpy()
+    return rows
+
+
+def training_folds(
+    table: FeatureTable,
+    split: SplitInfo,
+    *,
+    cv: CVScheme | None = None,
+    n_folds: int = 5,
+    seed: int = 42,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The CV folds of the training split, as positions within ``split.train_index``."""
+    cv = cv or CVScheme()
+    train = split.train_index
+    return cv.folds(
+        table.y[train], n_splits=n_folds, random_state=seed, **cv_rows(table, train, cv)
+    )
+
+
 def _jobs(
     families: Sequence[str],
     params: Mapping[str, dict[str, Any]],
-    y: np.ndarray,
     split: SplitInfo,
-    n_folds: int,
-    seed: int,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> list[_Job]:
     train = split.train_index
-    folds = cv_folds(y[train], n_splits=n_folds, random_state=seed)
     jobs: list[_Job] = []
     for family in families:
         resolved = params[family]
@@ -105,7 +140,9 @@ def _jobs(
     return jobs
 
 
-def _run_job(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> FitOutcome:
+def _run_job(
+    job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int, device: Device
+) -> FitOutcome:
     return fit_and_predict(
         job.family,
         job.params,
@@ -117,12 +154,17 @@ def _run_job(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> Fit
         n_threads=n_threads,
         random_state=seed,
         keep_model=job.fold is None,
+        device=device,
     )
 
 
-def _run_on_node(job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int) -> FitOutcome:
-    """:func:`_run_job` as a Ray task: the outcome names the node that ran it."""
-    return replace(_run_job(job, X, y, n_threads, seed), node=current_node())
+def _run_on_node(
+    job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int, device: Device
+) -> FitOutcome:
+    """:func:`_run_job` as a Ray task: the outcome names the node and the GPUs that ran it."""
+    outcome = _run_job(job, X, y, n_threads, seed, device)
+    gpus = tuple(str(g) for g in ray.get_gpu_ids())
+    return replace(outcome, node=current_node(), gpus=gpus)
 
 
 _fit_remote = ray.remote(_run_on_node)
@@ -134,12 +176,17 @@ def _run_ray(
     *,
     cpus_per_fit: int,
     seed: int,
+    device: Device,
+    gpus_per_fit: float,
     progress: Progress | None,
 ) -> list[FitOutcome]:
     X_ref = ray.put(table.X)
     y_ref = ray.put(table.y)
-    remote = _fit_remote.options(num_cpus=cpus_per_fit)
-    pending = {remote.remote(job, X_ref, y_ref, cpus_per_fit, seed): job for job in jobs}
+    pending = {}
+    for job in jobs:
+        gpus = get_spec(job.family).gpus_for(device, gpus_per_fit)
+        remote = _fit_remote.options(num_cpus=cpus_per_fit, num_gpus=gpus)
+        pending[remote.remote(job, X_ref, y_ref, cpus_per_fit, seed, device)] = job
     outcomes: list[FitOutcome] = []
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
@@ -168,12 +215,14 @@ def _run_sequential(
     *,
     cpus_per_fit: int,
     seed: int,
+    device: Device,
+    gpus_per_fit: float,
     progress: Progress | None,
 ) -> list[FitOutcome]:
     X, y = table.X, table.y
     outcomes: list[FitOutcome] = []
     for job in jobs:
-        outcome = _run_job(job, X, y, cpus_per_fit, seed)
+        outcome = _run_job(job, X, y, cpus_per_fit, seed, device)
         outcomes.append(outcome)
         if progress:
             progress(len(outcomes), len(jobs), _label(outcome))
@@ -195,22 +244,43 @@ def train_families(
     n_folds: int = 5,
     seed: int = 42,
     cpus_per_fit: int = 1,
+    device: Device = "cpu",
+    gpus_per_fit: float = 1.0,
     backend: Backend = "ray",
     progress: Progress | None = None,
+    cv: CVScheme | None = None,
 ) -> TrainOutcome:
-    """Train every family: stratified k-fold CV on the training rows, then a refit on all of them.
+    """Train every family: k-fold CV on the training rows, then a refit on all of them.
+
+    ``cv`` draws the folds (default: the seed's stratified k-fold; walk-forward CV trains each fold
+    on earlier dates only, and each fold's threshold then comes from earlier folds only).
 
     With ``backend="ray"`` a Ray session must be active (see :func:`uctune.cluster.ray_session`).
+    ``device="cuda"`` fits the families that support it (XGBoost) on GPUs, ``gpus_per_fit`` each
+    (a fraction lets fits share a GPU); a cluster without such a node is refused before any fit.
     A family whose folds all fail is reported in ``failures``; the call raises only when every
     family failed.
     """
     names = resolve_families(list(families) if families is not None else None)
     given = {get_spec(k).name: dict(v) for k, v in (params or {}).items()}
     resolved = {family: get_spec(family).resolve_params(given.get(family)) for family in names}
-    jobs = _jobs(names, resolved, table.y, split, n_folds, seed)
+    gpu_families = [f for f in names if get_spec(f).gpus_for(device, gpus_per_fit)]
+    if backend == "ray" and gpu_families:
+        require_gpus(gpus_per_fit, f"device 'cuda' (for {', '.join(gpu_families)})")
+    cv = cv or CVScheme()
+    folds = training_folds(table, split, cv=cv, n_folds=n_folds, seed=seed)
+    jobs = _jobs(names, resolved, split, folds)
     started = time.perf_counter()
     runner = _run_ray if backend == "ray" else _run_sequential
-    outcomes = runner(jobs, table, cpus_per_fit=cpus_per_fit, seed=seed, progress=progress)
+    outcomes = runner(
+        jobs,
+        table,
+        cpus_per_fit=cpus_per_fit,
+        seed=seed,
+        device=device,
+        gpus_per_fit=gpus_per_fit,
+        progress=progress,
+    )
     wall = time.perf_counter() - started
 
     results: dict[str, FamilyResult] = {}
@@ -220,7 +290,12 @@ def train_families(
         final = next(o for o in mine if o.fold is None)
         try:
             results[family] = assemble_family(
-                family, resolved[family], table.y, [o for o in mine if o.fold is not None], final
+                family,
+                resolved[family],
+                table.y,
+                [o for o in mine if o.fold is not None],
+                final,
+                threshold_from=cv.threshold_from,
             )
         except TrainingError as exc:
             logger.warning("%s", exc)

@@ -17,8 +17,15 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from uctune.errors import TrainingError, first_line
-from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
-from uctune.models import ThresholdedClassifier, get_spec
+from uctune.metrics import (
+    METRICS,
+    ThresholdFrom,
+    classification_metrics,
+    cross_fitted_metrics,
+    cross_fitted_thresholds,
+    f1_optimal_threshold,
+)
+from uctune.models import Device, ThresholdedClassifier, get_spec
 
 __all__ = [
     "FitOutcome",
@@ -40,7 +47,8 @@ def positive_weight(y: np.ndarray) -> float:
 class FitOutcome:
     """One fit: the family, which fold (``None`` for the final refit), and what it predicted.
 
-    ``node`` is the Ray node id of the worker that ran the fit (``None`` outside Ray).
+    ``node`` is the Ray node id of the worker that ran the fit (``None`` outside Ray); ``gpus`` the
+    ids of the GPUs Ray gave it (none unless the fit asked for some).
     """
 
     family: str
@@ -51,6 +59,7 @@ class FitOutcome:
     model: Pipeline | None = field(default=None, repr=False)
     error: str | None = None
     node: str | None = None
+    gpus: tuple[str, ...] = ()
 
 
 def fit_and_predict(
@@ -65,11 +74,13 @@ def fit_and_predict(
     n_threads: int = 1,
     random_state: int = 42,
     keep_model: bool = False,
+    device: Device = "cpu",
 ) -> FitOutcome:
     """Fit ``family`` on ``train_index`` rows and predict probabilities for ``eval_index`` rows.
 
     A failure inside the library is caught and returned as ``error``: one failed fold is recorded,
     not fatal. ``n_threads`` caps both the model's own threads and any BLAS pool it uses.
+    ``device="cuda"`` fits the families that support it on a GPU; the kept model predicts on CPUs.
     """
     spec = get_spec(family)
     started = time.perf_counter()
@@ -80,9 +91,12 @@ def fit_and_predict(
                 n_threads=n_threads,
                 pos_weight=positive_weight(y[train_index]),
                 random_state=random_state,
+                device=device,
             )
             model.fit(X.iloc[train_index], y[train_index])
             proba = model.predict_proba(X.iloc[eval_index])[:, 1] if len(eval_index) else None
+            if keep_model:
+                spec.portable(model)
     except Exception as exc:  # noqa: BLE001 - any library failure becomes a recorded, failed fit
         return FitOutcome(
             family=family,
@@ -121,10 +135,23 @@ def tree_importance(model: Pipeline) -> dict[str, float] | None:
     return dict(ranked)
 
 
+OOF_IN_SAMPLE_IS = (
+    "the out-of-fold predictions at the final threshold, which was chosen on these same "
+    "predictions: f1, precision and recall are optimistic; use cv.oof"
+)
+"""What ``cv.oof_in_sample`` is, stated beside it in ``results.json``."""
+
+
 @dataclass
 class FamilyResult:
     """Everything one family's training produced. ``model`` is the thresholded, refitted pipeline;
-    ``refit_node`` is the Ray node that fitted it (each fold's node is in ``cv_folds``)."""
+    ``refit_node`` is the Ray node that fitted it (each fold's node is in ``cv_folds``).
+
+    ``cv_folds`` scores each fold at its own threshold, chosen without it (``threshold_from``: the
+    other folds' out-of-fold predictions, or only the earlier folds' with walk-forward CV), and
+    ``oof`` pools those predictions: honest numbers. ``oof_in_sample`` scores the same predictions
+    at the final ``threshold``, chosen on them: optimistic for the thresholded metrics.
+    """
 
     family: str
     params: dict[str, Any]
@@ -133,6 +160,8 @@ class FamilyResult:
     cv_mean: dict[str, float]
     cv_std: dict[str, float]
     oof: dict[str, float]
+    oof_in_sample: dict[str, float]
+    threshold_from: ThresholdFrom
     holdout: dict[str, dict[str, float]]
     feature_importance: dict[str, float] | None
     fit_seconds: float
@@ -152,6 +181,9 @@ class FamilyResult:
                 "mean": self.cv_mean,
                 "std": self.cv_std,
                 "oof": self.oof,
+                "threshold_from": self.threshold_from,
+                "oof_in_sample": self.oof_in_sample,
+                "oof_in_sample_is": OOF_IN_SAMPLE_IS,
             },
             "holdout": self.holdout,
             "feature_importance": self.feature_importance,
@@ -166,29 +198,35 @@ def assemble_family(
     y: np.ndarray,
     folds: Sequence[FitOutcome],
     final: FitOutcome,
+    *,
+    threshold_from: ThresholdFrom = "other_folds",
 ) -> FamilyResult:
     """Combine a family's CV fits and its final refit into scores, a threshold and a model.
 
     The decision threshold is the F1-optimal one on the out-of-fold predictions of the training
-    rows; the test rows are never used to choose it. Failed folds are scored NaN and listed; the
-    family fails only when every fold, or the final refit, failed.
+    rows (of every fold that has them); the test rows are never used to choose it. Each fold is
+    scored at a threshold chosen without it (:func:`~uctune.metrics.cross_fitted_thresholds`;
+    ``threshold_from="earlier_folds"`` for walk-forward folds, given in time order). Failed folds
+    are scored NaN and listed; the family fails only when every fold, or the final refit, failed.
     """
     fold_rows: list[dict[str, Any]] = []
     oof_index: list[np.ndarray] = []
     oof_proba: list[np.ndarray] = []
+    scored_rows: list[dict[str, Any]] = []
     for outcome in sorted(folds, key=lambda o: o.fold or 0):
         row: dict[str, Any] = {
             "fold": outcome.fold,
             "fit_seconds": outcome.fit_seconds,
             "node": outcome.node,
+            "gpus": list(outcome.gpus),
         }
         if outcome.error is not None or outcome.proba is None:
-            row.update({m: float("nan") for m in METRICS}, error=outcome.error)
+            row.update({m: float("nan") for m in METRICS}, threshold=float("nan"))
+            row["error"] = outcome.error
         else:
-            scores = classification_metrics(y[outcome.eval_index], outcome.proba)
-            row.update({m: scores[m] for m in METRICS})
             oof_index.append(outcome.eval_index)
             oof_proba.append(outcome.proba)
+            scored_rows.append(row)
         fold_rows.append(row)
     if not oof_index:
         errors = "; ".join(sorted({str(r.get("error")) for r in fold_rows}))
@@ -199,6 +237,11 @@ def assemble_family(
     index = np.concatenate(oof_index)
     proba = np.concatenate(oof_proba)
     threshold = f1_optimal_threshold(y[index], proba)
+    oof_y = [y[i] for i in oof_index]
+    honest = cross_fitted_thresholds(oof_y, oof_proba, source=threshold_from)
+    for row, fold_y, fold_proba, cut in zip(scored_rows, oof_y, oof_proba, honest, strict=True):
+        scores = classification_metrics(fold_y, fold_proba, cut)
+        row.update({m: scores[m] for m in METRICS}, threshold=cut)
     table = pd.DataFrame(fold_rows)
     y_test = y[final.eval_index]
     test_proba = final.proba if final.proba is not None else np.empty(0)
@@ -218,7 +261,9 @@ def assemble_family(
         cv_folds=fold_rows,
         cv_mean={m: float(table[m].mean()) for m in METRICS},
         cv_std={m: float(table[m].std(ddof=0)) for m in METRICS},
-        oof=classification_metrics(y[index], proba, threshold),
+        oof=cross_fitted_metrics(oof_y, oof_proba, honest),
+        oof_in_sample=classification_metrics(y[index], proba, threshold),
+        threshold_from=threshold_from,
         holdout=holdout,
         feature_importance=tree_importance(final.model)
         if get_spec(family).tree_explainer

@@ -8,6 +8,7 @@ interruption with its whole history.
 from __future__ import annotations
 
 from uctune.tuning._objective import FoldStep, cv_score, cv_steps
+from uctune.tuning._refit import Phase, TunedFamily, tune_and_refit
 from uctune.tuning._result import TuningResult
 from uctune.tuning._study import TrialRecord, TrialStatus, in_space
 from uctune.tuning._tuner import EXPERIMENT_NAME, STUDY_FILE, TuneSettings, tune_family
@@ -16,12 +17,15 @@ __all__ = [
     "EXPERIMENT_NAME",
     "STUDY_FILE",
     "FoldStep",
+    "Phase",
     "TrialRecord",
     "TrialStatus",
+    "TunedFamily",
     "TuneSettings",
     "TuningResult",
     "cv_score",
     "cv_steps",
     "in_space",
+    "tune_and_refit",
     "tune_family",
 ]

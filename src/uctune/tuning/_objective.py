@@ -1,4 +1,8 @@
-"""The tuning objective: stratified k-fold CV of one configuration, one fold at a time.
+"""The tuning objective: k-fold (or walk-forward) CV of one configuration, one fold at a time.
+
+The objective is honest: with F1, each fold is scored at a threshold chosen without it (on the
+other folds' out-of-fold predictions, or only the earlier folds' with walk-forward CV; see
+:func:`uctune.metrics.honest_objective`), never at the threshold that is best on its own rows.
 
 Pure functions: rows and params in, scores out. The Ray trial runs them and reports after each fold
 (so a scheduler can stop an unpromising trial early); tests and the benchmark's plain-Optuna
@@ -15,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uctune.metrics import ObjectiveMetric, objective_score
+from uctune.metrics import ObjectiveMetric, ThresholdFrom, honest_objective
+from uctune.models import Device
 from uctune.training import fit_and_predict
 
 __all__ = ["FoldStep", "cv_steps", "cv_score"]
@@ -26,7 +31,10 @@ class FoldStep:
     """The state of a trial after ``folds_done`` folds.
 
     ``score`` is the running objective on the out-of-fold predictions of every fold so far (after the
-    last fold it is the trial's value); ``fold_score`` is the objective on this fold's rows alone.
+    last fold it is the trial's value), each fold at a threshold chosen on the other folds done so
+    far (the earlier ones with ``earlier_folds``; 0.5 while there are none). ``fold_scores`` is
+    each finished fold's own score on the same terms (an earlier fold's may change as later ones
+    finish, unless thresholds come from earlier folds only); ``fold_score`` is this fold's.
     ``error`` is set when the fold's fit failed; the trial stops there and counts as failed.
     """
 
@@ -35,6 +43,7 @@ class FoldStep:
     score: float
     fit_cpu_seconds: float
     error: str | None = None
+    fold_scores: tuple[float, ...] = ()
 
 
 def cv_steps(
@@ -47,6 +56,8 @@ def cv_steps(
     metric: ObjectiveMetric = "f1",
     n_threads: int = 1,
     random_state: int = 42,
+    threshold_from: ThresholdFrom = "other_folds",
+    device: Device = "cpu",
 ) -> Iterator[FoldStep]:
     """Fit ``family`` with ``params`` on each fold in turn, yielding the running score after each.
 
@@ -55,8 +66,9 @@ def cv_steps(
     ``fit_cpu_seconds`` is the CPU time of the fitting thread (the fit's own work, whatever else
     competes for the cores).
     """
-    oof_index: list[np.ndarray] = []
+    oof_y: list[np.ndarray] = []
     oof_proba: list[np.ndarray] = []
+    done: tuple[float, ...] = ()
     for k, (train_index, eval_index) in enumerate(folds):
         cpu_started = time.thread_time()
         outcome = fit_and_predict(
@@ -69,19 +81,23 @@ def cv_steps(
             fold=k,
             n_threads=n_threads,
             random_state=random_state,
+            device=device,
         )
         cpu = time.thread_time() - cpu_started
         if outcome.error is not None or outcome.proba is None:
-            yield FoldStep(k + 1, float("nan"), float("nan"), cpu, outcome.error or "?")
+            nan = float("nan")
+            yield FoldStep(k + 1, nan, nan, cpu, outcome.error or "?", (*done, nan))
             return
-        oof_index.append(eval_index)
+        oof_y.append(y[eval_index])
         oof_proba.append(outcome.proba)
-        running = objective_score(metric, y[np.concatenate(oof_index)], np.concatenate(oof_proba))
+        running, each = honest_objective(metric, oof_y, oof_proba, source=threshold_from)
+        done = tuple(each)
         yield FoldStep(
             folds_done=k + 1,
-            fold_score=objective_score(metric, y[eval_index], outcome.proba),
+            fold_score=done[-1],
             score=running,
             fit_cpu_seconds=cpu,
+            fold_scores=done,
         )
 
 
@@ -95,6 +111,8 @@ def cv_score(
     metric: ObjectiveMetric = "f1",
     n_threads: int = 1,
     random_state: int = 42,
+    threshold_from: ThresholdFrom = "other_folds",
+    device: Device = "cpu",
 ) -> list[FoldStep]:
     """Every fold of :func:`cv_steps` (the whole trial, unpruned), in order."""
     return list(
@@ -107,5 +125,7 @@ def cv_score(
             metric=metric,
             n_threads=n_threads,
             random_state=random_state,
+            threshold_from=threshold_from,
+            device=device,
         )
     )

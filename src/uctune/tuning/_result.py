@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from uctune.metrics import ObjectiveMetric
+from uctune.metrics import BEST_SCORE_IS, ObjectiveMetric
 from uctune.tuning._study import TrialRecord
 
 __all__ = ["TuningResult"]
@@ -54,9 +54,10 @@ class TuningResult:
         return self.count("failed")
 
     def trials_frame(self) -> pd.DataFrame:
-        """One row per trial: ``trial, status, score, folds_done, seconds, node, attempts,
+        """One row per trial: ``trial, status, score, folds_done, seconds, node, gpus, attempts,
         fold_1..fold_k``, then ``param_<name>`` for every search-space parameter (empty cells where
-        nothing was recorded). ``node`` is the Ray node that ran the trial's last attempt."""
+        nothing was recorded). ``node`` is the Ray node that ran the trial's last attempt, ``gpus``
+        the ids of the GPUs Ray gave it (empty on CPUs)."""
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {
@@ -66,6 +67,7 @@ class TuningResult:
                 "folds_done": t.folds_done,
                 "seconds": round(t.seconds, 3),
                 "node": t.node,
+                "gpus": t.gpus,
                 "attempts": t.attempts,
             }
             for k in range(self.n_folds):
@@ -80,6 +82,7 @@ class TuningResult:
             "folds_done",
             "seconds",
             "node",
+            "gpus",
             "attempts",
             *(f"fold_{k + 1}" for k in range(self.n_folds)),
             *(f"param_{n}" for n in self.param_names),
@@ -108,6 +111,7 @@ class TuningResult:
             "pruned": self.pruned,
             "failed": self.failed,
             "best_score": self.best_score,
+            "best_score_is": BEST_SCORE_IS,
             "best_trial": self.best_trial,
             "best_params": dict(self.best_params),
             "wall_seconds": self.wall_seconds,

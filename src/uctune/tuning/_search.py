@@ -146,6 +146,7 @@ class StudySearch(OptunaSearch):
             "fit_cpu_seconds": result.get("fit_cpu_seconds", 0.0),
             "error": failure or None,
             "node": result.get("node") or None,
+            "gpus": result.get("gpus") or "",
         }
         storage.set_trial_user_attr(ot_trial_id, CV_ATTR, record)
         if failure or score is None or score != score:

@@ -93,6 +93,7 @@ class TrialRecord:
     attempts: int = 1
     error: str | None = None
     node: str | None = None
+    gpus: str = ""
 
 
 def _finite(value: Any) -> float | None:
@@ -117,6 +118,7 @@ def _record(trial: FrozenTrial) -> TrialRecord:
         fit_cpu_seconds=float(cv.get("fit_cpu_seconds", 0.0)),
         error=cv.get("error") or None,
         node=cv.get("node") or None,
+        gpus=str(cv.get("gpus") or ""),
     )
 
 

@@ -19,7 +19,8 @@ import ray
 from ray import tune
 
 from uctune.cluster import current_node
-from uctune.metrics import ObjectiveMetric
+from uctune.metrics import ObjectiveMetric, ThresholdFrom
+from uctune.models import Device
 from uctune.tuning._objective import cv_steps
 
 __all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial", "trial_report"]
@@ -40,6 +41,8 @@ class TrialData:
     ``rows`` is an object-store reference to ``(X, y, folds)``, which a worker process fetches once.
     ``fixed`` holds params kept out of the search. ``replay`` holds the final results of trials the
     study has already finished, for trials that a restored experiment would otherwise run again.
+    ``threshold_from`` says which folds may choose a fold's F1 threshold (``earlier_folds`` with
+    walk-forward CV).
     """
 
     family: str
@@ -47,6 +50,8 @@ class TrialData:
     n_threads: int
     random_state: int
     rows: Any = field(repr=False)
+    threshold_from: ThresholdFrom = "other_folds"
+    device: Device = "cpu"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -61,6 +66,7 @@ def trial_report(
     fit_cpu_seconds: float,
     error: str | None,
     node: str | None,
+    gpus: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The result a trial reports after each fold (a replayed trial, once): what the scheduler and
     :class:`~uctune.tuning._search.StudySearch` read."""
@@ -73,6 +79,7 @@ def trial_report(
         "fit_cpu_seconds": fit_cpu_seconds,
         "fold_error": error or "",
         "node": node or "",
+        "gpus": ",".join(gpus),
     }
 
 
@@ -98,8 +105,8 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
     params = {**data.fixed, **{k: v for k, v in config.items() if k != TRIAL_KEY}}
     X, y, folds = _rows(data)
     node = current_node()
+    gpus = [str(g) for g in ray.get_gpu_ids()]
     started = time.perf_counter()
-    fold_scores: list[float] = []
     cpu = 0.0
     for step in cv_steps(
         data.family,
@@ -110,18 +117,20 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
         metric=data.metric,
         n_threads=data.n_threads,
         random_state=data.random_state,
+        threshold_from=data.threshold_from,
+        device=data.device,
     ):
         cpu += step.fit_cpu_seconds
-        fold_scores.append(step.fold_score)
         tune.report(
             trial_report(
                 number,
                 score=step.score,
                 folds_done=step.folds_done,
-                fold_scores=fold_scores,
+                fold_scores=step.fold_scores,
                 seconds=time.perf_counter() - started,
                 fit_cpu_seconds=cpu,
                 error=step.error,
                 node=node,
+                gpus=gpus,
             )
         )

@@ -1,6 +1,7 @@
 """The tuning driver: one family's search as a Ray Tune experiment driven by Optuna's TPE.
 
-A :class:`ray.tune.Tuner` runs the trials (``cv_trial``: k-fold CV, a report after every fold) with
+A :class:`ray.tune.Tuner` runs the trials (``cv_trial``: k-fold or walk-forward CV, a report after
+every fold, each fold's F1 at a threshold chosen without it) with
 a :class:`StudySearch` over the family's Optuna distributions and, with pruning on, an ASHA scheduler
 that stops trials whose running score falls behind at a fold milestone. The study is persisted in
 SQLite, so an interrupted search resumes (``resume=True``) with every finished trial and TPE's full
@@ -30,11 +31,11 @@ from optuna.distributions import BaseDistribution, distribution_to_json
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
-from uctune.cluster import cluster_cpus
+from uctune.cluster import cluster_cpus, cluster_gpus, require_gpus
 from uctune.errors import ConfigError, IntegrityError, TrainingError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import ModelSpec, get_spec
-from uctune.splits import cv_folds
+from uctune.models import DEVICES, Device, ModelSpec, get_spec
+from uctune.splits import CVScheme
 from uctune.storage import join_storage
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
@@ -71,8 +72,9 @@ class TuneSettings:
     ``grace_period`` is the number of folds every trial completes before ASHA may stop it;
     ``reduction_factor`` sets the rungs (``grace_period * reduction_factor**k`` folds) and keeps the
     best ``1/reduction_factor`` at each. ``max_failures`` is how often a trial whose worker died is
-    retried. A new search's first trial is the family's default params (the seed's), when they lie
-    inside the searched space.
+    retried. ``cv`` draws the folds (walk-forward CV needs the rows' dates, see :func:`tune_family`).
+    A new search's first trial is the family's default params (the seed's), when they lie inside
+    the searched space.
     """
 
     n_trials: int = 100
@@ -84,6 +86,9 @@ class TuneSettings:
     cpus_per_trial: int = 1
     max_failures: int = 2
     seed: int = 42
+    device: Device = "cpu"
+    gpus_per_trial: float = 1.0
+    cv: CVScheme = CVScheme()
 
     def __post_init__(self) -> None:
         checks = [
@@ -103,6 +108,8 @@ class TuneSettings:
             ),
             (self.cpus_per_trial >= 1, "cpus_per_trial must be at least 1", self.cpus_per_trial),
             (self.max_failures >= 0, "max_failures must be at least 0", self.max_failures),
+            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}", self.device),
+            (self.gpus_per_trial > 0, "gpus_per_trial must be above 0", self.gpus_per_trial),
         ]
         for ok, rule, value in checks:
             if not ok:
@@ -148,7 +155,7 @@ def _settings_record(
     fixed: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What must not change between a study and its resumption."""
-    return {
+    record = {
         "family": family,
         "metric": settings.metric,
         "n_folds": settings.n_folds,
@@ -156,6 +163,10 @@ def _settings_record(
         "space": {k: distribution_to_json(d) for k, d in space.items()},
         "fixed": {k: repr(v) for k, v in fixed.items()},
     }
+    if settings.cv != CVScheme():
+        # Only when not the default: a study started before CV schemes existed still resumes.
+        record["cv"] = settings.cv.to_dict()
+    return record
 
 
 @contextmanager
@@ -322,7 +333,7 @@ def _checked_study(
     if recorded is None:
         study.set_user_attr("settings", record)
     elif recorded != record:
-        changed = sorted(k for k in record if record[k] != recorded.get(k))
+        changed = sorted(k for k in {*record, *recorded} if record.get(k) != recorded.get(k))
         raise IntegrityError(
             f"the study in {str(study_path)!r} was started with different settings "
             f"({', '.join(changed)}); start a new tuning run"
@@ -332,8 +343,14 @@ def _checked_study(
 
 def _trainable(data: TrialData, settings: TuneSettings) -> Any:
     return tune.with_resources(
-        tune.with_parameters(cv_trial, data=data), {"cpu": settings.cpus_per_trial}
+        tune.with_parameters(cv_trial, data=data), _resources(data, settings)
     )
+
+
+def _resources(data: TrialData, settings: TuneSettings) -> dict[str, float]:
+    """What one trial asks Ray for: its CPU share, and GPUs when its family fits on one."""
+    gpus = get_spec(data.family).gpus_for(settings.device, settings.gpus_per_trial)
+    return {"cpu": settings.cpus_per_trial, **({"gpu": gpus} if gpus else {})}
 
 
 def _new_tuner(
@@ -398,8 +415,13 @@ def tune_family(
     resume: bool = False,
     progress: Progress | None = None,
     verbose: bool = False,
+    dates: Any = None,
+    groups: Any = None,
 ) -> TuningResult:
     """Search ``family``'s hyperparameters by k-fold CV on ``X, y``, in parallel on Ray.
+
+    ``settings.cv`` draws the folds; walk-forward CV needs ``dates`` (and ``groups``, the symbols,
+    when it groups by symbol), one per row of ``X``.
 
     ``experiment_dir`` (local) holds the Optuna study; Ray Tune keeps its experiment under
     ``storage_path`` (a directory or a pyarrow URI such as ``s3://bucket/prefix``; default:
@@ -416,8 +438,14 @@ def tune_family(
     fixed = dict(fixed_params or {})
     declared, space = _spaces(spec, search_space, fixed)
     concurrency = _concurrency(settings)
+    gpus = spec.gpus_for(settings.device, settings.gpus_per_trial)
+    if gpus:
+        require_gpus(gpus, f"device 'cuda' (for {family})")
+        concurrency = min(concurrency, max(1, int(cluster_gpus() // gpus)))
     y = np.asarray(y)
-    folds = cv_folds(y, n_splits=settings.n_folds, random_state=settings.seed)
+    folds = settings.cv.folds(
+        y, n_splits=settings.n_folds, random_state=settings.seed, dates=dates, groups=groups
+    )
     study_path = Path(experiment_dir) / STUDY_FILE
     storage, study = _checked_study(
         study_path, family, resume, _settings_record(family, settings, space, fixed)
@@ -431,7 +459,9 @@ def tune_family(
         metric=settings.metric,
         n_threads=settings.cpus_per_trial,
         random_state=settings.seed,
+        device=settings.device,
         rows=ray.put((X.reset_index(drop=True), y, folds)),  # once; each worker fetches it once
+        threshold_from=settings.cv.threshold_from,
         fixed=fixed,
     )
     tuner: tune.Tuner | None = None

@@ -4,8 +4,13 @@ Each model is saved with its holdout metrics at its stored threshold (``f1``, ``
 ``recall``, ``roc_auc``, ``pr_auc`` and the confusion counts, at top level so that ``min_f1`` and
 ``get_best_model(metric="f1")`` apply), its hyperparameters, and its lineage: the run, the data
 fingerprint, the feature order, the threshold, the CV scores, the seed, and a small sample of
-training rows that ``uctune predict`` explains against. A resumed run does not register a model
-twice (the registry keys saves by run and model name).
+training rows that ``uctune predict`` explains against.
+
+The CV scores are honest (each fold at a threshold chosen without it); the optimistic numbers
+(``cv.oof_in_sample``, and the tuning's best CV score, a maximum over trials) are stored with a note
+saying so, and a tuned model is compared with its untuned counterpart only on the holdout
+(``tuned_vs_untuned``). A resumed run does not register a model twice (the registry keys saves
+by run and model name).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from uctune.metrics import METRICS
+from uctune.metrics import BEST_SCORE_IS, METRICS
 from uctune.models import get_spec
 from uctune.registry import Lineage, ModelRegistry
 from uctune.workflow._run import TUNED_SUFFIX
@@ -21,7 +26,7 @@ from uctune.workflow._run import TUNED_SUFFIX
 if TYPE_CHECKING:
     from uctune.workflow._run import RunContext
 
-__all__ = ["register_stage", "BACKGROUND_ROWS"]
+__all__ = ["register_stage", "tuned_vs_untuned", "BACKGROUND_ROWS"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +78,24 @@ def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: oof[k] for k in (*METRICS, *_COUNTS) if k in oof}
 
 
+def tuned_vs_untuned(
+    tuned: dict[str, Any], untuned: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """A tuned model against the same family trained with fixed params, on unbiased numbers only:
+    the holdout at each model's own (out-of-fold) threshold. ``None`` without an untuned model or
+    a holdout. The CV scores are left out on purpose: the tuned params were chosen on those folds."""
+    mine = (tuned.get("holdout") or {}).get("at_threshold")
+    theirs = ((untuned or {}).get("holdout") or {}).get("at_threshold")
+    if not mine or not theirs:
+        return None
+    return {
+        "basis": "holdout, each model at its own out-of-fold threshold",
+        "tuned": {k: mine[k] for k in METRICS if k in mine},
+        "untuned": {k: theirs[k] for k in METRICS if k in theirs},
+        "not_comparable": {"tuning.best_score": BEST_SCORE_IS},
+    }
+
+
 def register_stage(ctx: RunContext) -> None:
     """Register the run's models; record their ids in ``results["registry"]``."""
     settings = ctx.config.registry
@@ -91,6 +114,9 @@ def register_stage(ctx: RunContext) -> None:
         cv_scores = dict(summary.get("cv") or {})
         if tuning is not None:
             cv_scores["tuning"] = tuning
+            comparison = tuned_vs_untuned(summary, (ctx.results.get("families") or {}).get(family))
+            if comparison is not None:
+                cv_scores["tuned_vs_untuned"] = comparison
         lineage = Lineage(
             run_id=ctx.run_id,
             run_started_at=ctx.results.get("created_at"),

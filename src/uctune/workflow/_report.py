@@ -24,7 +24,7 @@ from uctune.models import SPECS, get_spec
 from uctune.report import (
     ModelInput,
     ReportSettings,
-    TuningResult,
+    TuningReport,
     assess_models,
     build_report,
     param_importances,
@@ -160,14 +160,14 @@ def _model_inputs(ctx: RunContext) -> tuple[list[ModelInput], np.ndarray]:
     return items, y
 
 
-def _tuning_results(ctx: RunContext, seed: int) -> list[TuningResult]:
+def _tuning_reports(ctx: RunContext, seed: int) -> list[TuningReport]:
     """Tuning summaries and trials of every tuned family (none when the run was not tuned)."""
     recorded = {k: v for k, v in (ctx.results.get("tuning") or {}).items() if isinstance(v, dict)}
     tune_dir = ctx.run_dir / "tune"
     found = (
         sorted(p.parent.name for p in tune_dir.glob("*/trials.csv")) if tune_dir.is_dir() else []
     )
-    out: list[TuningResult] = []
+    out: list[TuningReport] = []
     for family in [*recorded, *(f for f in found if f not in recorded)]:
         summary = dict(recorded.get(family) or {})
         try:
@@ -180,7 +180,7 @@ def _tuning_results(ctx: RunContext, seed: int) -> list[TuningResult]:
         if not path.is_absolute():
             path = ctx.run_dir / path
         if not path.is_file():
-            out.append(TuningResult(canonical, summary, note=f"no trials file at {path}"))
+            out.append(TuningReport(canonical, summary, note=f"no trials file at {path}"))
             continue
         trials = read_trials(path)
         metric = str(summary.get("metric", "f1"))
@@ -194,7 +194,7 @@ def _tuning_results(ctx: RunContext, seed: int) -> list[TuningResult]:
         except (DataError, ValueError, RuntimeError) as exc:
             note = f"parameter importances not computed: {exc}"
         out.append(
-            TuningResult(
+            TuningReport(
                 canonical,
                 summary,
                 trials=trials,
@@ -217,7 +217,17 @@ def _facts(ctx: RunContext) -> list[tuple[str, str]]:
             f"{table.n_positive / table.n_rows:.1%} upper circuits",
         ),
         ("Split", f"{split.method}, {split.test_size:.0%} test, seed {split.seed}"),
+        ("Cross-validation", _cv_text(ctx)),
     ]
+
+
+def _cv_text(ctx: RunContext) -> str:
+    cv, folds = ctx.cv, ctx.config.train.cv_folds
+    if cv.temporal:
+        what = f"walk-forward, {folds} folds, embargo {cv.embargo} sessions"
+        what += ", grouped by symbol" if cv.group_by_symbol else ""
+        return what + "; each fold's threshold chosen on earlier folds only"
+    return f"stratified {folds}-fold; each fold's threshold chosen on the other folds"
 
 
 def build_run_report(
@@ -244,7 +254,7 @@ def build_run_report(
         settings=s,
         progress=progress,
     )
-    tuning = _tuning_results(ctx, s.seed)
+    tuning = _tuning_reports(ctx, s.seed)
     report = build_report(
         reports,
         settings=s,
@@ -254,6 +264,7 @@ def build_run_report(
             "run_dir": str(ctx.run_dir),
             "data_fingerprint": ctx.results.get("data", {}).get("fingerprint"),
             "split": ctx.split.to_dict(ctx.table.y),
+            "cv": {"n_folds": ctx.config.train.cv_folds, **ctx.cv.to_dict()},
         },
         tuning=tuning,
     )

@@ -43,10 +43,19 @@ import yaml
 from uctune import __version__
 from uctune.config import RunConfig, load_config
 from uctune.data import FeatureTable, load_feature_table
+from uctune.data.schema import DATE_COLUMNS, ID_COLUMNS
 from uctune.errors import ConfigError, IntegrityError, NotFoundError, UctuneError
 from uctune.registry import read_verified, sha256_of_file
 from uctune.runs import atomic_path, new_run_id, write_frame, write_json, write_text
-from uctune.training import Backend, Progress, SplitInfo, make_split
+from uctune.splits import CVScheme
+from uctune.training import (
+    Backend,
+    Progress,
+    SplitInfo,
+    cv_rows,
+    make_split,
+    training_folds,
+)
 
 __all__ = [
     "RunContext",
@@ -83,6 +92,15 @@ class RunContext:
     )
     cluster: dict[str, Any] = field(default_factory=dict)
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def cv(self) -> CVScheme:
+        """How every stage draws its CV folds (see :func:`cv_scheme`)."""
+        return cv_scheme(self.config)
+
+    def cv_rows(self) -> dict[str, Any]:
+        """The training rows' dates (and symbols) that the CV scheme needs to draw its folds."""
+        return cv_rows(self.table, self.split.train_index, self.cv)
 
     # -- files --------------------------------------------------------------------------------
     @property
@@ -207,13 +225,11 @@ class RunContext:
         if self.predictions_path.is_file():
             return pd.read_csv(self.predictions_path)
         test = self.split.test_index
-        ids = [c for c in ("symbol", "announcement_date") if c in self.table.frame.columns]
+        ids = [c for c in ID_COLUMNS if c in self.table.frame.columns]
         frame = self.table.frame.iloc[test][ids + [self.table.label]].reset_index(drop=True)
         frame.insert(0, "row", test)
-        if "announcement_date" in frame:
-            frame["announcement_date"] = pd.to_datetime(frame["announcement_date"]).dt.strftime(
-                "%Y-%m-%d"
-            )
+        for column in (c for c in DATE_COLUMNS if c in frame):
+            frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
         return frame
 
 
@@ -261,15 +277,30 @@ def _header(ctx: RunContext, command: str) -> dict[str, Any]:
             "categorical": list(table.categorical),
         },
         "split": ctx.split.to_dict(table.y),
+        "cv": {"n_folds": ctx.config.train.cv_folds, **ctx.cv.to_dict()},
         "config": ctx.config.model_dump(mode="json"),
         "stages": {},
     }
+
+
+def cv_scheme(config: RunConfig) -> CVScheme:
+    """The run config's CV scheme (walk-forward by default with a time split)."""
+    return CVScheme(
+        method=config.cv_method,
+        embargo=config.cv.embargo,
+        group_by_symbol=config.cv.group_by_symbol,
+    )
 
 
 def _load_and_split(config: RunConfig) -> tuple[FeatureTable, SplitInfo]:
     table = load_feature_table(config.data, n_folds=config.train.cv_folds)
     split = make_split(
         table, method=config.split.method, test_size=config.split.test_size, seed=config.seed
+    )
+    # Folds that cannot be drawn (too few dates for walk-forward CV) stop the run here, before
+    # anything is written.
+    training_folds(
+        table, split, cv=cv_scheme(config), n_folds=config.train.cv_folds, seed=config.seed
     )
     return table, split
 

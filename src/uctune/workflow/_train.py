@@ -23,13 +23,16 @@ def train_stage(ctx: RunContext) -> None:
         n_folds=config.train.cv_folds,
         seed=config.seed,
         cpus_per_fit=config.train.cpus_per_fit,
+        device=config.device,
+        gpus_per_fit=config.gpus_per_fit,
         backend=ctx.backend,
         progress=ctx.progress("train"),
+        cv=ctx.cv,
     )
     for name, result in outcome.results.items():
         ctx.save_model(name, result.model)
     ctx.add_predictions({name: r.test_proba for name, r in outcome.results.items()})
-    ctx.results["execution"] = {"backend": ctx.backend, **ctx.cluster}
+    ctx.results["execution"] = {"backend": ctx.backend, "device": config.device, **ctx.cluster}
     ctx.results["families"] = {name: r.to_dict() for name, r in outcome.results.items()}
     ctx.results["failures"] = outcome.failures
     ctx.results.setdefault("timing", {})["train_wall_seconds"] = outcome.wall_seconds

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from uctune.errors import ConfigError, TrainingError
 from uctune.runs import write_frame, write_json
 from uctune.storage import check_storage, join_storage
-from uctune.training import train_families
-from uctune.tuning import STUDY_FILE, TuneSettings, TuningResult, tune_family
+from uctune.training import Progress
+from uctune.tuning import STUDY_FILE, Phase, TuneSettings, TuningResult, tune_and_refit
 from uctune.workflow._run import TUNED_SUFFIX
 
 if TYPE_CHECKING:
@@ -48,15 +50,27 @@ def _settings(ctx: RunContext) -> TuneSettings:
         cpus_per_trial=tc.cpus_per_trial,
         max_failures=tc.max_failures,
         seed=config.seed,
+        device=config.device,
+        gpus_per_trial=config.gpus_per_fit,
+        cv=ctx.cv,
     )
 
 
-def _write_trials(ctx: RunContext, family: str, result: TuningResult) -> str:
-    folder = ctx.run_dir / TUNE_DIR / family
-    path = folder / "trials.csv"
+def _trials_file(ctx: RunContext, family: str) -> Path:
+    return ctx.run_dir / TUNE_DIR / family / "trials.csv"
+
+
+def _write_tuning(ctx: RunContext, family: str, result: TuningResult) -> None:
+    """The search's trials and best params, written before the refit."""
+    path = _trials_file(ctx, family)
     write_frame(result.trials_frame(), path)
-    write_json(folder / "best_params.json", result.best_params_document())
-    return path.relative_to(ctx.run_dir).as_posix()
+    write_json(path.parent / "best_params.json", result.best_params_document())
+
+
+def _progress(ctx: RunContext, family: str, phase: Phase) -> Progress | None:
+    if phase == "tune" and ctx.verbose:
+        return None  # Ray Tune's own trial table instead
+    return ctx.progress(f"{phase} {family}")
 
 
 def tune_stage(ctx: RunContext) -> None:
@@ -65,11 +79,11 @@ def tune_stage(ctx: RunContext) -> None:
         raise ConfigError(f"the tune stage runs on Ray; backend {ctx.backend!r} cannot run it")
     config = ctx.config
     settings = _settings(ctx)
-    train = ctx.split.train_index
-    X, y = ctx.table.X.iloc[train], ctx.table.y[train]
     section = ctx.results.setdefault("tuning", {})
     failures = ctx.results.setdefault("tuning_failures", {})
-    ctx.results.setdefault("execution", {"backend": ctx.backend, **ctx.cluster})
+    ctx.results.setdefault(
+        "execution", {"backend": ctx.backend, "device": config.device, **ctx.cluster}
+    )
     storage = config.tune.storage
     if storage:
         check_storage(storage)  # an unreachable bucket fails now, not after the first trials
@@ -80,32 +94,22 @@ def tune_stage(ctx: RunContext) -> None:
             continue
         folder = ctx.run_dir / TUNE_DIR / family
         try:
-            result = tune_family(
+            # The refit is the train stage's own code (tune_and_refit): same threshold, CV, holdout.
+            tuned = tune_and_refit(
                 family,
-                X,
-                y,
+                ctx.table,
+                ctx.split,
                 experiment_dir=folder,
                 settings=settings,
+                cpus_per_fit=config.train.cpus_per_fit,
+                backend=ctx.backend,
                 storage_path=join_storage(storage, ctx.run_id, family) if storage else None,
                 fixed_params=config.tune.params.get(family),
                 resume=(folder / STUDY_FILE).exists(),
-                progress=None if ctx.verbose else ctx.progress(f"tune {family}"),
+                progress=partial(_progress, ctx, family),
                 verbose=ctx.verbose,
+                on_tuned=partial(_write_tuning, ctx, family),
             )
-            trials_csv = _write_trials(ctx, family, result)
-            # The refit is the train stage's own code path, so the tuned model's threshold, CV and
-            # holdout numbers mean exactly what the baseline's do.
-            refit = train_families(
-                ctx.table,
-                ctx.split,
-                families=[family],
-                params={family: dict(result.best_params)},
-                n_folds=config.train.cv_folds,
-                seed=config.seed,
-                cpus_per_fit=config.train.cpus_per_fit,
-                backend=ctx.backend,
-                progress=ctx.progress(f"refit {family}"),
-            ).results[family]
         except BaseException as exc:
             if (folder / STUDY_FILE).exists():
                 ctx.mark_started("tune")  # trials exist: keep the run for --resume
@@ -116,9 +120,14 @@ def tune_stage(ctx: RunContext) -> None:
             ctx.save_results()
             continue
         name = f"{family}{TUNED_SUFFIX}"
+        refit = tuned.refit
         ctx.save_model(name, refit.model)
         ctx.add_predictions({name: refit.test_proba})
-        section[family] = {**result.to_dict(), "trials_csv": trials_csv, "refit": refit.to_dict()}
+        section[family] = {
+            **tuned.tuning.to_dict(),
+            "trials_csv": _trials_file(ctx, family).relative_to(ctx.run_dir).as_posix(),
+            "refit": refit.to_dict(),
+        }
         ctx.save_results()
     timing = ctx.results.setdefault("timing", {})
     timing["tune_wall_seconds"] = timing.get("tune_wall_seconds", 0.0) + (

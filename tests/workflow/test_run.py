@@ -95,7 +95,7 @@ def test_an_interrupted_tuning_stage_keeps_the_run_and_says_how_to_resume(
     """Ctrl-C during the first stage of a fresh run removes the directory, unless that stage has
     already left trials behind (the tuning study), which --resume would lose."""
     from uctune.errors import ConfigError
-    from uctune.workflow import _tune
+    from uctune.tuning import _refit  # the tune stage's search runs through tune_and_refit
 
     def interrupted(family, X, y, *, experiment_dir, **kwargs):
         experiment_dir.mkdir(parents=True)
@@ -106,13 +106,13 @@ def test_an_interrupted_tuning_stage_keeps_the_run_and_says_how_to_resume(
         raise ConfigError("cpus_per_trial must be at most the cluster's 2 CPUs, got 3")
 
     config = RunConfig.model_validate({"data": str(tiny_csv), "tune": {"families": ["lr"]}})
-    monkeypatch.setattr(_tune, "tune_family", refused)
+    monkeypatch.setattr(_refit, "tune_family", refused)
     ctx = start_run(config, command="tune", out=tmp_path / "a", backend="ray")
     with pytest.raises(ConfigError, match="cpus_per_trial"):
         execute_stages(ctx, ["tune"], fresh=True)
     assert not (tmp_path / "a").exists()
 
-    monkeypatch.setattr(_tune, "tune_family", interrupted)
+    monkeypatch.setattr(_refit, "tune_family", interrupted)
     run_dir = tmp_path / "b"
     ctx = start_run(config, command="tune", out=run_dir, backend="ray")
     with pytest.raises(KeyboardInterrupt):
