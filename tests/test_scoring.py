@@ -115,7 +115,7 @@ FEATURES = ("eps_qoq", "sector", "opm")
                 {"eps_qoq": [1.0], "sector": ["IT"], "opm": [2.0], "notes": ["x"], "z": [1]}
             ),
             r"the input has column\(s\) the model was not trained on: notes, z; remove them "
-            r"\(allowed besides the features: symbol, announcement_date, upper_circuit\)",
+            r"\(allowed besides the features: symbol, announcement_date, session_date, upper_circuit\)",
         ),
         (
             pd.DataFrame({"eps_qoq": ["12%"], "sector": ["IT"], "opm": [2.0]}),
