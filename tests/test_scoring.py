@@ -9,12 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
 
 from uctune.data import LABEL
 from uctune.errors import ConfigError, DataError
-from uctune.explain import Reason
+from uctune.explain import Explanation, Reason, explain, top_reasons
 from uctune.models import get_spec
-from uctune.scoring import describe_reason, format_value, prepare_features, score
+from uctune.scoring import (
+    describe_reason,
+    format_value,
+    prepare_features,
+    reason_columns,
+    score,
+)
 
 REASON = re.compile(r"^\w+ .+ (raised|lowered) the probability by \d\.\d{2,3}$|barely moved")
 
@@ -107,7 +115,7 @@ FEATURES = ("eps_qoq", "sector", "opm")
                 {"eps_qoq": [1.0], "sector": ["IT"], "opm": [2.0], "notes": ["x"], "z": [1]}
             ),
             r"the input has column\(s\) the model was not trained on: notes, z; remove them "
-            r"\(allowed besides the features: symbol, announcement_date, upper_circuit\)",
+            r"\(allowed besides the features: symbol, announcement_date, session_date, upper_circuit\)",
         ),
         (
             pd.DataFrame({"eps_qoq": ["12%"], "sector": ["IT"], "opm": [2.0]}),
@@ -184,3 +192,81 @@ def test_reason_sentences():
 def test_amounts_round_consistently():
     assert describe_reason(Reason("npm", 5.0, 0.0098)).endswith("by 0.01")
     assert describe_reason(Reason("npm", 5.0, 0.0094)).endswith("by 0.009")
+
+
+# -- scoring at scale ----------------------------------------------------------------------------
+def _per_row_reasons(model, X, k, background=None):
+    """The reasons as predict wrote them before it scaled: explain, then one row at a time."""
+    e = explain(model, X, background=background, max_rows=None)
+    return [[describe_reason(r) for r in top_reasons(e, i, k)] for i in range(len(X))]
+
+
+@pytest.fixture(scope="module", params=["random_forest", "xgboost", "lightgbm"])
+def fixed_tree(request, tiny_table):
+    params = {"n_estimators": 25}
+    pipeline = get_spec(request.param).build(params).fit(tiny_table.X, tiny_table.y)
+    return FixedThresholdClassifier(pipeline, threshold=0.3).fit(tiny_table.X, tiny_table.y)
+
+
+def test_tree_reasons_are_unchanged_by_scaling(fixed_tree, tiny_table, tiny_frame):
+    # Batched tree SHAP and vectorised texts give exactly the per-row sentences of before.
+    frame = tiny_frame.drop(columns=LABEL)
+    out = score(
+        fixed_tree,
+        frame,
+        features=tiny_table.features,
+        categorical=tiny_table.categorical,
+        background=tiny_table.X.head(50),
+    )
+    expected = _per_row_reasons(fixed_tree, tiny_table.X, 5)
+    got = out[[f"reason_{i}" for i in range(1, 6)]].to_numpy().tolist()
+    assert got == expected
+
+
+def test_vectorised_texts_match_format_value_everywhere(tiny_table):
+    # Every formatting rule, edge values included: the texts of all rows at once equal those of
+    # format_value and describe_reason one by one.
+    rng = np.random.default_rng(0)
+    edge = [np.nan, -0.0, 0.5, 1.5, 2.5, 9.95, 10.0, 999.9, 1000.0, 123456.7, -2.0, 0.4999]
+    n = 600
+    data = {}
+    for name in tiny_table.features:
+        if name in tiny_table.categorical:
+            data[name] = pd.Categorical(rng.choice(["IT", "Realty", None], n))
+        elif name == "log_market_cap":  # e^v rupees crore: a realistic range
+            data[name] = np.concatenate([[np.nan, 0.0], rng.normal(8, 2, n - 2)])
+        else:
+            data[name] = np.concatenate([edge, rng.normal(0, 300, n - len(edge))])
+    data["my_own_feature"] = np.concatenate([edge, rng.normal(0, 3000, n - len(edge))])
+    X = pd.DataFrame(data)
+    values = rng.normal(0, 0.02, (n, X.shape[1])) * rng.choice([0, 1e-4, 1], (n, X.shape[1]))
+    e = Explanation(
+        features=tuple(X.columns),
+        data=X,
+        values=values,
+        base_probability=np.zeros(n),
+        probability=values.sum(axis=1),
+        raw_output="probability",
+        method="given",
+        seconds=0.0,
+    )
+    k = 8
+    got = np.column_stack(reason_columns(e, k)).tolist()
+    expected = [[describe_reason(r) for r in top_reasons(e, i, k)] for i in range(n)]
+    assert got == expected
+
+
+def test_reasons_of_a_model_without_an_exact_explainer(tiny_table, events):
+    # A network: the sampled estimate, bounded, seeded, written as sentences.
+    pipeline = get_spec("logistic_regression").build().fit(tiny_table.X, tiny_table.y)
+    net = Pipeline(
+        [("pre", pipeline[:-1]), ("model", MLPClassifier((16,), max_iter=300, random_state=0))]
+    ).fit(tiny_table.X, tiny_table.y)
+    kwargs = {"features": tiny_table.features, "categorical": tiny_table.categorical}
+    out = score(net, events, background=tiny_table.X.head(40), samples=8, **kwargs)
+    again = score(net, events, background=tiny_table.X.head(40), samples=8, **kwargs)
+    pd.testing.assert_frame_equal(out, again)
+    for i in range(1, 6):
+        assert out[f"reason_{i}"].map(lambda t: bool(REASON.search(t))).all()
+    with pytest.raises(ConfigError, match="an even number of at least 2, got 3"):
+        score(net, events, samples=3, **kwargs)

@@ -194,6 +194,7 @@ def test_predict_scores_with_reasons(capsys, registered, scratch, tmp_path, ref)
     )
     assert code == 0, err
     assert "scored 15 events with model" in out and str(output) in out
+    assert "predict: SHAP reasons: 15/15" in err  # the progress line
     scores = pd.read_csv(output)
     assert list(scores.columns[:5]) == [
         "symbol",

@@ -20,9 +20,13 @@ class ModelEvaluator:
     ``evaluate_models`` returns one dict per model (``model_name``, ``metrics`` at the model's stored
     threshold — or 0.5 for a model without one — and the rest of the evaluation);
     ``generate_html_report(results, name)`` writes ``<output_dir>/<name>.html`` and ``<name>.json``.
-    SHAP values are computed for uctune models (every family); other scikit-learn classifiers are
-    evaluated and plotted, and the report says SHAP was skipped. ``background`` (the training rows)
-    is what SHAP compares against; by default the test rows themselves.
+    SHAP values are computed for uctune models (every family) and for plain tree classifiers a
+    user trained himself (``XGBClassifier``, ``LGBMClassifier``, ``RandomForestClassifier``, or
+    another model SHAP's ``TreeExplainer`` reads); other classifiers are evaluated and plotted, and
+    the report says SHAP was skipped. ``background`` (the training rows, ``X_train``) is what SHAP
+    compares against: ``background_size`` of its rows, drawn with ``random_state``. Without it, a
+    plain tree is explained path-dependently (its reference is the training rows as its node counts
+    recorded them) and the other explainers compare against the test rows.
     """
 
     def __init__(

@@ -53,13 +53,31 @@ def _check_output(path: Path) -> None:
     show_default=True,
     help="SHAP reasons per row (0: none, faster).",
 )
+@click.option(
+    "--shap-samples",
+    "samples",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Orderings per row of the sampled SHAP estimate for families without an exact "
+    "explainer (the neural network): an even number, default 32; a row costs "
+    "samples x (features - 1) + 1 model evaluations. Trees and logistic regression are "
+    "explained exactly.",
+)
 @root_option
-def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: Path | None) -> None:
+def command(
+    ref: str,
+    input_path: Path,
+    output_path: Path,
+    reasons: int,
+    samples: int | None,
+    root: Path | None,
+) -> None:
     """Score new events: probability of an upper circuit, the decision at the model's stored
     threshold, the confidence band (high/medium/low/none) and the top SHAP reasons per row.
     """
     import pandas as pd
 
+    from uctune.cli._progress import ProgressLine
     from uctune.data.io import read_table
     from uctune.metrics import decision_threshold
     from uctune.scoring import score
@@ -88,6 +106,8 @@ def command(ref: str, input_path: Path, output_path: Path, reasons: int, root: P
         background=pd.DataFrame.from_records(stored) if stored else None,
         source=f"input file {str(input_path)!r}",
         model_label=label,
+        **({} if samples is None else {"samples": samples}),
+        progress=ProgressLine("predict: SHAP reasons") if reasons else None,
     )
     write_frame(scores, output_path, float_format="%.6g")
     bands = scores["confidence"].value_counts()

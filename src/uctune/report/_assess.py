@@ -74,6 +74,7 @@ class ModelReport:
             "method": e.method,
             "raw_output": e.raw_output,
             "rows": len(e.data),
+            "background_rows": None if e.background is None else len(e.background),
             "seconds": self.shap_seconds,
             "units": "probability",
             "mean_abs": e.mean_abs().to_dict(),
