@@ -97,7 +97,7 @@ def main() -> None:
         "--params",
         type=json.loads,
         default={},
-        help='the new network\'s params over its defaults, as JSON: \'{"batch_size": 256}\'',
+        help="the new network's params over its defaults, as JSON: '{\"batch_size\": 256}'",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

@@ -195,7 +195,9 @@ def test_steps_one_to_four_use_the_real_classes_and_write_their_files(seed_run):
     assert [r.family for r in tuner.results_] == list(FAMILIES)
     assert all(len(r.trials) == TRIALS and r.n_folds == FOLDS for r in tuner.results_)
     for family, refit, model in zip(FAMILIES, tuner.refits_, ns["models"], strict=True):
-        assert refit["params"] == tuner.get_best_params(family)
+        # The refit trains the best params over the family's defaults (the network's patience,
+        # which is not searched, among them).
+        assert refit["params"] == get_spec(family).resolve_params(tuner.get_best_params(family))
         assert model["model"].threshold == pytest.approx(refit["threshold"])
     report = workdir / "data" / "evaluation"
     assert (report / "model_comparison.html").is_file()
@@ -211,6 +213,7 @@ def test_the_networks_best_params_are_recorded_where_the_user_finds_them(seed_ru
     params = tuner.get_best_params(2)
     assert params == tuner.get_best_params("neural_network")
     assert in_space(params, get_spec("neural_network").search_space)
+    assert 0.1 <= params["dropout"] <= 0.5  # the seed's network: dropout searched in 0.1-0.5
     saved = json.loads(
         (workdir / "data" / "models" / "tuning" / "neural_network_best_params.json").read_text()
     )

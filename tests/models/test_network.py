@@ -159,5 +159,7 @@ def test_bad_parameters_name_the_rule_and_the_value(params, message, rare_positi
 def test_too_few_rows_of_a_class_for_the_validation_slice():
     X = np.arange(20, dtype=float).reshape(10, 2)
     y = np.array([0] * 9 + [1])
-    with pytest.raises(ValueError, match=r"at least 2 rows of each class.*got class counts \[9, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"at least 2 rows of each class.*got class counts \[9, 1\]"
+    ):
         _small().fit(X, y)

@@ -157,19 +157,27 @@ class NeuralNetworkClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         rules = [
-            (len(self.hidden_units) > 0 and all(int(u) >= 1 for u in self.hidden_units),
-             "hidden_units must be one or more positive layer widths", self.hidden_units),
+            (
+                len(self.hidden_units) > 0 and all(int(u) >= 1 for u in self.hidden_units),
+                "hidden_units must be one or more positive layer widths",
+                self.hidden_units,
+            ),
             (0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)", self.dropout),
             (self.learning_rate > 0, "learning_rate must be > 0", self.learning_rate),
             (self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay),
             (self.batch_size >= 1, "batch_size must be >= 1", self.batch_size),
             (self.max_epochs >= 1, "max_epochs must be >= 1", self.max_epochs),
             (self.patience >= 1, "patience must be >= 1", self.patience),
-            (0.0 < self.validation_fraction < 1.0, "validation_fraction must be in (0, 1)",
-             self.validation_fraction),
-            (self.class_weight in ("balanced", None) or isinstance(self.class_weight, dict),
-             "class_weight must be 'balanced', a dict of class -> weight, or None",
-             self.class_weight),
+            (
+                0.0 < self.validation_fraction < 1.0,
+                "validation_fraction must be in (0, 1)",
+                self.validation_fraction,
+            ),
+            (
+                self.class_weight in ("balanced", None) or isinstance(self.class_weight, dict),
+                "class_weight must be 'balanced', a dict of class -> weight, or None",
+                self.class_weight,
+            ),
         ]
         for ok, rule, value in rules:
             if not ok:
