@@ -17,14 +17,19 @@ def command() -> None:
     """Make and check feature tables."""
 
 
-def _truth_path(out: Path) -> Path:
+def _table_suffix(out: Path) -> str:
+    """``--out``'s table suffix (``.csv.gz``, ...); refused in one line when it has none."""
     from uctune.runs import TABLE_SUFFIXES
 
-    name = out.name
     for suffix in TABLE_SUFFIXES:
-        if name.endswith(suffix):
-            return out.with_name(name[: -len(suffix)] + ".truth" + suffix)
+        if out.name.lower().endswith(suffix):
+            return out.name[-len(suffix) :]
     raise ConfigError(f"--out must end in .csv, .csv.gz or .parquet, got {str(out)!r}")
+
+
+def _truth_path(out: Path) -> Path:
+    suffix = _table_suffix(out)
+    return out.with_name(out.name[: -len(suffix)] + ".truth" + suffix)
 
 
 @command.command("synth")
@@ -149,10 +154,9 @@ def sample(data: Path, rows: int, before: object, seed: int, out: Path) -> None:
 
     from uctune.data.nse import sample_daily
     from uctune.data.schema import LABEL
-    from uctune.runs import TABLE_SUFFIXES, write_frame
+    from uctune.runs import write_frame
 
-    if not out.name.lower().endswith(TABLE_SUFFIXES):
-        raise ConfigError(f"--out must end in .csv, .csv.gz or .parquet, got {str(out)!r}")
+    _table_suffix(out)  # before the daily table is read
     frame = sample_daily(data, rows=rows, before=pd.Timestamp(before), seed=seed)
     write_frame(frame, out)
     click.echo(
