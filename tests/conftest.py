@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -43,6 +44,27 @@ def ray_cluster() -> Iterator[None]:
     )
     yield
     ray.shutdown()
+
+
+CHECKOUT_REGISTRY = Path(__file__).resolve().parents[1] / "data" / "models" / "registry"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_registry(tmp_path_factory) -> Iterator[None]:
+    """Session fixtures (set up before any test's own fixtures) get a default registry of their
+    own too; and the suite fails if anything still wrote into the checkout's registry."""
+    before = _snapshot(CHECKOUT_REGISTRY)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("UCTUNE_REGISTRY", str(tmp_path_factory.mktemp("session-registry")))
+        yield
+    after = _snapshot(CHECKOUT_REGISTRY)
+    assert after == before, f"the test suite wrote into the checkout's registry {CHECKOUT_REGISTRY}"
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    if not folder.is_dir():
+        return {}
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
 
 
 @pytest.fixture(autouse=True)
