@@ -124,6 +124,20 @@ class TuningConfig(_Strict):
         return _family_params(value)
 
 
+class EnsembleConfig(_Strict):
+    """The ensemble stage: the run's models combined on their out-of-fold predictions.
+
+    ``method``: Caruana's greedy selection with replacement (``caruana``), a logistic-regression
+    stacker (``stacker``), or ``auto`` (the one with the better cross-validated ``metric``).
+    ``size`` is the number of greedy steps (each adds one member, repeats allowed).
+    """
+
+    enabled: bool = True
+    method: Literal["auto", "caruana", "stacker"] = "auto"
+    metric: Literal["pr_auc", "roc_auc", "f1"] = "pr_auc"
+    size: int = Field(25, ge=1, le=1000)
+
+
 class RegistryConfig(_Strict):
     """The register stage: where the run's models are versioned (the seed's directory by default;
     ``$UCTUNE_REGISTRY`` overrides the default), and whether to register at all."""
@@ -159,10 +173,14 @@ class RunConfig(_Strict):
     # ``gpus_per_fit`` is what one such fit or trial asks Ray for (a fraction shares a GPU).
     device: Literal["cpu", "cuda"] = "cpu"
     gpus_per_fit: float = Field(1.0, gt=0.0, le=64.0)
+    # How every model's out-of-fold probabilities are calibrated before its threshold is chosen:
+    # isotonic, sigmoid (Platt), auto (the lower cross-validated Brier score) or none.
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
     split: SplitConfig = SplitConfig()
     cv: CVConfig = CVConfig()
     train: TrainConfig = TrainConfig()
     tune: TuningConfig = TuningConfig()
+    ensemble: EnsembleConfig = EnsembleConfig()
     report: ReportConfig = ReportConfig()
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
 

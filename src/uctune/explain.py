@@ -43,7 +43,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -51,7 +51,9 @@ import pandas as pd
 import shap
 from sklearn.pipeline import Pipeline
 
+from uctune.ensemble import Combiner
 from uctune.errors import ConfigError
+from uctune.models import CalibratedClassifier, EnsembleClassifier
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -72,6 +74,9 @@ DEFAULT_SAMPLES = 32
 _TREE_BATCH = 10_000
 # Model rows per predict_proba call in the sampling estimate (a few MB of hybrid rows).
 _EVALS_PER_CALL = 60_000
+# Half-width of the step that measures a calibration map's slope where a row's probability barely
+# moved from the base.
+_SLOPE_STEP = 1e-4
 # A plain model's explanation must reproduce its probabilities at least this closely.
 _ADDITIVITY_TOLERANCE = 1e-4
 
@@ -123,8 +128,10 @@ def _unwrap(model: Any) -> Any:
 
 
 def unwrap_pipeline(model: Any) -> Pipeline:
-    """The fitted pipeline inside a thresholded model (or the pipeline itself)."""
-    inner = _unwrap(model)
+    """The fitted pipeline inside a thresholded (and calibrated) model, or the pipeline itself."""
+    inner = _layer(model)
+    while isinstance(inner, CalibratedClassifier):
+        inner = _layer(inner.estimator_)
     if not isinstance(inner, Pipeline):
         raise ConfigError(
             f"expected a uctune model (a pipeline, possibly thresholded), got {type(model).__name__}"
@@ -321,6 +328,30 @@ def explain(
     rng = np.random.default_rng(random_state)
     if max_rows is not None and len(X) > max_rows:
         X = X.iloc[np.sort(rng.choice(len(X), max_rows, replace=False))]
+    sampled = X
+    return _composed(
+        model,
+        lambda leaf: _explain_leaf(
+            leaf,
+            sampled,
+            background=background,
+            background_size=background_size,
+            rng=rng,
+            random_state=random_state,
+        ),
+    )
+
+
+def _explain_leaf(
+    model: Any,
+    X: pd.DataFrame,
+    *,
+    background: pd.DataFrame | None,
+    background_size: int,
+    rng: np.random.Generator,
+    random_state: int,
+) -> Explanation:
+    """:func:`explain` of one uctune pipeline or plain tree model (no calibration, no ensemble)."""
     if not isinstance(_unwrap(model), Pipeline):
         bg = None if background is None else _sample(background, background_size, rng)
         return _explain_plain_tree(model, X, bg)
@@ -382,6 +413,31 @@ def explain_all(
             f"SHAP samples per row must be an even number of at least 2, got {samples}"
         )
     rng = np.random.default_rng(random_state)
+    return _composed(
+        model,
+        lambda leaf: _explain_all_leaf(
+            leaf,
+            X,
+            background=background,
+            background_size=background_size,
+            samples=samples,
+            rng=rng,
+            progress=progress,
+        ),
+    )
+
+
+def _explain_all_leaf(
+    model: Any,
+    X: pd.DataFrame,
+    *,
+    background: pd.DataFrame | None,
+    background_size: int,
+    samples: int,
+    rng: np.random.Generator,
+    progress: Progress | None,
+) -> Explanation:
+    """:func:`explain_all` of one uctune pipeline or plain tree model."""
     if not isinstance(_unwrap(model), Pipeline):
         bg = None if background is None else _sample(background, background_size, rng)
         return _explain_plain_tree(model, X, bg, batch=_TREE_BATCH, progress=progress)
@@ -418,6 +474,99 @@ def explain_all(
         progress=progress,
     )
     return _finish(raw, raw_base, "probability", X, "sampled", started, bg)
+
+
+def _layer(model: Any) -> Any:
+    """The first calibrated model, ensemble, pipeline or tree inside ``model``'s wrappers (its
+    decision threshold), or ``model`` itself."""
+    inner = model
+    while not isinstance(inner, CalibratedClassifier | EnsembleClassifier | Pipeline):
+        if _is_tree(inner):
+            break
+        nested = getattr(inner, "estimator_", None) or getattr(inner, "estimator", None)
+        if nested is None:
+            break
+        inner = nested
+    return inner
+
+
+def _composed(model: Any, leaf: Callable[[Any], Explanation]) -> Explanation:
+    """Explain ``model`` layer by layer: a calibrated model as its estimator's explanation mapped
+    through the calibration, an ensemble as its members' explanations combined, anything else by
+    ``leaf``."""
+    inner = _layer(model)
+    if isinstance(inner, CalibratedClassifier):
+        return _calibrated(_composed(inner.estimator_, leaf), inner)
+    if isinstance(inner, EnsembleClassifier):
+        parts = [_composed(member, leaf) for _, member in inner.members_]
+        return _combined(parts, inner.combiner_)
+    return leaf(model)
+
+
+def _calibrated(explanation: Explanation, model: CalibratedClassifier) -> Explanation:
+    """An explanation of the raw probability carried through a monotone calibration map: each
+    row's calibrated change ``g(p) - g(p_base)`` shared in proportion to the raw values (exact in
+    total, as for log-odds; the map's slope where ``p`` barely moved)."""
+    p, base = explanation.probability, explanation.base_probability
+    p_cal, base_cal = model.calibrate(p), model.calibrate(base)
+    lo, hi = np.clip(p - _SLOPE_STEP, 0.0, 1.0), np.clip(p + _SLOPE_STEP, 0.0, 1.0)
+    slope = (model.calibrate(hi) - model.calibrate(lo)) / np.maximum(hi - lo, 1e-12)
+    change = p - base
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(np.abs(change) > 1e-9, (p_cal - base_cal) / change, slope)
+    return replace(
+        explanation,
+        values=explanation.values * scale[:, None],
+        base_probability=base_cal,
+        probability=p_cal,
+        method=f"{explanation.method}, calibrated ({model.method_})",
+    )
+
+
+def _combined(parts: Sequence[Explanation], combiner: Combiner) -> Explanation:
+    """The members' explanations combined as the ensemble combines their probabilities.
+
+    Caruana's weighted average is linear in probability, so the weighted sum of the members' values
+    is exact. The stacker is linear in the members' log-odds: each member's log-odds change is
+    shared among its features in proportion to its values, the sum weighted by the stacker's
+    coefficients, and the result carried to probability as for any log-odds model."""
+    first = parts[0]
+    started = time.perf_counter() - sum(e.seconds for e in parts)
+    methods = " | ".join(sorted({e.method for e in parts}))
+    if combiner.method == "caruana":
+        w = np.asarray(combiner.weights)
+        values = sum(wi * e.values for wi, e in zip(w, parts, strict=True))
+        base = sum(wi * e.base_probability for wi, e in zip(w, parts, strict=True))
+        p = sum(wi * e.probability for wi, e in zip(w, parts, strict=True))
+    else:
+        raw = np.zeros_like(first.values)
+        z_base = np.full(len(first.probability), combiner.intercept)
+        for coef, e in zip(combiner.coef, parts, strict=True):
+            pm = np.clip(e.probability, 1e-6, 1 - 1e-6)
+            bm = np.clip(e.base_probability, 1e-6, 1 - 1e-6)
+            z_change = np.log(pm / (1 - pm)) - np.log(bm / (1 - bm))
+            change = pm - bm
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(np.abs(change) > 1e-9, z_change / change, 1 / (pm * (1 - pm)))
+            raw += coef * e.values * share[:, None]
+            z_base += coef * np.log(bm / (1 - bm))
+        margin = z_base + raw.sum(axis=1)
+        p, base = _sigmoid(margin), _sigmoid(z_base)
+        delta = margin - z_base
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(np.abs(delta) > 1e-9, (p - base) / delta, p * (1 - p))
+        values = raw * scale[:, None]
+    return Explanation(
+        features=first.features,
+        data=first.data,
+        values=np.asarray(values, dtype=np.float64),
+        base_probability=np.asarray(base, dtype=np.float64),
+        probability=np.asarray(p, dtype=np.float64),
+        raw_output="probability",
+        method=f"ensemble ({combiner.method}) of {len(parts)} models: {methods}",
+        seconds=time.perf_counter() - started,
+        background=next((e.background for e in parts if e.background is not None), None),
+    )
 
 
 def _numeric(data: Any) -> np.ndarray:

@@ -26,6 +26,7 @@ __all__ = [
     "confidence_bands",
     "cross_fitted_thresholds",
     "cross_fitted_metrics",
+    "allowed_folds",
     "decision_threshold",
     "FALLBACK_THRESHOLD",
     "ThresholdFrom",
@@ -172,7 +173,9 @@ def objective_score(metric: ObjectiveMetric, y_true: np.ndarray, proba: np.ndarr
     raise ConfigError(f"objective metric must be one of f1, pr_auc, roc_auc; got {metric!r}")
 
 
-def _allowed(k: int, n: int, source: ThresholdFrom) -> list[int]:
+def allowed_folds(k: int, n: int, source: ThresholdFrom) -> list[int]:
+    """The folds (of ``n``) whose out-of-fold predictions may choose fold ``k``'s threshold (or
+    calibrate it): every other fold, or only the earlier ones."""
     if source == "other_folds":
         return [j for j in range(n) if j != k]
     if source == "earlier_folds":
@@ -199,7 +202,7 @@ def cross_fitted_thresholds(
         raise ConfigError(f"{n} folds of labels but {len(proba_folds)} folds of predictions")
     out: list[float] = []
     for k in range(n):
-        allowed = _allowed(k, n, source)
+        allowed = allowed_folds(k, n, source)
         if not allowed:
             out.append(float(fallback))
             continue

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from uctune.errors import ClusterError, ConfigError
+from uctune.explain import unwrap_pipeline
 from uctune.models import get_spec
 from uctune.training import make_split, train_families
 from uctune.tuning import TuneSettings, tune_family
@@ -62,7 +63,7 @@ def test_xgboost_fits_get_a_gpu_from_ray_and_the_others_do_not(on_gpu):
 
 def test_a_model_fitted_on_a_gpu_is_kept_for_scoring_on_cpus(on_gpu, tiny_table, split):
     model = on_gpu.results["xgboost"].model
-    assert model.estimator[-1].get_params()["device"] == "cpu"
+    assert unwrap_pipeline(model)[-1].get_params()["device"] == "cpu"
     proba = model.predict_proba(tiny_table.X.iloc[split.test_index])[:, 1]
     np.testing.assert_allclose(proba, on_gpu.results["xgboost"].test_proba, rtol=1e-6)
 

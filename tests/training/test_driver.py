@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from uctune.calibration import fit_calibrator
 from uctune.errors import TrainingError
 from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
 from uctune.models import SPECS
@@ -77,9 +78,18 @@ def test_threshold_comes_from_out_of_fold_training_predictions(ray_cluster, tiny
         )
         oof_idx.append(train[b])
         oof_p.append(out.proba)
-    expected = f1_optimal_threshold(y[np.concatenate(oof_idx)], np.concatenate(oof_p))
+    oof_y, pooled = y[np.concatenate(oof_idx)], np.concatenate(oof_p)
+    raw = train_families(
+        tiny_table, split, families=["lr"], n_folds=3, seed=7, calibration="none", backend="ray"
+    ).results["logistic_regression"]
+    assert raw.threshold == pytest.approx(f1_optimal_threshold(oof_y, pooled))
+    assert raw.calibration["method"] == "none"
+    # Calibrated (the default), the threshold is chosen on the same predictions after the map
+    # fitted on them.
     run = train_families(tiny_table, split, families=["lr"], n_folds=3, seed=7, backend="ray")
-    assert run.results["logistic_regression"].threshold == pytest.approx(expected)
+    result = run.results["logistic_regression"]
+    mapped = fit_calibrator(result.calibration["method"], pooled, oof_y).predict(pooled)
+    assert result.threshold == pytest.approx(f1_optimal_threshold(oof_y, mapped))
     assert not set(np.concatenate(oof_idx)) & set(split.test_index)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from uctune.api._data import all_rows, as_table
 from uctune.cluster import ensure_ray
 from uctune.data import FeatureTable, load_feature_table
+from uctune.explain import unwrap_pipeline
 from uctune.metrics import classification_metrics, decision_threshold
 from uctune.models import Device, ThresholdedClassifier
 from uctune.runs import write_json
@@ -154,5 +155,4 @@ class AdvancedTrainer(_Trainer):
     @staticmethod
     def get_feature_importance(model: Any) -> dict[str, float] | None:
         """Normalised gain importances of a tree model, largest first; ``None`` for other families."""
-        pipeline = getattr(model, "estimator", model)
-        return tree_importance(pipeline)
+        return tree_importance(unwrap_pipeline(model))

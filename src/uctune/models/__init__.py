@@ -6,8 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from uctune.errors import ConfigError
 from uctune.models._base import DEVICES, BuildContext, Device, ModelSpec
+from uctune.models._calibrated import CalibratedClassifier
+from uctune.models._ensemble import EnsembleClassifier
 from uctune.models._estimators import CategoryEncoder
 from uctune.models._thresholded import (
+    EnsembleThresholdClassifier,
     LightGBMThresholdClassifier,
     LogisticRegressionThresholdClassifier,
     NeuralNetworkThresholdClassifier,
@@ -24,8 +27,11 @@ __all__ = [
     "DEVICES",
     "SPECS",
     "BuildContext",
+    "CalibratedClassifier",
     "CategoryEncoder",
     "Device",
+    "EnsembleClassifier",
+    "EnsembleThresholdClassifier",
     "LightGBMThresholdClassifier",
     "LogisticRegressionThresholdClassifier",
     "ModelSpec",

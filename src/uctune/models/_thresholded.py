@@ -27,6 +27,7 @@ __all__ = [
     "XGBoostThresholdClassifier",
     "LightGBMThresholdClassifier",
     "NeuralNetworkThresholdClassifier",
+    "EnsembleThresholdClassifier",
 ]
 
 
@@ -111,3 +112,9 @@ class NeuralNetworkThresholdClassifier(ThresholdedClassifier):
     """A thresholded neural-network pipeline."""
 
     family = "neural_network"
+
+
+class EnsembleThresholdClassifier(ThresholdedClassifier):
+    """A thresholded ensemble of a run's models (:class:`~uctune.models.EnsembleClassifier`)."""
+
+    family = "ensemble"

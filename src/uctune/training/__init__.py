@@ -15,9 +15,11 @@ from uctune.training._driver import (
 from uctune.training._fit import (
     FamilyResult,
     FitOutcome,
+    OutOfFold,
     assemble_family,
     fit_and_predict,
     positive_weight,
+    score_folds,
     tree_importance,
 )
 
@@ -25,6 +27,7 @@ __all__ = [
     "Backend",
     "FamilyResult",
     "FitOutcome",
+    "OutOfFold",
     "Progress",
     "SplitInfo",
     "TrainOutcome",
@@ -33,6 +36,7 @@ __all__ = [
     "fit_and_predict",
     "make_split",
     "positive_weight",
+    "score_folds",
     "train_families",
     "training_folds",
     "tree_importance",

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import ray
 
+from uctune.calibration import CalibrationChoice
 from uctune.cluster import current_node, require_gpus
 from uctune.data import FeatureTable
 from uctune.errors import DataError, TrainingError, first_line
@@ -249,11 +250,14 @@ def train_families(
     backend: Backend = "ray",
     progress: Progress | None = None,
     cv: CVScheme | None = None,
+    calibration: CalibrationChoice = "auto",
 ) -> TrainOutcome:
     """Train every family: k-fold CV on the training rows, then a refit on all of them.
 
-    ``cv`` draws the folds (default: the seed's stratified k-fold; walk-forward CV trains each fold
-    on earlier dates only, and each fold's threshold then comes from earlier folds only).
+    ``calibration`` maps each family's out-of-fold probabilities before its threshold is chosen
+    (:mod:`uctune.calibration`). ``cv`` draws the folds (default: the seed's stratified k-fold;
+    walk-forward CV trains each fold on earlier dates only, and each fold's threshold then comes
+    from earlier folds only).
 
     With ``backend="ray"`` a Ray session must be active (see :func:`uctune.cluster.ray_session`).
     ``device="cuda"`` fits the families that support it (XGBoost) on GPUs, ``gpus_per_fit`` each
@@ -296,6 +300,7 @@ def train_families(
                 [o for o in mine if o.fold is not None],
                 final,
                 threshold_from=cv.threshold_from,
+                calibration=calibration,
             )
         except TrainingError as exc:
             logger.warning("%s", exc)

@@ -16,16 +16,21 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from uctune.calibration import (
+    CalibrationChoice,
+    CrossFitted,
+    calibration_scores,
+    cross_fit_calibration,
+)
 from uctune.errors import TrainingError, first_line
 from uctune.metrics import (
     METRICS,
     ThresholdFrom,
     classification_metrics,
     cross_fitted_metrics,
-    cross_fitted_thresholds,
     f1_optimal_threshold,
 )
-from uctune.models import Device, ThresholdedClassifier, get_spec
+from uctune.models import CalibratedClassifier, Device, ThresholdedClassifier, get_spec
 
 __all__ = [
     "FitOutcome",
@@ -34,6 +39,8 @@ __all__ = [
     "positive_weight",
     "tree_importance",
     "assemble_family",
+    "OutOfFold",
+    "score_folds",
 ]
 
 
@@ -135,6 +142,31 @@ def tree_importance(model: Pipeline) -> dict[str, float] | None:
     return dict(ranked)
 
 
+@dataclass(frozen=True)
+class OutOfFold:
+    """A model's honest out-of-fold probabilities: ``index`` (rows of the table), ``fold`` (each
+    row's fold, in fold order) and ``proba``, calibrated by maps fitted without the row's fold."""
+
+    index: np.ndarray
+    fold: np.ndarray
+    proba: np.ndarray
+
+    def folds(self) -> list[np.ndarray]:
+        """Positions (into ``index``) of each fold's rows, in fold order."""
+        return [np.flatnonzero(self.fold == k) for k in np.unique(self.fold)]
+
+
+def score_folds(
+    y_folds: list[np.ndarray], calibrated: CrossFitted
+) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Each fold's metrics at its honest threshold, and the pooled ``oof`` metrics."""
+    each = [
+        classification_metrics(fy, fp, cut)
+        for fy, fp, cut in zip(y_folds, calibrated.fold_proba, calibrated.thresholds, strict=True)
+    ]
+    return each, cross_fitted_metrics(y_folds, calibrated.fold_proba, calibrated.thresholds)
+
+
 OOF_IN_SAMPLE_IS = (
     "the out-of-fold predictions at the final threshold, which was chosen on these same "
     "predictions: f1, precision and recall are optimistic; use cv.oof"
@@ -147,10 +179,14 @@ class FamilyResult:
     """Everything one family's training produced. ``model`` is the thresholded, refitted pipeline;
     ``refit_node`` is the Ray node that fitted it (each fold's node is in ``cv_folds``).
 
-    ``cv_folds`` scores each fold at its own threshold, chosen without it (``threshold_from``: the
-    other folds' out-of-fold predictions, or only the earlier folds' with walk-forward CV), and
-    ``oof`` pools those predictions: honest numbers. ``oof_in_sample`` scores the same predictions
-    at the final ``threshold``, chosen on them: optimistic for the thresholded metrics.
+    Probabilities are calibrated (:mod:`uctune.calibration`, ``calibration``) before any
+    threshold is chosen. ``cv_folds`` scores each fold at its own threshold and under its own
+    calibration, both fitted without it (``threshold_from``: the other folds' out-of-fold
+    predictions, or only the earlier folds' with walk-forward CV), and ``oof`` pools those
+    predictions: honest numbers. ``oof_in_sample`` scores the final map's predictions at the final
+    ``threshold``, both chosen on them: optimistic for the thresholded metrics. ``out_of_fold``
+    keeps the honest calibrated predictions themselves (what an ensemble is built from);
+    ``test_proba_raw`` the test probabilities before calibration.
     """
 
     family: str
@@ -168,6 +204,9 @@ class FamilyResult:
     test_proba: np.ndarray = field(repr=False)
     model: ThresholdedClassifier = field(repr=False)
     refit_node: str | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
+    out_of_fold: OutOfFold | None = field(default=None, repr=False)
+    test_proba_raw: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (no model, no per-row predictions)."""
@@ -185,6 +224,7 @@ class FamilyResult:
                 "oof_in_sample": self.oof_in_sample,
                 "oof_in_sample_is": OOF_IN_SAMPLE_IS,
             },
+            "calibration": self.calibration,
             "holdout": self.holdout,
             "feature_importance": self.feature_importance,
             "fit_seconds": self.fit_seconds,
@@ -200,14 +240,16 @@ def assemble_family(
     final: FitOutcome,
     *,
     threshold_from: ThresholdFrom = "other_folds",
+    calibration: CalibrationChoice = "auto",
 ) -> FamilyResult:
     """Combine a family's CV fits and its final refit into scores, a threshold and a model.
 
-    The decision threshold is the F1-optimal one on the out-of-fold predictions of the training
-    rows (of every fold that has them); the test rows are never used to choose it. Each fold is
-    scored at a threshold chosen without it (:func:`~uctune.metrics.cross_fitted_thresholds`;
-    ``threshold_from="earlier_folds"`` for walk-forward folds, given in time order). Failed folds
-    are scored NaN and listed; the family fails only when every fold, or the final refit, failed.
+    The out-of-fold predictions of the training rows (of every fold that has them) are calibrated
+    (``calibration``: see :mod:`uctune.calibration`); the decision threshold is the F1-optimal one
+    on the calibrated predictions; the test rows are never used for either. Each fold is scored
+    under a map and at a threshold fitted without it (``threshold_from="earlier_folds"`` for
+    walk-forward folds, given in time order). Failed folds are scored NaN and listed; the family
+    fails only when every fold, or the final refit, failed.
     """
     fold_rows: list[dict[str, Any]] = []
     oof_index: list[np.ndarray] = []
@@ -235,16 +277,17 @@ def assemble_family(
         raise TrainingError(f"{family}: the final fit on the training split failed ({final.error})")
 
     index = np.concatenate(oof_index)
-    proba = np.concatenate(oof_proba)
-    threshold = f1_optimal_threshold(y[index], proba)
     oof_y = [y[i] for i in oof_index]
-    honest = cross_fitted_thresholds(oof_y, oof_proba, source=threshold_from)
-    for row, fold_y, fold_proba, cut in zip(scored_rows, oof_y, oof_proba, honest, strict=True):
-        scores = classification_metrics(fold_y, fold_proba, cut)
+    calibrated = cross_fit_calibration(oof_y, oof_proba, choice=calibration, source=threshold_from)
+    proba = calibrated.apply(np.concatenate(oof_proba))
+    threshold = f1_optimal_threshold(y[index], proba)
+    each, pooled = score_folds(oof_y, calibrated)
+    for row, scores, cut in zip(scored_rows, each, calibrated.thresholds, strict=True):
         row.update({m: scores[m] for m in METRICS}, threshold=cut)
     table = pd.DataFrame(fold_rows)
     y_test = y[final.eval_index]
-    test_proba = final.proba if final.proba is not None else np.empty(0)
+    test_raw = final.proba if final.proba is not None else np.empty(0)
+    test_proba = calibrated.apply(test_raw)
     holdout = (
         {
             "at_0.5": classification_metrics(y_test, test_proba, 0.5),
@@ -253,7 +296,17 @@ def assemble_family(
         if len(y_test)
         else {}
     )
-    model = get_spec(family).with_threshold(final.model, threshold)
+    spec = get_spec(family)
+    fitted: Any = final.model
+    if calibrated.calibrator is not None:
+        fitted = CalibratedClassifier.from_parts(fitted, calibrated.calibrator, calibrated.method)
+    model = spec.with_threshold(fitted, threshold)
+    calibration_summary = calibrated.to_dict()
+    if len(y_test):
+        calibration_summary["holdout"] = {
+            "raw": calibration_scores(y_test, test_raw),
+            "calibrated": calibration_scores(y_test, test_proba),
+        }
     return FamilyResult(
         family=family,
         params=dict(params),
@@ -261,15 +314,20 @@ def assemble_family(
         cv_folds=fold_rows,
         cv_mean={m: float(table[m].mean()) for m in METRICS},
         cv_std={m: float(table[m].std(ddof=0)) for m in METRICS},
-        oof=cross_fitted_metrics(oof_y, oof_proba, honest),
+        oof=pooled,
         oof_in_sample=classification_metrics(y[index], proba, threshold),
         threshold_from=threshold_from,
         holdout=holdout,
-        feature_importance=tree_importance(final.model)
-        if get_spec(family).tree_explainer
-        else None,
+        feature_importance=tree_importance(final.model) if spec.tree_explainer else None,
         fit_seconds=float(sum(o.fit_seconds for o in folds) + final.fit_seconds),
         test_proba=test_proba,
         model=model,
         refit_node=final.node,
+        calibration=calibration_summary,
+        out_of_fold=OutOfFold(
+            index=index,
+            fold=np.concatenate([np.full(len(i), k) for k, i in enumerate(oof_index)]),
+            proba=np.concatenate(calibrated.fold_proba),
+        ),
+        test_proba_raw=test_raw,
     )

@@ -90,5 +90,6 @@ def tune_and_refit(
         backend=backend,
         progress=None if progress is None else progress("refit"),
         cv=settings.cv,
+        calibration=settings.calibration,
     ).results[result.family]
     return TunedFamily(result, refit)

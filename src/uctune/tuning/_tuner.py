@@ -31,6 +31,7 @@ from optuna.distributions import BaseDistribution, distribution_to_json
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
+from uctune.calibration import CalibrationChoice
 from uctune.cluster import cluster_cpus, cluster_gpus, require_gpus
 from uctune.errors import ConfigError, IntegrityError, TrainingError
 from uctune.metrics import ObjectiveMetric
@@ -89,6 +90,7 @@ class TuneSettings:
     device: Device = "cpu"
     gpus_per_trial: float = 1.0
     cv: CVScheme = CVScheme()
+    calibration: CalibrationChoice = "auto"
 
     def __post_init__(self) -> None:
         checks = [

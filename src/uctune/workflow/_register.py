@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from uctune.metrics import BEST_SCORE_IS, METRICS
 from uctune.models import get_spec
 from uctune.registry import Lineage, ModelRegistry
+from uctune.workflow._ensemble import ENSEMBLE
 from uctune.workflow._run import TUNED_SUFFIX
 
 if TYPE_CHECKING:
@@ -43,7 +44,16 @@ class _Candidate(NamedTuple):
 
 
 def _candidates(ctx: RunContext) -> tuple[str, list[_Candidate]]:
-    """``(source, candidates)``: the tuned models, else the trained ones."""
+    """``(source, candidates)``: the tuned models, else the trained ones; and the ensemble."""
+    source, found = _members(ctx)
+    ensemble = ctx.results.get(ENSEMBLE) or {}
+    if ENSEMBLE in ctx.model_names() and "threshold" in ensemble:
+        how = f"{ensemble['method']} of {', '.join(ensemble['members'])}"
+        found.append(_Candidate(ENSEMBLE, ENSEMBLE, ensemble, how, None))
+    return source, found
+
+
+def _members(ctx: RunContext) -> tuple[str, list[_Candidate]]:
     tuning = ctx.results.get("tuning") or {}
     tuned = []
     for name in ctx.model_names():
@@ -67,6 +77,10 @@ def _candidates(ctx: RunContext) -> tuple[str, list[_Candidate]]:
         if family in ctx.model_names()
     ]
     return "trained", trained
+
+
+def _display(family: str) -> str:
+    return "Ensemble" if family == ENSEMBLE else get_spec(family).display_name
 
 
 def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +147,7 @@ def register_stage(ctx: RunContext) -> None:
             model_type=family,
             metrics=_metrics(summary),
             hyperparameters=summary.get("params") or {},
-            description=f"{get_spec(family).display_name}, {how}; uctune run {ctx.run_id}",
+            description=f"{_display(family)}, {how}; uctune run {ctx.run_id}",
             lineage=lineage,
             background=background,
         )

@@ -8,6 +8,7 @@ A run directory holds everything one ``uctune run`` (or ``uctune train``) produc
       models/<name>.joblib   fitted models (``<family>`` from training, ``<family>_tuned`` from tuning)
       models/checksums.json  each model file's sha256 and size, checked before it is unpickled
       predictions.csv        test rows: ids, label, one probability column per model
+      oof.csv                training rows: fold, label, each model's honest out-of-fold probability
       ...                    stage-specific folders (``tune/``, ``report/``)
 
 Stages run in order. Each one reads what earlier stages left (in the :class:`RunContext`, or from disk
@@ -50,6 +51,7 @@ from uctune.runs import atomic_path, new_run_id, write_frame, write_json, write_
 from uctune.splits import CVScheme
 from uctune.training import (
     Backend,
+    OutOfFold,
     Progress,
     SplitInfo,
     cv_rows,
@@ -110,6 +112,10 @@ class RunContext:
     @property
     def predictions_path(self) -> Path:
         return self.run_dir / "predictions.csv"
+
+    @property
+    def oof_path(self) -> Path:
+        return self.run_dir / "oof.csv"
 
     def save_results(self) -> None:
         write_json(self.run_dir / "results.json", self.results)
@@ -220,6 +226,30 @@ class RunContext:
             frame[name] = values
         write_frame(frame, self.predictions_path, float_format="%.6g")
 
+    def add_out_of_fold(self, columns: dict[str, OutOfFold]) -> None:
+        """Add (or replace) models' out-of-fold probabilities of the training rows in ``oof.csv``
+        (``row``, ``fold``, label, one column per model; empty where a model's fold failed)."""
+        frame = self.out_of_fold()
+        for name, oof in columns.items():
+            mine = pd.DataFrame({"row": oof.index, "fold": oof.fold, name: oof.proba})
+            if frame is None:
+                frame = mine
+            else:
+                frame = frame.drop(columns=[name], errors="ignore").merge(
+                    mine, on=["row", "fold"], how="outer"
+                )
+        if frame is None:
+            return
+        frame = frame.sort_values("row").reset_index(drop=True)
+        label = self.table.label
+        frame[label] = self.table.y[frame["row"].to_numpy()]
+        ordered = ["row", "fold", label] + [c for c in frame if c not in ("row", "fold", label)]
+        write_frame(frame[ordered], self.oof_path, float_format="%.8g")
+
+    def out_of_fold(self) -> pd.DataFrame | None:
+        """``oof.csv`` as written by :meth:`add_out_of_fold` (``None`` before the first model)."""
+        return pd.read_csv(self.oof_path) if self.oof_path.is_file() else None
+
     def predictions(self) -> pd.DataFrame:
         """Test rows (``row``, ids, label) and every model's probability column so far."""
         if self.predictions_path.is_file():
@@ -253,6 +283,7 @@ def _lazy(name: str) -> Stage:
 STAGES: dict[str, Stage] = {
     "train": _lazy("train"),
     "tune": _lazy("tune"),
+    "ensemble": _lazy("ensemble"),
     "report": _lazy("report"),
     "register": _lazy("register"),  # keep last: it registers what every earlier stage produced
 }

@@ -28,10 +28,14 @@ def train_stage(ctx: RunContext) -> None:
         backend=ctx.backend,
         progress=ctx.progress("train"),
         cv=ctx.cv,
+        calibration=config.calibration,
     )
     for name, result in outcome.results.items():
         ctx.save_model(name, result.model)
     ctx.add_predictions({name: r.test_proba for name, r in outcome.results.items()})
+    ctx.add_out_of_fold(
+        {name: r.out_of_fold for name, r in outcome.results.items() if r.out_of_fold is not None}
+    )
     ctx.results["execution"] = {"backend": ctx.backend, "device": config.device, **ctx.cluster}
     ctx.results["families"] = {name: r.to_dict() for name, r in outcome.results.items()}
     ctx.results["failures"] = outcome.failures

@@ -53,6 +53,7 @@ def _settings(ctx: RunContext) -> TuneSettings:
         device=config.device,
         gpus_per_trial=config.gpus_per_fit,
         cv=ctx.cv,
+        calibration=config.calibration,
     )
 
 
@@ -123,6 +124,8 @@ def tune_stage(ctx: RunContext) -> None:
         refit = tuned.refit
         ctx.save_model(name, refit.model)
         ctx.add_predictions({name: refit.test_proba})
+        if refit.out_of_fold is not None:
+            ctx.add_out_of_fold({name: refit.out_of_fold})
         section[family] = {
             **tuned.tuning.to_dict(),
             "trials_csv": _trials_file(ctx, family).relative_to(ctx.run_dir).as_posix(),

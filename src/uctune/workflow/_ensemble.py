@@ -1,0 +1,156 @@
+"""The ensemble stage: the run's models combined on their out-of-fold predictions.
+
+Every model the train and tune stages stored left its honest out-of-fold probabilities of the
+training rows in ``oof.csv``, on the same folds. This stage learns a combiner on them
+(:mod:`uctune.ensemble`: Caruana's greedy selection or a logistic-regression stacker, chosen on
+cross-fitted predictions), calibrates and thresholds the ensemble's cross-fitted predictions the way
+each family's are (:mod:`uctune.calibration`), and stores the result as model ``ensemble``: the
+members are the stored models themselves, so nothing is trained again. It adds the ensemble's test
+probabilities to ``predictions.csv`` and its numbers to ``results.json``'s ``ensemble``; the report
+and the register stage treat it like any other model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from uctune.calibration import calibration_scores, cross_fit_calibration
+from uctune.ensemble import COMBINERS, CombinerMethod, cross_fit_combiners, fit_combiner
+from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
+from uctune.models import CalibratedClassifier, EnsembleClassifier, EnsembleThresholdClassifier
+from uctune.training import score_folds
+
+if TYPE_CHECKING:
+    from uctune.workflow._run import RunContext
+
+__all__ = ["ENSEMBLE", "ensemble_stage"]
+
+logger = logging.getLogger(__name__)
+
+ENSEMBLE = "ensemble"
+"""The name the ensemble is stored, predicted, reported and registered under."""
+
+
+def _member(model: Any) -> Any:
+    """A stored model without its decision threshold: the ensemble thresholds its own average."""
+    return getattr(model, "estimator", model)
+
+
+def ensemble_stage(ctx: RunContext) -> None:
+    """Combine the run's models (see the module notes); skipped with a note when fewer than two
+    models have complete out-of-fold predictions."""
+    settings = ctx.config.ensemble
+    if not settings.enabled:
+        ctx.results[ENSEMBLE] = {"enabled": False}
+        return
+    started = time.perf_counter()
+    frame = ctx.out_of_fold()
+    label = ctx.table.label
+    stored = set(ctx.model_names()) - {ENSEMBLE}
+    columns = [] if frame is None else [c for c in frame if c in stored]
+    names = [c for c in columns if frame is not None and frame[c].notna().all()]
+    if len(names) < 2:
+        reason = f"needs at least two models with out-of-fold predictions, got {len(names)}"
+        logger.warning("ensemble skipped: %s", reason)
+        ctx.results[ENSEMBLE] = {"enabled": True, "skipped": reason}
+        return
+    assert frame is not None
+    fold_ids = sorted(frame["fold"].unique())
+    parts = [frame[frame["fold"] == k] for k in fold_ids]
+    P_folds = [part[names].to_numpy(dtype=np.float64) for part in parts]
+    y_folds = [part[label].to_numpy(dtype=np.int64) for part in parts]
+    source = ctx.cv.threshold_from
+    methods: list[CombinerMethod] = (
+        list(COMBINERS) if settings.method == "auto" else [settings.method]
+    )
+    seed = ctx.config.seed
+    scored = cross_fit_combiners(
+        P_folds,
+        y_folds,
+        methods=methods,
+        source=source,
+        size=settings.size,
+        metric=settings.metric,
+        random_state=seed,
+    )
+    method = max(methods, key=lambda m: scored[m].score)
+    P_all, y_all = np.concatenate(P_folds), np.concatenate(y_folds)
+    combiner = fit_combiner(
+        method, P_all, y_all, size=settings.size, metric=settings.metric, random_state=seed
+    )
+
+    # The ensemble's own cross-fitted predictions are calibrated and thresholded like a family's.
+    calibrated = cross_fit_calibration(
+        y_folds, scored[method].fold_proba, choice=ctx.config.calibration, source=source
+    )
+    threshold = f1_optimal_threshold(
+        y_all, calibrated.apply(np.concatenate(scored[method].fold_proba))
+    )
+    each, pooled = score_folds(y_folds, calibrated)
+
+    members = [(name, _member(ctx.model(name))) for name in names]
+    ensemble = EnsembleClassifier.from_parts(
+        members, combiner, size=settings.size, metric=settings.metric, random_state=seed
+    )
+    fitted: Any = ensemble
+    if calibrated.calibrator is not None:
+        fitted = CalibratedClassifier.from_parts(ensemble, calibrated.calibrator, calibrated.method)
+    model = EnsembleThresholdClassifier(
+        fitted, threshold=threshold, response_method="predict_proba"
+    )
+
+    test = ctx.split.test_index
+    y_test = ctx.table.y[test]
+    test_raw = ensemble.predict_proba(ctx.table.X.iloc[test])[:, 1]
+    test_proba = calibrated.apply(test_raw)
+    calibration = calibrated.to_dict()
+    holdout: dict[str, Any] = {}
+    if len(test):
+        holdout = {
+            "at_0.5": classification_metrics(y_test, test_proba, 0.5),
+            "at_threshold": classification_metrics(y_test, test_proba, threshold),
+        }
+        calibration["holdout"] = {
+            "raw": calibration_scores(y_test, test_raw),
+            "calibrated": calibration_scores(y_test, test_proba),
+        }
+    fold_rows = [
+        {"fold": int(k), **{m: s[m] for m in METRICS}, "threshold": cut}
+        for k, s, cut in zip(fold_ids, each, calibrated.thresholds, strict=True)
+    ]
+    table = pd.DataFrame(fold_rows)
+    ctx.save_model(ENSEMBLE, model)
+    ctx.add_predictions({ENSEMBLE: test_proba})
+    seconds = time.perf_counter() - started
+    ctx.results[ENSEMBLE] = {
+        "enabled": True,
+        "family": ENSEMBLE,
+        "display_name": "Ensemble",
+        "method": method,
+        "members": names,
+        "combiner": combiner.to_dict(names),
+        "selection": {
+            "metric": settings.metric,
+            "basis": "each fold predicted by a combiner learnt without it",
+            "scores": {m: {"score": c.score, "folds": c.fold_scores} for m, c in scored.items()},
+        },
+        "params": {"method": method, "size": settings.size, "metric": settings.metric},
+        "threshold": threshold,
+        "cv": {
+            "folds": fold_rows,
+            "mean": {m: float(table[m].mean()) for m in METRICS},
+            "std": {m: float(table[m].std(ddof=0)) for m in METRICS},
+            "oof": pooled,
+            "threshold_from": source,
+        },
+        "calibration": calibration,
+        "holdout": holdout,
+        "seconds": seconds,
+    }
+    ctx.results.setdefault("timing", {})["ensemble_wall_seconds"] = seconds
+    logger.info("ensemble of %s (%s): %.1fs", ", ".join(names), method, seconds)
