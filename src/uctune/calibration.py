@@ -24,11 +24,9 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.special import expit, logit
-from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss
-from sklearn.utils.validation import check_is_fitted
 
 from uctune.errors import ConfigError
 from uctune.metrics import FALLBACK_THRESHOLD, ThresholdFrom, allowed_folds, f1_optimal_threshold
@@ -53,20 +51,23 @@ ECE_BINS = 10
 _EPS = 1e-6  # keeps log-odds finite for probabilities of exactly 0 or 1
 
 
-class SigmoidCalibrator(RegressorMixin, BaseEstimator):
+@dataclass(frozen=True)
+class SigmoidCalibrator:
     """Platt scaling on the log-odds: ``p' = sigmoid(a * logit(p) + b)``, fitted by maximum
-    likelihood (an unpenalised one-feature logistic regression)."""
+    likelihood (an unpenalised one-feature logistic regression). A map, not an estimator: it
+    takes and returns probabilities, as scikit-learn's ``IsotonicRegression`` does here."""
 
-    def fit(self, proba: Any, y: Any) -> SigmoidCalibrator:
+    a: float
+    b: float
+
+    @classmethod
+    def fit(cls, proba: Any, y: Any) -> SigmoidCalibrator:
         z = _logit(proba).reshape(-1, 1)
         lr = LogisticRegression(C=np.inf, solver="lbfgs").fit(z, np.asarray(y, dtype=np.int64))
-        self.a_ = float(lr.coef_[0, 0])
-        self.b_ = float(lr.intercept_[0])
-        return self
+        return cls(float(lr.coef_[0, 0]), float(lr.intercept_[0]))
 
     def predict(self, proba: Any) -> np.ndarray:
-        check_is_fitted(self, "a_")
-        return np.asarray(expit(self.a_ * _logit(proba) + self.b_), dtype=np.float64)
+        return np.asarray(expit(self.a * _logit(proba) + self.b), dtype=np.float64)
 
 
 def _logit(proba: Any) -> np.ndarray:
@@ -81,7 +82,7 @@ def fit_calibrator(method: CalibrationMethod, proba: Any, y: Any) -> Any:
     if method == "isotonic":
         return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, labels)
     if method == "sigmoid":
-        return SigmoidCalibrator().fit(p, labels)
+        return SigmoidCalibrator.fit(p, labels)
     raise ConfigError(f"calibration method must be one of {', '.join(METHODS)}, got {method!r}")
 
 

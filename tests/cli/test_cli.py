@@ -202,6 +202,7 @@ def test_run_then_resume_does_not_retrain(capsys, ray_cluster, tiny_csv, tmp_pat
     before = {p.name: p.stat().st_mtime_ns for p in models.iterdir()}
     assert set(before) == {
         "checksums.json",
+        "ensemble.joblib",
         "logistic_regression.joblib",
         "logistic_regression_tuned.joblib",
     }

@@ -17,13 +17,17 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import uctune
 from uctune.models import (
     SPECS,
+    CalibratedClassifier,
     CategoryEncoder,
+    EnsembleClassifier,
+    EnsembleThresholdClassifier,
     NeuralNetworkThresholdClassifier,
     ThresholdedClassifier,
 )
@@ -41,6 +45,11 @@ def _family_model(name: str) -> BaseEstimator:
 
 ESTIMATORS = [
     CategoryEncoder(),
+    CalibratedClassifier(LogisticRegression(), cv=3),
+    EnsembleClassifier(
+        [("linear", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=3))], cv=3
+    ),
+    EnsembleThresholdClassifier(LogisticRegression()),
     ThresholdedClassifier(LogisticRegression()),
     *(SPECS[name].threshold_class(_family_model(name)) for name in SPECS if name != NETWORK),
     # The wrapper's own contract; the network inside it is checked with the network.

@@ -11,18 +11,39 @@ own training rows, which are not out-of-fold.)
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from uctune.calibration import CalibrationChoice, cross_fit_calibration
 
-__all__ = ["CalibratedClassifier"]
+__all__ = ["CalibratedClassifier", "binary_target"]
+
+
+def binary_target(estimator: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``y`` as a 1-d array and as 0/1 (the larger label positive), or a ``ValueError`` in
+    scikit-learn's words for what the fit of a binary classifier cannot take."""
+    name = type(estimator).__name__
+    n = _num_samples(X)
+    if n == 0:
+        raise ValueError(f"{name} found an X with 0 sample(s); a minimum of 1 is required")
+    labels = column_or_1d(y, warn=True)
+    check_classification_targets(labels)
+    kind = type_of_target(labels, input_name="y", raise_unknown=True)
+    classes = np.unique(labels)
+    if len(classes) == 1:
+        raise ValueError(f"{name} needs y with two classes, got only one class: {classes[0]!r}")
+    if kind != "binary":
+        raise ValueError(
+            f"Only binary classification is supported. The type of the target is {kind}."
+        )
+    return labels, (labels == classes[1]).astype(np.int64)
 
 
 class CalibratedClassifier(ClassifierMixin, BaseEstimator):
@@ -31,6 +52,9 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
     ``method``: ``isotonic``, ``sigmoid``, ``auto`` (the lower cross-validated Brier score) or
     ``none``; ``cv`` folds for :meth:`fit`. ``method_`` is the method in use.
     """
+
+    #: scikit-learn's conformance checks this class fails, and why (read by the conformance test).
+    conformance_excuses: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -62,14 +86,7 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> CalibratedClassifier:
         """Out-of-fold probabilities of ``estimator`` on ``cv`` stratified folds, the map fitted on
         them, then ``estimator`` refitted on all of ``X``."""
-        check_classification_targets(y)
-        labels = np.asarray(y).ravel()
-        if type_of_target(labels) != "binary":
-            raise ValueError(
-                f"{type(self).__name__} needs a binary target, got {type_of_target(labels)!r}"
-            )
-        classes = np.unique(labels)
-        positive = (labels == classes[1]).astype(np.int64)
+        labels, positive = binary_target(self, X, y)
         folds = list(
             StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state).split(
                 np.zeros(len(labels)), positive
@@ -107,7 +124,8 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - q, q])
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)]
+        check_is_fitted(self, "estimator_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()

@@ -1,0 +1,160 @@
+"""The ensemble stage: built from the stored models' out-of-fold predictions, calibrated,
+thresholded, explained additively, registered and scored like any other model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from uctune.cli.main import main
+from uctune.config import RunConfig
+from uctune.explain import explain, explain_all
+from uctune.models import EnsembleClassifier, EnsembleThresholdClassifier
+from uctune.registry import ModelRegistry
+from uctune.workflow import execute_stages, start_run
+
+FAST = {"random_forest": {"n_estimators": 30}, "xgboost": {"n_estimators": 30}}
+
+
+def _run(tiny_csv, out, registry, **ensemble):
+    config = RunConfig.model_validate(
+        {
+            "data": str(tiny_csv),
+            "train": {"families": ["lr", "rf", "xgb"], "cv_folds": 3, "params": FAST},
+            "ensemble": ensemble,
+            "registry": {"path": str(registry)},
+        }
+    )
+    ctx = start_run(config, command="run", out=out, backend="sequential")
+    execute_stages(ctx, ["train", "ensemble", "register"], fresh=True)
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def ensembled(tmp_path_factory, run_csv):
+    base = tmp_path_factory.mktemp("ensembled")
+    return _run(run_csv, base / "run", base / "registry")
+
+
+def test_the_ensemble_is_learnt_on_the_stored_out_of_fold_predictions(ensembled):
+    ctx = ensembled
+    section = ctx.results["ensemble"]
+    oof = pd.read_csv(ctx.oof_path)
+    trained = ["logistic_regression", "random_forest", "xgboost"]
+    assert section["members"] == trained
+    assert set(oof.columns) == {"row", "fold", ctx.table.label, *trained}
+    # The out-of-fold rows are the training rows, never a test row.
+    assert sorted(oof["row"]) == sorted(ctx.split.train_index)
+    assert section["method"] in ("caruana", "stacker")
+    scores = section["selection"]["scores"]
+    assert section["method"] == max(scores, key=lambda m: scores[m]["score"])
+    if section["method"] == "caruana":
+        assert sum(section["combiner"]["weights"].values()) == pytest.approx(1.0)
+
+    model = ctx.model("ensemble")
+    assert isinstance(model, EnsembleThresholdClassifier)
+    assert model.threshold == section["threshold"]
+    X_test = ctx.table.X.iloc[ctx.split.test_index]
+    proba = model.predict_proba(X_test)[:, 1]
+    predictions = pd.read_csv(ctx.predictions_path)
+    np.testing.assert_allclose(predictions["ensemble"], proba, atol=1e-6)
+    assert section["holdout"]["at_threshold"]["tp"] == int(
+        ((proba >= model.threshold) & (ctx.table.y[ctx.split.test_index] == 1)).sum()
+    )
+
+
+def test_the_members_are_the_stored_models_not_new_fits(ensembled):
+    ctx = ensembled
+    inner = ctx.model("ensemble").estimator
+    ensemble = inner.estimator_ if not isinstance(inner, EnsembleClassifier) else inner
+    X = ctx.table.X.iloc[:50]
+    for name, member in ensemble.members_:
+        np.testing.assert_array_equal(
+            member.predict_proba(X), ctx.model(name).estimator.predict_proba(X)
+        )
+
+
+def test_the_weights_are_reproducible_for_a_seed(ensembled, run_csv, tmp_path):
+    again = _run(run_csv, tmp_path / "again", tmp_path / "registry")
+    assert again.results["ensemble"]["combiner"] == ensembled.results["ensemble"]["combiner"]
+    assert again.results["ensemble"]["threshold"] == ensembled.results["ensemble"]["threshold"]
+
+
+@pytest.mark.parametrize("method", ["caruana", "stacker"])
+def test_shap_values_add_up_to_the_ensembles_probability(ensembled, run_csv, tmp_path, method):
+    ctx = ensembled if ensembled.results["ensemble"]["method"] == method else None
+    if ctx is None:  # the other combiner, forced
+        ctx = _run(run_csv, tmp_path / method, tmp_path / "registry", method=method)
+    model = ctx.model("ensemble")
+    X = ctx.table.X.iloc[ctx.split.test_index]
+    proba = model.predict_proba(X)[:, 1]
+    for explanation in (explain_all(model, X), explain(model, X, max_rows=None)):
+        total = explanation.values.sum(axis=1) + explanation.base_probability
+        np.testing.assert_allclose(total, proba, atol=1e-6)
+        assert explanation.method.startswith(f"ensemble ({method})")
+
+
+def test_caruana_shap_is_the_weighted_sum_of_the_members(ensembled, run_csv, tmp_path):
+    ctx = _run(run_csv, tmp_path / "caruana", tmp_path / "registry", method="caruana", enabled=True)
+    model = ctx.model("ensemble")
+    calibrated = model.estimator
+    ensemble = calibrated.estimator_
+    X = ctx.table.X.iloc[ctx.split.test_index]
+    whole = explain_all(ensemble, X)
+    members = [explain_all(m, X) for _, m in ensemble.members_]
+    weights = ensemble.combiner_.weights
+    np.testing.assert_allclose(
+        whole.values, sum(w * e.values for w, e in zip(weights, members, strict=True)), atol=1e-12
+    )
+
+
+def test_the_registry_round_trips_the_ensemble(ensembled, capsys, tmp_path):
+    ctx = ensembled
+    section = ctx.results["registry"]
+    assert "ensemble" in section["models"]
+    registry = ModelRegistry(ctx.config.registry.path, create=False)
+    info = section["models"]["ensemble"]
+    assert info["model_type"] == "ensemble"
+    loaded = registry.load_model(model_id=info["model_id"])
+    X = ctx.table.X.iloc[ctx.split.test_index]
+    np.testing.assert_array_equal(loaded.predict_proba(X), ctx.model("ensemble").predict_proba(X))
+    entry = registry.get(info["model_id"])
+    assert entry.metrics["pr_auc"] == ctx.results["ensemble"]["holdout"]["at_threshold"]["pr_auc"]
+
+    # uctune predict scores with it, with SHAP reasons that add up.
+    events = tmp_path / "events.csv"
+    ctx.table.frame.iloc[ctx.split.test_index[:40]].drop(columns=[ctx.table.label]).to_csv(
+        events, index=False
+    )
+    out = tmp_path / "scored.csv"
+    code = main(
+        [
+            "predict",
+            "--root",
+            str(ctx.config.registry.path),
+            "--model",
+            "ensemble@1.0.0",
+            "--input",
+            str(events),
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    scored = pd.read_csv(out)
+    np.testing.assert_allclose(
+        scored["probability"], ctx.model("ensemble").predict_proba(X.iloc[:40])[:, 1], atol=1e-6
+    )
+
+
+def test_the_ensemble_can_be_turned_off(run_csv, tmp_path):
+    ctx = _run(run_csv, tmp_path / "off", tmp_path / "registry", enabled=False)
+    assert ctx.results["ensemble"] == {"enabled": False}
+    assert "ensemble" not in ctx.model_names()
+    assert (
+        "ensemble"
+        not in json.loads((tmp_path / "off" / "results.json").read_text())["registry"]["models"]
+    )
