@@ -163,3 +163,19 @@ def test_too_few_rows_of_a_class_for_the_validation_slice():
         ValueError, match=r"at least 2 rows of each class.*got class counts \[9, 1\]"
     ):
         _small().fit(X, y)
+
+
+def test_dropout_drops_p_of_the_units_and_rescales_the_rest():
+    from uctune.models._network import _Dropout
+
+    dropout = _Dropout(0.3, np.random.default_rng(0))
+    X = torch.ones(1000, 200)
+    out = dropout(X)
+    kept = out != 0
+    # Each unit is dropped with probability p: 200,000 draws put the rate within 0.001 of 0.3 (1 sd)
+    assert float(1 - kept.float().mean()) == pytest.approx(0.3, abs=0.005)
+    # and the survivors are scaled by 1 / (1 - p), so a unit's expected output is its input.
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.7))
+    assert not torch.equal(dropout(X), out)  # a new mask each step
+    dropout.eval()
+    assert dropout(X) is X
