@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -315,20 +315,23 @@ def explain(
     max_rows: int | None = 200,
     background_size: int = 100,
     random_state: int = 0,
+    members: Mapping[str, Explanation] | None = None,
 ) -> Explanation:
     """Explain ``model``'s probability of an upper circuit on (at most ``max_rows`` of) ``X``.
 
     ``model`` is a uctune model or a plain tree classifier (see the module notes). ``background``
     (default: ``X``; for a plain tree, none) is what the linear, permutation and interventional tree
     explainers compare against; at most ``background_size`` of its rows are used. Rows are sampled
-    with ``random_state``.
+    with ``random_state``; every model inside (an ensemble's members) draws its background as if
+    explained alone, so ``members`` (explanations by member name, from earlier calls with the
+    same arguments) are reused for an ensemble's members instead of computed again.
     """
     if max_rows is not None and max_rows < 1:
         raise ConfigError(f"SHAP sample size must be at least 1, got {max_rows}")
     rng = np.random.default_rng(random_state)
     if max_rows is not None and len(X) > max_rows:
         X = X.iloc[np.sort(rng.choice(len(X), max_rows, replace=False))]
-    sampled = X
+    sampled, state = X, rng.bit_generator.state
     return _composed(
         model,
         lambda leaf: _explain_leaf(
@@ -336,10 +339,19 @@ def explain(
             sampled,
             background=background,
             background_size=background_size,
-            rng=rng,
+            rng=_restored(state),
             random_state=random_state,
         ),
+        members=members,
+        rows=sampled,
     )
+
+
+def _restored(state: dict[str, Any]) -> np.random.Generator:
+    """A generator in ``state``: each model of an ensemble samples as if it were explained alone."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    return rng
 
 
 def _explain_leaf(
@@ -412,7 +424,7 @@ def explain_all(
         raise ConfigError(
             f"SHAP samples per row must be an even number of at least 2, got {samples}"
         )
-    rng = np.random.default_rng(random_state)
+    state = np.random.default_rng(random_state).bit_generator.state
     return _composed(
         model,
         lambda leaf: _explain_all_leaf(
@@ -421,7 +433,7 @@ def explain_all(
             background=background,
             background_size=background_size,
             samples=samples,
-            rng=rng,
+            rng=_restored(state),
             progress=progress,
         ),
     )
@@ -490,15 +502,28 @@ def _layer(model: Any) -> Any:
     return inner
 
 
-def _composed(model: Any, leaf: Callable[[Any], Explanation]) -> Explanation:
+def _composed(
+    model: Any,
+    leaf: Callable[[Any], Explanation],
+    members: Mapping[str, Explanation] | None = None,
+    rows: pd.DataFrame | None = None,
+) -> Explanation:
     """Explain ``model`` layer by layer: a calibrated model as its estimator's explanation mapped
-    through the calibration, an ensemble as its members' explanations combined, anything else by
-    ``leaf``."""
+    through the calibration, an ensemble as its members' explanations combined (a member's given
+    explanation of the same rows reused), anything else by ``leaf``."""
     inner = _layer(model)
     if isinstance(inner, CalibratedClassifier):
-        return _calibrated(_composed(inner.estimator_, leaf), inner)
+        return _calibrated(_composed(inner.estimator_, leaf, members, rows), inner)
     if isinstance(inner, EnsembleClassifier):
-        parts = [_composed(member, leaf) for _, member in inner.members_]
+        known = members or {}
+        parts = []
+        for name, member in inner.members_:
+            given = known.get(name)
+            same = rows is not None and given is not None and given.data.index.equals(rows.index)
+            if given is not None and same and list(given.features) == list(rows.columns):
+                parts.append(given)
+            else:
+                parts.append(_composed(member, leaf, members, rows))
         return _combined(parts, inner.combiner_)
     return leaf(model)
 

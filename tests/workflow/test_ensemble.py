@@ -158,3 +158,22 @@ def test_the_ensemble_can_be_turned_off(run_csv, tmp_path):
         "ensemble"
         not in json.loads((tmp_path / "off" / "results.json").read_text())["registry"]["models"]
     )
+
+
+def test_members_explained_alone_are_reused_unchanged(ensembled):
+    ctx = ensembled
+    model = ctx.model("ensemble")
+    X = ctx.table.X.iloc[ctx.split.test_index]
+    alone = {
+        name: explain(ctx.model(name), X, max_rows=50, random_state=5)
+        for name in ctx.results["ensemble"]["members"]
+    }
+    fresh = explain(model, X, max_rows=50, random_state=5)
+    reused = explain(model, X, max_rows=50, random_state=5, members=alone)
+    # Each member inside the ensemble draws what it would alone, so reusing changes nothing...
+    np.testing.assert_array_equal(reused.values, fresh.values)
+    # ...and explanations of other rows are never taken for these.
+    other = {n: explain(ctx.model(n), X, max_rows=40, random_state=6) for n in alone}
+    np.testing.assert_array_equal(
+        explain(model, X, max_rows=50, random_state=5, members=other).values, fresh.values
+    )

@@ -18,6 +18,7 @@ __all__ = [
     "cluster_options",
     "build_config",
     "execute",
+    "print_ensemble",
     "print_summary",
     "print_registered",
 ]
@@ -69,6 +70,14 @@ def run_options(func: F) -> F:
             metavar="N",
             help="Walk-forward CV: sessions (distinct dates) left out between training and "
             "validation dates [default: 0].",
+        ),
+        click.option(
+            "--calibration",
+            type=click.Choice(["auto", "isotonic", "sigmoid", "none"]),
+            default=None,
+            help="How each model's out-of-fold probabilities are calibrated before its threshold "
+            "is chosen: isotonic, sigmoid (Platt), auto (the lower cross-validated Brier score) "
+            "or none [default: auto].",
         ),
         click.option("--seed", type=int, default=None, help="Random seed [default: 42]."),
         click.option(
@@ -164,6 +173,7 @@ def build_config(
     defaults: dict[str, Any] | None = None,
     cv: str | None = None,
     embargo: int | None = None,
+    calibration: str | None = None,
 ) -> RunConfig:
     """The run config: the file's (or the built-in defaults), then the command's own ``defaults``
     where the file is silent, then the flags."""
@@ -180,6 +190,7 @@ def build_config(
             "split.test_size": test_size,
             "cv.method": cv,
             "cv.embargo": embargo,
+            "calibration": calibration,
             "seed": seed,
             "train.cpus_per_fit": cpus_per_fit,
             "device": device,
@@ -213,14 +224,63 @@ def print_summary(payload: dict[str, Any]) -> None:
         from uctune.cli._tuning import print_tuning_summary
 
         if payload.get("families"):
-            _print_families(payload, format_table)
+            _print_families(payload, format_table, ensemble=False)
             click.echo("")
         print_tuning_summary(payload)
+        print_ensemble(payload)
         return
     _print_families(payload, format_table)
 
 
-def _print_families(payload: dict[str, Any], format_table: Any) -> None:
+def _best_single(payload: dict[str, Any]) -> tuple[str, float] | None:
+    """The run's other model with the highest test PR-AUC at its threshold: (name, PR-AUC)."""
+    scores = {
+        name: fam["holdout"]["at_threshold"]["pr_auc"]
+        for name, fam in (payload.get("families") or {}).items()
+        if fam.get("holdout")
+    }
+    scores |= {
+        f"{family}_tuned": t["refit"]["holdout"]["at_threshold"]["pr_auc"]
+        for family, t in (payload.get("tuning") or {}).items()
+        if t.get("refit", {}).get("holdout")
+    }
+    if not scores:
+        return None
+    best = max(scores, key=lambda n: scores[n])
+    return best, scores[best]
+
+
+def print_ensemble(payload: dict[str, Any]) -> None:
+    """One line for the ensemble stage: what it combined and how it scores against the best
+    single model on the test split."""
+    section = payload.get("ensemble")
+    if not section or not section.get("enabled"):
+        return
+    if "skipped" in section:
+        click.echo(f"ensemble skipped: {section['skipped']}")
+        return
+    combiner = section["combiner"]
+    shares = combiner.get("weights") or combiner.get("coef") or {}
+    parts = ", ".join(f"{name} {value:.2f}" for name, value in shares.items() if value)
+    holdout = section.get("holdout", {}).get("at_threshold", {})
+    line = f"ensemble ({section['method']}: {parts})"
+    if holdout:
+        line += (
+            f": test f1@thr {_pct(holdout['f1'])}, roc_auc {_pct(holdout['roc_auc'])}, "
+            f"pr_auc {_pct(holdout['pr_auc'])}"
+        )
+        best = _best_single(payload)
+        if best is not None:
+            line += f" (best single model: {best[0]} {_pct(best[1])})"
+    calibration = section.get("calibration", {})
+    after = calibration.get("holdout", {}).get("calibrated", {})
+    line += f"; calibration {calibration.get('method', 'none')}"
+    if after:
+        line += f", test ECE {after['ece']:.3f}"
+    click.echo(f"{line}; {section['seconds']:.1f}s")
+
+
+def _print_families(payload: dict[str, Any], format_table: Any, *, ensemble: bool = True) -> None:
     rows = []
     for name, fam in payload.get("families", {}).items():
         cv, at05, tuned = (
@@ -261,6 +321,8 @@ def _print_families(payload: dict[str, Any], format_table: Any) -> None:
     click.echo(format_table(headers, rows))
     for name, why in payload.get("failures", {}).items():
         click.echo(f"{name}: FAILED: {why}", err=True)
+    if ensemble:
+        print_ensemble(payload)
     report = payload.get("report")
     if report:
         by_model = ", ".join(f"{n} {s:.1f}s" for n, s in report["shap_seconds_by_model"].items())

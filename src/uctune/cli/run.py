@@ -21,26 +21,41 @@ __all__ = ["command"]
     help="Tuning trials per family [default: the config's tune.trials, 12].",
 )
 @click.option(
+    "--ensemble",
+    type=click.Choice(["auto", "caruana", "stacker", "off"]),
+    default=None,
+    help="The ensemble stage: Caruana's greedy selection, a logistic-regression stacker, the "
+    "one with the better cross-validated score (auto), or off [default: the config's "
+    "ensemble.method, auto].",
+)
+@click.option(
     "--resume",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None,
     help="Continue an interrupted run from its directory; finished stages (and trials) are kept.",
 )
 @click.pass_context
-def command(ctx: click.Context, trials: int | None, **kwargs: object) -> None:
+def command(ctx: click.Context, trials: int | None, ensemble: str | None, **kwargs: object) -> None:
     """Run the end-to-end workflow on the embedded dataset or --data, from --config or defaults.
 
     Stages, in order: train (all five families in parallel on Ray: CV, out-of-fold threshold,
-    holdout metrics), tune (Optuna TPE on Ray Tune with ASHA pruning for the config's
+    holdout metrics; every model's probabilities calibrated on out-of-fold predictions before its
+    threshold is chosen), tune (Optuna TPE on Ray Tune with ASHA pruning for the config's
     tune.families, by default XGBoost, LightGBM and the neural network; the best params refit and
-    saved as <family>_tuned), report (test-split metrics with bootstrap intervals, plots and SHAP
-    for every model, in report/model_comparison.html), register (the tuned models into the model
-    registry, config section `registry:`). --families sets the families of both training stages;
-    --cv walk_forward (the default with --split time) makes every stage's CV walk forward in time.
+    saved as <family>_tuned), ensemble (the stored models combined on their out-of-fold
+    predictions, calibrated, saved as ensemble), report (test-split metrics with bootstrap
+    intervals, plots and SHAP for every model, in report/model_comparison.html), register (the
+    tuned models and the ensemble into the model registry, config section `registry:`).
+    --families sets the families of both training stages; --cv walk_forward (the default with
+    --split time) makes every stage's CV walk forward in time.
     An interrupted run continues with --resume RUN_DIR, without repeating finished stages or
     finished trials.
     """
     from uctune.workflow import STAGES
 
-    settings = {"tune.trials": trials, "tune.families": kwargs.get("families")}
+    settings: dict[str, object] = {"tune.trials": trials, "tune.families": kwargs.get("families")}
+    if ensemble == "off":
+        settings["ensemble.enabled"] = False
+    elif ensemble is not None:
+        settings |= {"ensemble.method": ensemble, "ensemble.enabled": True}
     execute(ctx, command="run", stages=list(STAGES), settings=settings, **kwargs)  # type: ignore[arg-type]
