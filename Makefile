@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict bench-ensemble sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-nn: $(STAMP)
 
 bench-predict: $(STAMP)
 	$(BIN)/python benchmarks/bench_predict.py $(ARGS)
+
+# Calibration and the ensemble on make run's job: PR-AUC and ECE with intervals, the stage's cost.
+bench-ensemble: $(STAMP)
+	$(BIN)/python benchmarks/bench_ensemble.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

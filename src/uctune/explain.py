@@ -347,7 +347,7 @@ def explain(
     )
 
 
-def _restored(state: dict[str, Any]) -> np.random.Generator:
+def _restored(state: Mapping[str, Any]) -> np.random.Generator:
     """A generator in ``state``: each model of an ensemble samples as if it were explained alone."""
     rng = np.random.default_rng()
     rng.bit_generator.state = state
@@ -519,13 +519,19 @@ def _composed(
         parts = []
         for name, member in inner.members_:
             given = known.get(name)
-            same = rows is not None and given is not None and given.data.index.equals(rows.index)
-            if given is not None and same and list(given.features) == list(rows.columns):
+            if given is not None and rows is not None and _explains(given, rows):
                 parts.append(given)
             else:
                 parts.append(_composed(member, leaf, members, rows))
         return _combined(parts, inner.combiner_)
     return leaf(model)
+
+
+def _explains(explanation: Explanation, rows: pd.DataFrame) -> bool:
+    """Whether ``explanation`` is of exactly these rows and features."""
+    return explanation.data.index.equals(rows.index) and list(explanation.features) == list(
+        rows.columns
+    )
 
 
 def _calibrated(explanation: Explanation, model: CalibratedClassifier) -> Explanation:

@@ -55,6 +55,7 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
 
     #: scikit-learn's conformance checks this class fails, and why (read by the conformance test).
     conformance_excuses: ClassVar[Mapping[str, str]] = {}
+    method_: str  # set by fit or from_parts
 
     def __init__(
         self,
@@ -98,7 +99,7 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         )
         self.estimator_ = clone(self.estimator).fit(X, labels)
         self.calibrator_ = calibration.calibrator
-        self.method_ = calibration.method
+        self.method_ = str(calibration.method)
         self.classes_ = self.estimator_.classes_
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
