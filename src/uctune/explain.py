@@ -495,7 +495,9 @@ def _layer(model: Any) -> Any:
     while not isinstance(inner, CalibratedClassifier | EnsembleClassifier | Pipeline):
         if _is_tree(inner):
             break
-        nested = getattr(inner, "estimator_", None) or getattr(inner, "estimator", None)
+        nested = getattr(inner, "estimator_", None)
+        if nested is None:
+            nested = getattr(inner, "estimator", None)
         if nested is None:
             break
         inner = nested
