@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from uctune.calibration import ECE_BINS
 from uctune.errors import ConfigError, DataError, UctuneError
-from uctune.evaluation import Evaluation, evaluate
+from uctune.evaluation import CalibrationCheck, Evaluation, calibration_check, evaluate
 from uctune.explain import Explanation, explain
 from uctune.metrics import model_threshold
 from uctune.report._settings import ReportSettings
@@ -30,6 +31,9 @@ class ModelInput:
     """One model to report on: its test probabilities and threshold, and the model for SHAP.
 
     ``model`` may be ``None`` (no SHAP); ``family`` is the uctune family name when known.
+    ``raw_proba`` are the test probabilities before the model's calibration map
+    (``calibration``: its method; ``None``/``"none"`` for a model without one), ``calibration_record``
+    what the run recorded about choosing the map (the cross-fitted candidates).
     """
 
     name: str
@@ -40,20 +44,50 @@ class ModelInput:
     family: str | None = None
     tuned: bool = False
     threshold_source: str = OOF_THRESHOLD
+    raw_proba: np.ndarray | None = field(default=None, repr=False)
+    calibration: str = "none"
+    calibration_record: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
         return self.display_name or self.name
 
+    @property
+    def calibrated(self) -> bool:
+        return self.raw_proba is not None and self.calibration != "none"
+
 
 @dataclass(frozen=True)
 class ModelReport:
-    """A model's evaluation and SHAP explanation (or the reason there is none)."""
+    """A model's evaluation and SHAP explanation (or the reason there is none); ``before`` is the
+    calibration check of its probabilities before calibration (its evaluation's own when the model
+    has no calibration map)."""
 
     input: ModelInput
     evaluation: Evaluation
     explanation: Explanation | None
     shap_note: str | None
+    before: CalibrationCheck | None = None
+
+    @property
+    def before_calibration(self) -> CalibrationCheck:
+        return self.before if self.before is not None else self.evaluation.calibration
+
+    def calibration_dict(self) -> dict[str, Any]:
+        """JSON-ready calibration: the method, how it was chosen, and the test split's Brier
+        score and ECE before and after the map, with their intervals."""
+        record = dict(self.input.calibration_record or {})
+        return {
+            "method": self.input.calibration if self.input.calibrated else "none",
+            "choice": record.get("choice"),
+            "chosen_by": record.get("chosen_by"),
+            "cross_fitted": record.get("candidates"),
+            "test": {
+                "before": self.before_calibration.to_dict(),
+                "after": self.evaluation.calibration.to_dict(),
+                "ece_bins": ECE_BINS,
+            },
+        }
 
     @property
     def name(self) -> str:
@@ -147,12 +181,17 @@ def assess_models(
             level=s.level,
             random_state=s.seed,
         )
+        before = None
+        if item.calibrated and item.raw_proba is not None:
+            before = calibration_check(
+                y, item.raw_proba, n_resamples=s.bootstrap, level=s.level, random_state=s.seed
+            )
         explanation, note = _explain(item, X, background, s)
         if explanation is not None:
             logger.info(
                 "SHAP %s: %s explainer, %.2fs", item.name, explanation.method, explanation.seconds
             )
-        out.append(ModelReport(item, evaluation, explanation, note))
+        out.append(ModelReport(item, evaluation, explanation, note, before))
         if progress is not None:
             shap = f"SHAP {explanation.seconds:.1f}s" if explanation is not None else "no SHAP"
             progress(len(out), len(models), f"{item.name} ({shap})")
