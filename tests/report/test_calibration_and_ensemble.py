@@ -59,7 +59,9 @@ def test_before_and_after_calibration_match_an_independent_recomputation(run):
         after = predictions[name].to_numpy()
         inner = model.estimator
         calibrated = isinstance(inner, CalibratedClassifier) and inner.method_ != "none"
-        before = inner.estimator_.predict_proba(X_test)[:, 1] if calibrated else after
+        before = (
+            inner.estimator_.predict_proba(X_test)[:, 1].astype(np.float64) if calibrated else after
+        )
         if calibrated:  # the map takes the raw probabilities to predictions.csv's (6 digits)
             assert inner.calibrator_.predict(before) == pytest.approx(after, abs=1e-6)
         methods[name] = inner.method_ if calibrated else "none"
