@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from uctune.errors import ConfigError, DataError, UctuneError
 from uctune.evaluation import CalibrationCheck, Evaluation, calibration_check, evaluate
 from uctune.explain import Explanation, explain
 from uctune.metrics import model_threshold
+from uctune.models import CalibratedClassifier
 from uctune.report._settings import ReportSettings
 
 __all__ = ["ModelInput", "ModelReport", "assess_models", "stored_threshold"]
@@ -32,8 +33,9 @@ class ModelInput:
 
     ``model`` may be ``None`` (no SHAP); ``family`` is the uctune family name when known.
     ``raw_proba`` are the test probabilities before the model's calibration map
-    (``calibration``: its method; ``None``/``"none"`` for a model without one), ``calibration_record``
-    what the run recorded about choosing the map (the cross-fitted candidates).
+    (``calibration``: its method; ``None``/``"none"`` for a model without one; found from the model
+    and the test rows when not given), ``calibration_record`` what the run recorded about choosing
+    the map (the cross-fitted candidates).
     """
 
     name: str
@@ -121,6 +123,16 @@ def stored_threshold(model: Any) -> tuple[float, str]:
     return (value, OOF_THRESHOLD) if value is not None else (0.5, DEFAULT_THRESHOLD)
 
 
+def _before_calibration(item: ModelInput, X: pd.DataFrame | None) -> ModelInput:
+    """``item`` with its probabilities before calibration, when its model is a thresholded
+    :class:`~uctune.models.CalibratedClassifier` (uctune's stored models are) and they were not
+    given."""
+    inner = getattr(item.model, "estimator", None)
+    if item.raw_proba is not None or X is None or not isinstance(inner, CalibratedClassifier):
+        return item
+    return replace(item, raw_proba=inner.raw_proba(X), calibration=str(inner.method_))
+
+
 def _explain(
     item: ModelInput, X: pd.DataFrame | None, background: pd.DataFrame | None, s: ReportSettings
 ) -> tuple[Explanation | None, str | None]:
@@ -157,6 +169,9 @@ def assess_models(
 ) -> list[ModelReport]:
     """Evaluate every model on the test labels and explain it on (a sample of) the test rows ``X``.
 
+    A calibrated model's calibration is checked before and after its map (its probabilities before
+    the map are the model's on ``X`` unless given).
+
     SHAP values are computed against ``background`` (the training rows; default: ``X``). A model
     SHAP cannot explain gets a note instead of values. ``progress(done, total, what)`` is called
     after each model.
@@ -172,7 +187,8 @@ def assess_models(
     if X is not None and len(X) != len(y):
         raise DataError(f"X_test has {len(X)} rows but y_test has {len(y)}")
     out: list[ModelReport] = []
-    for item in models:
+    for given in models:
+        item = _before_calibration(given, X)
         evaluation = evaluate(
             y,
             item.proba,

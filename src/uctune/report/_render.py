@@ -347,7 +347,7 @@ def _calibration_section(
         method = item.calibration if item.calibrated else "none"
         candidates = (item.calibration_record or {}).get("candidates") or {}
         chosen_on = ", ".join(
-            f"{m} {v['brier']:.4f}"
+            f"{'raw' if m == 'none' else m} {v['brier']:.4f}"
             for m, v in candidates.items()
             if isinstance(v, Mapping) and _finite(v.get("brier"))
         )

@@ -22,7 +22,7 @@ import pandas as pd
 from uctune.config import RunConfig
 from uctune.data.schema import ID_COLUMNS
 from uctune.errors import ConfigError, DataError, IntegrityError, NotFoundError
-from uctune.models import SPECS, CalibratedClassifier, get_spec
+from uctune.models import SPECS, get_spec
 from uctune.report import (
     ModelInput,
     ReportSettings,
@@ -144,7 +144,6 @@ def _model_inputs(ctx: RunContext) -> tuple[list[ModelInput], np.ndarray]:
         raise IntegrityError(
             f"run {ctx.run_id!r}: models {', '.join(unpredicted)} have no column in predictions.csv"
         )
-    X_test = ctx.table.X.iloc[test]
     items: list[ModelInput] = []
     for name in sorted(columns, key=lambda n: _describe(n, ctx.results)[3]):
         family, tuned, display, _ = _describe(name, ctx.results)
@@ -156,7 +155,6 @@ def _model_inputs(ctx: RunContext) -> tuple[list[ModelInput], np.ndarray]:
             )
         model = ctx.model(name)
         threshold, source = stored_threshold(model)
-        raw, method = _before_calibration(model, X_test)
         items.append(
             ModelInput(
                 name=name,
@@ -167,21 +165,10 @@ def _model_inputs(ctx: RunContext) -> tuple[list[ModelInput], np.ndarray]:
                 family=family,
                 tuned=tuned,
                 threshold_source=source,
-                raw_proba=raw,
-                calibration=method,
                 calibration_record=_calibration_record(ctx.results, name, family, tuned),
             )
         )
     return items, y
-
-
-def _before_calibration(model: Any, X_test: pd.DataFrame) -> tuple[np.ndarray | None, str]:
-    """The test probabilities before the model's calibration map, and its method (``None`` and
-    ``"none"`` for a model stored without a map)."""
-    inner = getattr(model, "estimator", None)
-    if not isinstance(inner, CalibratedClassifier) or not len(X_test):
-        return None, "none"
-    return inner.raw_proba(X_test), str(inner.method_)
 
 
 def _calibration_record(
