@@ -105,8 +105,10 @@ def run_csv(tmp_path_factory, tiny_frame: pd.DataFrame):
 
 @pytest.fixture(scope="session")
 def reported_run(tmp_path_factory, run_csv):
-    """A run of all five families (trained in-process, no Ray), a fabricated tuning stage for
-    XGBoost, then the report stage: what the report, CLI and browser tests look at."""
+    """A run of all five families (trained in-process, no Ray, each calibrated), a fabricated
+    tuning stage for XGBoost (its model uncalibrated, without out-of-fold predictions), the
+    ensemble stage (so an ensemble of the five trained models), then the report stage: what the
+    report, CLI and browser tests look at."""
     from tests.report.fabricate import FAST_PARAMS, REPORT, fabricate_tuning
     from uctune.config import RunConfig
     from uctune.workflow import execute_stages, start_run
@@ -118,5 +120,5 @@ def reported_run(tmp_path_factory, run_csv):
     ctx = start_run(config, command="run", out=out, backend="sequential")
     execute_stages(ctx, ["train"], fresh=True)
     fabricate_tuning(ctx)
-    execute_stages(ctx, ["report"], fresh=False)
+    execute_stages(ctx, ["ensemble", "report"], fresh=False)
     return ctx

@@ -48,7 +48,13 @@ def test_rebuild_into_another_folder_without_tuning(capsys, run_copy, tmp_path):
     written = json.loads((out / "results.json").read_text())
     assert written["tuning"] == {} and written["settings"]["shap_rows"] == 8
     assert all(m["intervals"] == {} for m in written["models"].values())
-    assert len(parse(html).imgs) == 3 + 5 * 8  # no interval plot without a bootstrap
+    for model in written["models"].values():  # nor any calibration interval
+        assert model["calibration_intervals"] == {}
+        assert all(model["calibration"]["test"][w]["intervals"] == {} for w in ("before", "after"))
+    comparison = written["ensemble"]["test_vs_best_single"]
+    assert comparison["difference_interval"] is None and comparison["ensemble"]["interval"] is None
+    # five families and the ensemble, no interval plot without a bootstrap
+    assert len(parse(html).imgs) == 3 + 6 * 8
     # The run itself is left as it was.
     assert json.loads((run_copy / "results.json").read_text()) == results
     assert not (run_copy / "report").exists()

@@ -54,14 +54,23 @@ def test_run_writes_the_report(run_dir):
     assert list(results["stages"]) == list(STAGES)
     assert "report" in results["stages"]
     report = json.loads((run_dir / "report" / "results.json").read_text())
-    assert set(report["models"]) == {"logistic_regression", "xgboost", "xgboost_tuned"}
+    assert set(report["models"]) == {"logistic_regression", "xgboost", "xgboost_tuned", "ensemble"}
+    assert report["ensemble"]["members"] == results["ensemble"]["members"]
     for name, model in report["models"].items():
         assert model["shap"]["computed"], name
         family = name.removesuffix("_tuned")
         trained = (
-            results["tuning"][family]["refit"]
+            results["ensemble"]
+            if name == "ensemble"
+            else results["tuning"][family]["refit"]
             if name.endswith("_tuned")
             else results["families"][name]
+        )
+        # Calibrated by the run, and reported so: the test split's calibration error after the
+        # map is the one the training stage recorded.
+        assert model["calibration"]["method"] == trained["calibration"]["method"]
+        assert model["calibration"]["test"]["after"]["ece"] == pytest.approx(
+            trained["calibration"]["holdout"]["calibrated"]["ece"], abs=1e-6
         )
         assert model["at_threshold"]["f1"] == pytest.approx(
             trained["holdout"]["at_threshold"]["f1"], abs=1e-6
@@ -81,8 +90,8 @@ def test_report_command_rebuilds_it_and_a_browser_shows_it(run_dir, tmp_path):
     html = (out / "model_comparison.html").read_text()
     assert cell_values(html)[("xgboost", "at_threshold.pr_auc")]
     page = render_in_chromium(out / "model_comparison.html")
-    # 3 comparison plots, 8 per model (3 models), 2 for the tuned family (history, importances)
-    assert len(page.images) == 3 + 3 * 8 + 2
+    # 3 comparison plots, 8 per model (3 and the ensemble), 2 for the tuned family
+    assert len(page.images) == 3 + 4 * 8 + 2
     assert all(i["ok"] and i["w"] > 0 and i["h"] > 0 for i in page.images)
     assert page.console_errors == [] and page.page_errors == [] and page.outside_requests == []
     spread, inked = pixel_spread(page.screenshot)

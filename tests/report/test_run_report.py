@@ -18,16 +18,35 @@ from sklearn.metrics import (
 )
 
 from tests.report.helpers import cell_values, parse
-from uctune.models import SPECS
+from uctune.models import SPECS, CalibratedClassifier
 
-EXPECTED_SHAP = {
+MODELS = (
+    "logistic_regression",
+    "random_forest",
+    "xgboost",
+    "xgboost_tuned",
+    "lightgbm",
+    "neural_network",
+    "ensemble",  # after every family
+)
+EXPLAINER = {  # the SHAP explainer of each model before any calibration
     "logistic_regression": "linear",
     "random_forest": "tree",
     "xgboost": "tree",
+    "xgboost_tuned": "tree",
     "lightgbm": "tree",
     "neural_network": "permutation",
-    "xgboost_tuned": "tree",
 }
+
+
+def stored(run_dir, name):
+    return joblib.load(run_dir / "models" / f"{name}.joblib")
+
+
+def calibrated_suffix(model) -> str:
+    """What explaining through a model's calibration map adds to its SHAP method."""
+    inner = model.estimator
+    return f", calibrated ({inner.method_})" if isinstance(inner, CalibratedClassifier) else ""
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +64,9 @@ def independent(reported_run):
     predictions = pd.read_csv(run_dir / "predictions.csv")
     y = predictions["upper_circuit"].to_numpy()
     out = {}
-    for name in EXPECTED_SHAP:
+    for name in MODELS:
         proba = predictions[name].to_numpy()
-        threshold = joblib.load(run_dir / "models" / f"{name}.joblib").threshold
+        threshold = stored(run_dir, name).threshold
         row = {"threshold": threshold}
         for prefix, t in (("at_0.5", 0.5), ("at_threshold", threshold)):
             pred = (proba >= t).astype(int)
@@ -65,7 +84,7 @@ def test_the_stage_writes_its_files_and_records_itself(reported_run):
     assert results["stages"]["report"]["status"] == "done"
     assert results["report"]["html"] == "report/model_comparison.html"
     assert results["report"]["json"] == "report/results.json"
-    assert set(results["report"]["shap_seconds_by_model"]) == set(EXPECTED_SHAP)
+    assert set(results["report"]["shap_seconds_by_model"]) == set(MODELS)
     assert not list((reported_run.run_dir / "report").glob(".*"))  # no temporary files left
 
 
@@ -87,14 +106,7 @@ def test_html_numbers_match_scikit_learn(written, independent):
 def test_json_beside_the_html_holds_the_same_numbers(written, independent):
     html, results = written
     expected, y, _ = independent
-    assert list(results["models"]) == [
-        "logistic_regression",
-        "random_forest",
-        "xgboost",
-        "xgboost_tuned",
-        "lightgbm",
-        "neural_network",
-    ]
+    assert list(results["models"]) == list(MODELS)
     assert results["test"] == {"rows": len(y), "positives": int(y.sum()), "base_rate": y.mean()}
     for name, row in expected.items():
         model = results["models"][name]
@@ -123,7 +135,7 @@ def test_intervals_contain_the_point_estimate(written):
 def test_alert_buckets_against_hand_counts(written, independent):
     _, results = written
     _, y, predictions = independent
-    for name in EXPECTED_SHAP:
+    for name in MODELS:
         counts = {"high": [0, 0], "medium": [0, 0], "low": [0, 0]}
         for p, label in zip(predictions[name], y, strict=True):
             band = "high" if p >= 0.9 else "medium" if p >= 0.7 else "low" if p >= 0.5 else None
@@ -138,21 +150,37 @@ def test_alert_buckets_against_hand_counts(written, independent):
 
 def test_shap_for_every_family(written, reported_run):
     html, results = written
+    run_dir = reported_run.run_dir
     features = set(reported_run.table.features)
-    for name, method in EXPECTED_SHAP.items():
+    methods = {
+        name: EXPLAINER[name] + calibrated_suffix(stored(run_dir, name)) for name in EXPLAINER
+    }
+    # The trained families are calibrated; the fabricated tuned model is not.
+    assert all(methods[f].endswith(("(isotonic)", "(sigmoid)")) for f in SPECS)
+    assert methods["xgboost_tuned"] == "tree"
+    # The ensemble is explained through its members: their explainers, combined, then its map.
+    record = reported_run.results["ensemble"]
+    members = sorted({methods[m] for m in record["members"]})
+    methods["ensemble"] = (
+        f"ensemble ({record['method']}) of {len(record['members'])} models: "
+        + " | ".join(members)
+        + calibrated_suffix(stored(run_dir, "ensemble"))
+    )
+    for name in MODELS:
         shap = results["models"][name]["shap"]
-        assert shap["computed"] and shap["method"] == method, name
+        assert shap["computed"] and shap["method"] == methods[name], name
         assert shap["rows"] == 30 and shap["units"] == "probability"
         assert set(shap["mean_abs"]) == features
         assert sum(shap["mean_abs"].values()) > 0
     alts = [img["alt"] for img in parse(html).imgs]
-    for name in EXPECTED_SHAP:
+    for name in MODELS:
         title = results["models"][name]["display_name"]
         assert f"{title}: SHAP summary (beeswarm)" in alts
         assert f"{title}: mean absolute SHAP value per feature" in alts
-    assert {SPECS[f].display_name for f in SPECS} | {"XGBoost (tuned)"} == {
-        m["display_name"] for m in results["models"].values()
-    }
+    assert {SPECS[f].display_name for f in SPECS} | {
+        "XGBoost (tuned)",
+        f"Ensemble ({record['method']})",
+    } == {m["display_name"] for m in results["models"].values()}
 
 
 def test_the_best_model_is_highlighted(written, independent):
@@ -170,7 +198,8 @@ def test_the_best_model_is_highlighted(written, independent):
 def test_every_image_is_an_embedded_png_and_nothing_is_fetched(written):
     html, _ = written
     page = parse(html)
-    assert len(page.imgs) == 4 + 6 * 8 + 2  # comparison, six models, one tuned family
+    # comparison; seven models (each one reliability plot in the calibration section); tuning
+    assert len(page.imgs) == 4 + 7 * 8 + 2
     for tag, attr, url in page.urls:
         if attr == "src":
             assert url.startswith("data:image/png;base64,"), (tag, url[:40])

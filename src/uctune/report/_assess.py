@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from uctune.calibration import ECE_BINS
 from uctune.errors import ConfigError, DataError, UctuneError
-from uctune.evaluation import Evaluation, evaluate
+from uctune.evaluation import CalibrationCheck, Evaluation, calibration_check, evaluate
 from uctune.explain import Explanation, explain
 from uctune.metrics import model_threshold
+from uctune.models import CalibratedClassifier
 from uctune.report._settings import ReportSettings
 
 __all__ = ["ModelInput", "ModelReport", "assess_models", "stored_threshold"]
@@ -30,6 +32,10 @@ class ModelInput:
     """One model to report on: its test probabilities and threshold, and the model for SHAP.
 
     ``model`` may be ``None`` (no SHAP); ``family`` is the uctune family name when known.
+    ``raw_proba`` are the test probabilities before the model's calibration map
+    (``calibration``: its method; ``None``/``"none"`` for a model without one; found from the model
+    and the test rows when not given), ``calibration_record`` what the run recorded about choosing
+    the map (the cross-fitted candidates).
     """
 
     name: str
@@ -40,20 +46,50 @@ class ModelInput:
     family: str | None = None
     tuned: bool = False
     threshold_source: str = OOF_THRESHOLD
+    raw_proba: np.ndarray | None = field(default=None, repr=False)
+    calibration: str = "none"
+    calibration_record: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
         return self.display_name or self.name
 
+    @property
+    def calibrated(self) -> bool:
+        return self.raw_proba is not None and self.calibration != "none"
+
 
 @dataclass(frozen=True)
 class ModelReport:
-    """A model's evaluation and SHAP explanation (or the reason there is none)."""
+    """A model's evaluation and SHAP explanation (or the reason there is none); ``before`` is the
+    calibration check of its probabilities before calibration (its evaluation's own when the model
+    has no calibration map)."""
 
     input: ModelInput
     evaluation: Evaluation
     explanation: Explanation | None
     shap_note: str | None
+    before: CalibrationCheck | None = None
+
+    @property
+    def before_calibration(self) -> CalibrationCheck:
+        return self.before if self.before is not None else self.evaluation.calibration
+
+    def calibration_dict(self) -> dict[str, Any]:
+        """JSON-ready calibration: the method, how it was chosen, and the test split's Brier
+        score and ECE before and after the map, with their intervals."""
+        record = dict(self.input.calibration_record or {})
+        return {
+            "method": self.input.calibration if self.input.calibrated else "none",
+            "choice": record.get("choice"),
+            "chosen_by": record.get("chosen_by"),
+            "cross_fitted": record.get("candidates"),
+            "test": {
+                "before": self.before_calibration.to_dict(),
+                "after": self.evaluation.calibration.to_dict(),
+                "ece_bins": ECE_BINS,
+            },
+        }
 
     @property
     def name(self) -> str:
@@ -85,6 +121,16 @@ def stored_threshold(model: Any) -> tuple[float, str]:
     """The model's own decision threshold and where it came from (0.5 when it has none)."""
     value = model_threshold(model)
     return (value, OOF_THRESHOLD) if value is not None else (0.5, DEFAULT_THRESHOLD)
+
+
+def _before_calibration(item: ModelInput, X: pd.DataFrame | None) -> ModelInput:
+    """``item`` with its probabilities before calibration, when its model is a thresholded
+    :class:`~uctune.models.CalibratedClassifier` (uctune's stored models are) and they were not
+    given."""
+    inner = getattr(item.model, "estimator", None)
+    if item.raw_proba is not None or X is None or not isinstance(inner, CalibratedClassifier):
+        return item
+    return replace(item, raw_proba=inner.raw_proba(X), calibration=str(inner.method_))
 
 
 def _explain(
@@ -123,6 +169,9 @@ def assess_models(
 ) -> list[ModelReport]:
     """Evaluate every model on the test labels and explain it on (a sample of) the test rows ``X``.
 
+    A calibrated model's calibration is checked before and after its map (its probabilities before
+    the map are the model's on ``X`` unless given).
+
     SHAP values are computed against ``background`` (the training rows; default: ``X``). A model
     SHAP cannot explain gets a note instead of values. ``progress(done, total, what)`` is called
     after each model.
@@ -138,7 +187,8 @@ def assess_models(
     if X is not None and len(X) != len(y):
         raise DataError(f"X_test has {len(X)} rows but y_test has {len(y)}")
     out: list[ModelReport] = []
-    for item in models:
+    for given in models:
+        item = _before_calibration(given, X)
         evaluation = evaluate(
             y,
             item.proba,
@@ -147,12 +197,17 @@ def assess_models(
             level=s.level,
             random_state=s.seed,
         )
+        before = None
+        if item.calibrated and item.raw_proba is not None:
+            before = calibration_check(
+                y, item.raw_proba, n_resamples=s.bootstrap, level=s.level, random_state=s.seed
+            )
         explanation, note = _explain(item, X, background, s)
         if explanation is not None:
             logger.info(
                 "SHAP %s: %s explainer, %.2fs", item.name, explanation.method, explanation.seconds
             )
-        out.append(ModelReport(item, evaluation, explanation, note))
+        out.append(ModelReport(item, evaluation, explanation, note, before))
         if progress is not None:
             shap = f"SHAP {explanation.seconds:.1f}s" if explanation is not None else "no SHAP"
             progress(len(out), len(models), f"{item.name} ({shap})")

@@ -216,7 +216,9 @@ def pr_figure(
 
 
 # -- calibration --------------------------------------------------------------------------------
-def calibration_figure(curves: Sequence[Curve], *, n_bins: int = 10) -> Figure:
+def calibration_figure(
+    curves: Sequence[Curve], *, n_bins: int = 10, title: str = "Calibration (reliability)"
+) -> Figure:
     """Reliability diagram (observed rate against mean predicted probability per bin) over a
     histogram of the predicted probabilities (log scale: most rows sit near 0)."""
     fig = _figure((SMALL[0], 4.8) if len(curves) == 1 else (WIDE[0], 5.2))
@@ -235,7 +237,7 @@ def calibration_figure(curves: Sequence[Curve], *, n_bins: int = 10) -> Figure:
     top.set_ylabel("Observed upper-circuit rate")
     top.set_xlim(-0.01, 1.01)
     top.set_ylim(-0.01, 1.01)
-    top.set_title("Calibration (reliability)", fontsize=11)
+    top.set_title(title, fontsize=11)
     top.legend(loc="upper left", fontsize=8, frameon=False)
     bottom.set_yscale("log")
     bottom.set_ylim(bottom=0.8)
@@ -450,10 +452,9 @@ def shap_beeswarm_figure(explanation: Explanation, *, max_display: int = 12) -> 
     ax.set_yticks(range(len(names)), names[::-1], fontsize=9)
     ax.set_ylim(-0.6, len(names) - 0.4)
     ax.set_xlabel("SHAP value: change in the probability of an upper circuit")
-    ax.set_title(
-        f"SHAP summary ({len(explanation.data)} test rows, {explanation.method} explainer)",
-        fontsize=11,
-    )
+    # An ensemble's method lists every member's explainer after a colon: the page has it in full.
+    how = explanation.method.split(":", 1)[0]
+    ax.set_title(f"SHAP summary: {len(explanation.data)} test rows\n{how}", fontsize=10)
     if scatter is not None:
         bar = fig.colorbar(scatter, ax=ax, aspect=40, pad=0.01, ticks=[0, 1])
         bar.ax.set_yticklabels(["low", "high"], fontsize=8)

@@ -24,8 +24,16 @@ import jinja2
 from matplotlib.figure import Figure
 
 from uctune import __version__
+from uctune.calibration import ECE_BINS
 from uctune.errors import ConfigError
-from uctune.evaluation import CLASS_NAMES, HEADLINE, AlertBucket, Interval
+from uctune.evaluation import (
+    CLASS_NAMES,
+    HEADLINE,
+    AlertBucket,
+    CalibrationCheck,
+    Interval,
+    difference_intervals,
+)
 from uctune.models import get_spec
 from uctune.report import _plots as plots
 from uctune.report._assess import ModelReport
@@ -152,6 +160,7 @@ def _summary_table(
         ("at_threshold.pr_auc", "PR-AUC", "avg. precision", True),
         ("at_0.5.f1", "F1", "at 0.5", True),
         ("brier", "Brier", "lower is better", False),
+        ("ece", "ECE", "lower is better", False),
         ("alerts_high", "Alerts p ≥ 0.9", "count (precision)", True),
     ]
     highs = {
@@ -163,6 +172,7 @@ def _summary_table(
         row: dict[str, float | None] = {
             "threshold": e.threshold,
             "brier": e.brier,
+            "ece": e.calibration.ece,
             "alerts_high": high.precision if high else None,
         }
         for prefix, metrics in (("at_threshold", e.at_threshold), ("at_0.5", e.at_05)):
@@ -234,12 +244,6 @@ def _model_section(
             f"{item.title}: precision-recall curve",
         ),
         _image(
-            plots.calibration_figure([curve]),
-            "Reliability: observed upper-circuit rate per bin of predicted probability; below, "
-            "how many test rows fall in each bin.",
-            f"{item.title}: calibration plot",
-        ),
-        _image(
             plots.threshold_figure(e.y_true, e.proba, e.threshold),
             "Precision, recall and F1 on the test split at every threshold; the dashed line is the "
             "threshold chosen on out-of-fold training predictions.",
@@ -293,6 +297,8 @@ def _model_section(
         "threshold": e.threshold,
         "threshold_source": item.threshold_source,
         "brier": e.brier,
+        "ece": e.calibration.ece,
+        "calibration": item.calibration if item.calibrated else "none",
         "counts": e.at_threshold,
         "metrics": metric_rows,
         "level": settings.level,
@@ -307,6 +313,226 @@ def _model_section(
             "rows": len(x.data) if x is not None else 0,
             "seconds": r.shap_seconds,
             "top": list(x.mean_abs().index[:3]) if x is not None else [],
+        },
+    }
+
+
+CALIBRATION_NAMES = {
+    "isotonic": "isotonic regression",
+    "sigmoid": "sigmoid (Platt scaling)",
+    "none": "none",
+}
+BEFORE_COLOR = "#9a9a9a"
+
+
+def _check_cell(check: CalibrationCheck, metric: str) -> dict[str, Any]:
+    value = check.brier if metric == "brier" else check.ece
+    interval = check.intervals.get(metric)
+    return {
+        "value": value,
+        "low": interval.low if interval is not None else None,
+        "high": interval.high if interval is not None else None,
+        "ci": _interval_text(interval),
+    }
+
+
+def _calibration_section(
+    reports: Sequence[ModelReport], colors: Mapping[str, str], anchors: Mapping[str, str]
+) -> dict[str, Any]:
+    """A row per model (method; Brier and ECE before and after, with intervals) and its
+    reliability diagram before and after calibration, all on the test split."""
+    rows, figures = [], []
+    for r in reports:
+        item, e = r.input, r.evaluation
+        method = item.calibration if item.calibrated else "none"
+        candidates = (item.calibration_record or {}).get("candidates") or {}
+        chosen_on = ", ".join(
+            f"{'raw' if m == 'none' else m} {v['brier']:.4f}"
+            for m, v in candidates.items()
+            if isinstance(v, Mapping) and _finite(v.get("brier"))
+        )
+        rows.append(
+            {
+                "name": r.name,
+                "title": item.title,
+                "anchor": anchors[r.name],
+                "method": CALIBRATION_NAMES.get(method, method),
+                "chosen_on": chosen_on,
+                "calibrated": item.calibrated,
+                "cells": {
+                    f"{when}.{metric}": _check_cell(check, metric)
+                    for when, check in (("before", r.before_calibration), ("after", e.calibration))
+                    for metric in ("brier", "ece")
+                },
+            }
+        )
+        if item.calibrated and item.raw_proba is not None:
+            curves = [
+                plots.Curve("before calibration", e.y_true, item.raw_proba, BEFORE_COLOR),
+                plots.Curve(f"after ({method})", e.y_true, e.proba, colors[r.name]),
+            ]
+            caption = (
+                "Reliability on the test split before calibration (grey) and after "
+                f"({CALIBRATION_NAMES.get(method, method)}); below, the test rows per bin."
+            )
+        else:
+            curves = [plots.Curve("uncalibrated", e.y_true, e.proba, colors[r.name])]
+            caption = "Reliability on the test split (the model has no calibration map)."
+        figures.append(
+            _image(
+                plots.calibration_figure(curves, title=item.title),
+                caption,
+                f"{item.title}: reliability before and after calibration",
+            )
+        )
+    return {"rows": rows, "figures": figures}
+
+
+def _combiner_rows(
+    record: Mapping[str, Any], titles: Mapping[str, str]
+) -> tuple[str, list[dict[str, Any]], float | None]:
+    """(what the numbers are, one row per member, the stacker's intercept)."""
+    combiner = record.get("combiner") or {}
+    members = list(record.get("members") or [])
+    if combiner.get("method") == "stacker":
+        coef = combiner.get("coef") or {}
+        rows = [{"name": m, "title": titles.get(m, m), "value": coef.get(m)} for m in members]
+        return "coefficient on the member's log-odds", rows, combiner.get("intercept")
+    weights = combiner.get("weights") or {}
+    rows = [{"name": m, "title": titles.get(m, m), "value": weights.get(m)} for m in members]
+    return "weight (share of the greedy steps)", rows, None
+
+
+def ensemble_comparison(
+    ensemble: ModelReport, singles: Sequence[ModelReport], settings: ReportSettings
+) -> dict[str, Any] | None:
+    """The ensemble's test PR-AUC against the best single model's (the highest test PR-AUC, so
+    picked with hindsight in the single model's favour), each with its interval, and the paired
+    difference with its interval. ``None`` without a single model to compare with."""
+    scored = [r for r in singles if _finite(r.evaluation.at_threshold.get("pr_auc"))]
+    if not scored:
+        return None
+    best = max(scored, key=lambda r: r.evaluation.at_threshold["pr_auc"])
+    e, b = ensemble.evaluation, best.evaluation
+    difference = e.at_threshold["pr_auc"] - b.at_threshold["pr_auc"]
+    interval = None
+    if settings.bootstrap:
+        interval = difference_intervals(
+            e.y_true,
+            e.proba,
+            e.threshold,
+            b.proba,
+            b.threshold,
+            n_resamples=settings.bootstrap,
+            level=settings.level,
+            random_state=settings.seed,
+        )["pr_auc"]
+
+    def entry(i: Interval | None) -> dict[str, float] | None:
+        return None if i is None else {"low": i.low, "high": i.high, "level": i.level}
+
+    return {
+        "metric": "pr_auc",
+        "basis": "test split; the best single model is the one with the highest test PR-AUC",
+        "ensemble": {
+            "name": ensemble.name,
+            "value": e.at_threshold["pr_auc"],
+            "interval": entry(e.intervals.get("pr_auc")),
+        },
+        "best_single": {
+            "name": best.name,
+            "display_name": best.input.title,
+            "value": b.at_threshold["pr_auc"],
+            "interval": entry(b.intervals.get("pr_auc")),
+        },
+        "difference": difference,
+        "difference_interval": entry(interval),
+    }
+
+
+def _ensemble_section(
+    record: Mapping[str, Any] | None,
+    reports: Sequence[ModelReport],
+    anchors: Mapping[str, str],
+    settings: ReportSettings,
+) -> dict[str, Any] | None:
+    """What the page says about the ensemble, with the JSON document's ``ensemble`` entry."""
+    if record is None:
+        return None
+    if not record.get("enabled", False):
+        return {
+            "status": "disabled",
+            "line": "The ensemble stage was turned off for this run.",
+            "json": {"enabled": False},
+        }
+    if record.get("skipped"):
+        return {
+            "status": "skipped",
+            "line": f"The ensemble stage was skipped: {record['skipped']}.",
+            "json": {"enabled": True, "skipped": record["skipped"]},
+        }
+    found = next((r for r in reports if r.input.family == "ensemble"), None)
+    titles = {r.name: r.input.title for r in reports}
+    what, members, intercept = _combiner_rows(record, titles)
+    selection = record.get("selection") or {}
+    scores = selection.get("scores") or {}
+    method = str(record.get("method"))
+    metric = str(selection.get("metric", "pr_auc"))
+    metric_label = METRIC_LABELS.get(metric, metric)
+    others = {
+        m: v.get("score")
+        for m, v in scores.items()
+        if m != method and isinstance(v, Mapping) and _finite(v.get("score"))
+    }
+    kept = (scores.get(method) or {}).get("score")
+    why = None
+    if others and _finite(kept):
+        versus = ", ".join(f"{m} {v:.3f}" for m, v in others.items())
+        why = (
+            f"It was kept for the higher cross-fitted {metric_label} (each fold predicted by a "
+            f"combiner learnt without it): {method} {kept:.3f} against {versus}."
+        )
+    comparison = (
+        ensemble_comparison(found, [r for r in reports if r is not found], settings)
+        if found is not None
+        else None
+    )
+    return {
+        "status": "built",
+        "name": found.name if found is not None else None,
+        "title": found.input.title if found is not None else "Ensemble",
+        "anchor": anchors.get(found.name) if found is not None else None,
+        "method": method,
+        "method_text": {
+            "caruana": "Caruana's greedy ensemble selection with replacement: a weighted average "
+            "of the members' probabilities",
+            "stacker": "a logistic-regression stacker on the members' log-odds",
+        }.get(method, method),
+        "metric_label": metric_label,
+        "why": why,
+        "scores": [
+            {"method": m, "score": v.get("score"), "chosen": m == method}
+            for m, v in scores.items()
+            if isinstance(v, Mapping)
+        ],
+        "weights_label": what,
+        "members": members,
+        "intercept": intercept,
+        "calibration": (
+            found.input.calibration if found is not None and found.input.calibrated else "none"
+        ),
+        "comparison": comparison,
+        "json": {
+            "enabled": True,
+            "model": found.name if found is not None else None,
+            "method": method,
+            "members": [m["name"] for m in members],
+            "combiner": record.get("combiner"),
+            "selection": selection,
+            "threshold": record.get("threshold"),
+            "calibration": found.input.calibration if found is not None else None,
+            "test_vs_best_single": comparison,
+            "seconds": record.get("seconds"),
         },
     }
 
@@ -400,11 +626,13 @@ def build_report(
     facts: Sequence[tuple[str, str]] = (),
     context: Mapping[str, Any] | None = None,
     tuning: Sequence[TuningReport] = (),
+    ensemble: Mapping[str, Any] | None = None,
 ) -> Report:
     """Render the HTML page and the results document for these model reports.
 
     ``facts`` are (label, text) pairs shown under the title (run id, data, split); ``context`` is
-    stored as is in the results document.
+    stored as is in the results document; ``ensemble`` is the run's record of its ensemble stage
+    (its model is the report whose family is ``ensemble``).
     """
     s = settings or ReportSettings()
     if not reports:
@@ -467,6 +695,8 @@ def build_report(
     sections = [
         _model_section(r, colors[r.name], r.name == best, anchors[r.name], s) for r in reports
     ]
+    calibration = _calibration_section(reports, colors, anchors)
+    ensemble_section = _ensemble_section(ensemble, reports, anchors, s)
     comparisons = {t.family: tuned_vs_untuned(t, reports) for t in tuning}
     tuning_sections = [_tuning_section(t, comparisons[t.family]) for t in tuning]
     figures_seconds = time.perf_counter() - started
@@ -487,6 +717,9 @@ def build_report(
             summary=_summary_table(reports, best, anchors),
             comparison=comparison,
             models=sections,
+            calibration=calibration,
+            ece_bins=ECE_BINS,
+            ensemble=ensemble_section,
             tuning=tuning_sections,
             shap_total=sum(shap_seconds.values()),
         )
@@ -512,10 +745,12 @@ def build_report(
                 "tuned": r.input.tuned,
                 "threshold_source": r.input.threshold_source,
                 **r.evaluation.to_dict(),
+                "calibration": r.calibration_dict(),
                 "shap": r.shap_dict(),
             }
             for r in reports
         },
+        "ensemble": ensemble_section["json"] if ensemble_section is not None else None,
         "tuning": {
             t.family: {
                 **dict(t.summary),

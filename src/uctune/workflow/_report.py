@@ -2,14 +2,16 @@
 
 Reads what earlier stages left in the run directory — ``models/<name>.joblib``, the probability
 columns of ``predictions.csv``, ``results.json`` (and ``tune/<family>/trials.csv`` when the run was
-tuned) — and writes ``report/model_comparison.html`` and ``report/results.json``. ``uctune report``
-runs the same code on a finished run, into ``--out`` if given.
+tuned; the ensemble stage's record when it ran) — and writes ``report/model_comparison.html`` and
+``report/results.json``. ``uctune report`` runs the same code on a finished run, into ``--out`` if
+given. Probabilities before calibration are recomputed from the stored models on the test rows.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ from uctune.report import (
     stored_threshold,
     write_report,
 )
+from uctune.workflow._ensemble import ENSEMBLE
 from uctune.workflow._run import TUNED_SUFFIX
 
 if TYPE_CHECKING:
@@ -82,8 +85,15 @@ def report_settings(config: RunConfig) -> ReportSettings:
     )
 
 
-def _describe(name: str) -> tuple[str | None, bool, str, tuple[int, int, str]]:
-    """(family, tuned, display name, sort key) of a model stored as ``name``."""
+def _describe(
+    name: str, results: Mapping[str, Any] | None = None
+) -> tuple[str | None, bool, str, tuple[int, int, str]]:
+    """(family, tuned, display name, sort key) of a model stored as ``name``; the ensemble (its
+    combiner read from the run's ``results``) sorts after every other model."""
+    if name == ENSEMBLE:
+        method = ((results or {}).get(ENSEMBLE) or {}).get("method")
+        display = f"Ensemble ({method})" if method else "Ensemble"
+        return ENSEMBLE, False, display, (len(SPECS) + 1, 0, name)
     tuned = name.endswith(TUNED_SUFFIX)
     base = name.removesuffix(TUNED_SUFFIX) if tuned else name
     if base in SPECS:
@@ -135,8 +145,8 @@ def _model_inputs(ctx: RunContext) -> tuple[list[ModelInput], np.ndarray]:
             f"run {ctx.run_id!r}: models {', '.join(unpredicted)} have no column in predictions.csv"
         )
     items: list[ModelInput] = []
-    for name in sorted(columns, key=lambda n: _describe(n)[3]):
-        family, tuned, display, _ = _describe(name)
+    for name in sorted(columns, key=lambda n: _describe(n, ctx.results)[3]):
+        family, tuned, display, _ = _describe(name, ctx.results)
         proba = pd.to_numeric(predictions[name], errors="coerce").to_numpy(dtype=float)
         if not np.all(np.isfinite(proba)) or proba.min() < 0 or proba.max() > 1:
             raise DataError(
@@ -155,9 +165,25 @@ def _model_inputs(ctx: RunContext) -> tuple[list[ModelInput], np.ndarray]:
                 family=family,
                 tuned=tuned,
                 threshold_source=source,
+                calibration_record=_calibration_record(ctx.results, name, family, tuned),
             )
         )
     return items, y
+
+
+def _calibration_record(
+    results: Mapping[str, Any], name: str, family: str | None, tuned: bool
+) -> Mapping[str, Any] | None:
+    """What the stage that stored the model recorded about choosing its calibration map."""
+    if name == ENSEMBLE:
+        record = (results.get(ENSEMBLE) or {}).get("calibration")
+    elif tuned and family is not None:
+        record = (((results.get("tuning") or {}).get(family) or {}).get("refit") or {}).get(
+            "calibration"
+        )
+    else:
+        record = ((results.get("families") or {}).get(name) or {}).get("calibration")
+    return record if isinstance(record, Mapping) else None
 
 
 def _tuning_reports(ctx: RunContext, seed: int) -> list[TuningReport]:
@@ -267,6 +293,7 @@ def build_run_report(
             "cv": {"n_folds": ctx.config.train.cv_folds, **ctx.cv.to_dict()},
         },
         tuning=tuning,
+        ensemble=ctx.results.get(ENSEMBLE),
     )
     html, json_path = write_report(report, target, html_name=HTML_NAME, json_name=JSON_NAME)
     return RunReport(
