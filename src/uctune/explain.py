@@ -74,6 +74,7 @@ DEFAULT_SAMPLES = 32
 _TREE_BATCH = 10_000
 # Model rows per predict_proba call in the sampling estimate (a few MB of hybrid rows).
 _EVALS_PER_CALL = 60_000
+_ENSEMBLE_PREFIX = "ensemble ("
 # Half-width of the step that measures a calibration map's slope where a row's probability barely
 # moved from the base.
 _SLOPE_STEP = 1e-4
@@ -521,7 +522,7 @@ def _composed(
         parts = []
         for name, member in inner.members_:
             given = known.get(name)
-            if given is not None and rows is not None and _explains(given, rows):
+            if given is not None and rows is not None and _explains(given, member, rows):
                 parts.append(given)
             else:
                 parts.append(_composed(member, leaf, members, rows))
@@ -529,11 +530,15 @@ def _composed(
     return leaf(model)
 
 
-def _explains(explanation: Explanation, rows: pd.DataFrame) -> bool:
-    """Whether ``explanation`` is of exactly these rows and features."""
-    return explanation.data.index.equals(rows.index) and list(explanation.features) == list(
-        rows.columns
-    )
+def _explains(explanation: Explanation, model: Any, rows: pd.DataFrame) -> bool:
+    """Whether ``explanation`` is of exactly these rows and features, and of this model (it
+    reproduces the model's probabilities: a name alone could belong to another model)."""
+    if not explanation.data.index.equals(rows.index):
+        return False
+    if list(explanation.features) != list(rows.columns):
+        return False
+    proba = np.asarray(model.predict_proba(rows), dtype=np.float64)[:, 1]
+    return bool(np.allclose(explanation.probability, proba, rtol=0.0, atol=1e-6))
 
 
 def _calibrated(explanation: Explanation, model: CalibratedClassifier) -> Explanation:
@@ -552,8 +557,17 @@ def _calibrated(explanation: Explanation, model: CalibratedClassifier) -> Explan
         values=explanation.values * scale[:, None],
         base_probability=base_cal,
         probability=p_cal,
-        method=f"{explanation.method}, calibrated ({model.method_})",
+        method=_calibrated_method(explanation.method, model.method_),
     )
+
+
+def _calibrated_method(method: str, calibration: str) -> str:
+    """``tree, calibrated (sigmoid)``; for an ensemble the map is named with its combiner, before
+    the members' own explainers: ``ensemble (caruana; calibrated: sigmoid) of 3 models: ...``."""
+    if method.startswith(_ENSEMBLE_PREFIX):
+        head, rest = method.split(")", 1)
+        return f"{head}; calibrated: {calibration}){rest}"
+    return f"{method}, calibrated ({calibration})"
 
 
 def _combined(parts: Sequence[Explanation], combiner: Combiner) -> Explanation:
@@ -596,7 +610,7 @@ def _combined(parts: Sequence[Explanation], combiner: Combiner) -> Explanation:
         base_probability=np.asarray(base, dtype=np.float64),
         probability=np.asarray(p, dtype=np.float64),
         raw_output="probability",
-        method=f"ensemble ({combiner.method}) of {len(parts)} models: {methods}",
+        method=f"{_ENSEMBLE_PREFIX}{combiner.method}) of {len(parts)} models: {methods}",
         seconds=time.perf_counter() - started,
         background=next((e.background for e in parts if e.background is not None), None),
     )

@@ -161,10 +161,12 @@ def test_shap_for_every_family(written, reported_run):
     # The ensemble is explained through its members: their explainers, combined, then its map.
     record = reported_run.results["ensemble"]
     members = sorted({methods[m] for m in record["members"]})
+    ensemble = stored(run_dir, "ensemble").estimator
+    combiner = record["method"] + (
+        f"; calibrated: {ensemble.method_}" if isinstance(ensemble, CalibratedClassifier) else ""
+    )
     methods["ensemble"] = (
-        f"ensemble ({record['method']}) of {len(record['members'])} models: "
-        + " | ".join(members)
-        + calibrated_suffix(stored(run_dir, "ensemble"))
+        f"ensemble ({combiner}) of {len(record['members'])} models: " + " | ".join(members)
     )
     for name in MODELS:
         shap = results["models"][name]["shap"]

@@ -94,7 +94,7 @@ def test_shap_values_add_up_to_the_ensembles_probability(ensembled, run_csv, tmp
     for explanation in (explain_all(model, X), explain(model, X, max_rows=None)):
         total = explanation.values.sum(axis=1) + explanation.base_probability
         np.testing.assert_allclose(total, proba, atol=1e-6)
-        assert explanation.method.startswith(f"ensemble ({method})")
+        assert explanation.method.startswith(f"ensemble ({method}")
 
 
 def test_caruana_shap_is_the_weighted_sum_of_the_members(ensembled, run_csv, tmp_path):
@@ -176,4 +176,9 @@ def test_members_explained_alone_are_reused_unchanged(ensembled):
     other = {n: explain(ctx.model(n), X, max_rows=40, random_state=6) for n in alone}
     np.testing.assert_array_equal(
         explain(model, X, max_rows=50, random_state=5, members=other).values, fresh.values
+    )
+    # ...nor another model's explanation under a member's name.
+    swapped = dict(zip(alone, reversed(list(alone.values())), strict=True))
+    np.testing.assert_array_equal(
+        explain(model, X, max_rows=50, random_state=5, members=swapped).values, fresh.values
     )

@@ -134,7 +134,11 @@ def _before_calibration(item: ModelInput, X: pd.DataFrame | None) -> ModelInput:
 
 
 def _explain(
-    item: ModelInput, X: pd.DataFrame | None, background: pd.DataFrame | None, s: ReportSettings
+    item: ModelInput,
+    X: pd.DataFrame | None,
+    background: pd.DataFrame | None,
+    s: ReportSettings,
+    done: Mapping[str, Explanation],
 ) -> tuple[Explanation | None, str | None]:
     if item.model is None or X is None:
         return None, "SHAP not computed: no model or no feature rows were given"
@@ -149,6 +153,7 @@ def _explain(
                 max_rows=s.shap_rows,
                 background_size=s.background_size,
                 random_state=s.seed,
+                members=done,  # an ensemble's members explained above are not explained again
             )
     except UctuneError as exc:
         return None, f"SHAP skipped: {exc}"
@@ -187,6 +192,7 @@ def assess_models(
     if X is not None and len(X) != len(y):
         raise DataError(f"X_test has {len(X)} rows but y_test has {len(y)}")
     out: list[ModelReport] = []
+    explained: dict[str, Explanation] = {}
     for given in models:
         item = _before_calibration(given, X)
         evaluation = evaluate(
@@ -202,8 +208,9 @@ def assess_models(
             before = calibration_check(
                 y, item.raw_proba, n_resamples=s.bootstrap, level=s.level, random_state=s.seed
             )
-        explanation, note = _explain(item, X, background, s)
+        explanation, note = _explain(item, X, background, s, explained)
         if explanation is not None:
+            explained[item.name] = explanation
             logger.info(
                 "SHAP %s: %s explainer, %.2fs", item.name, explanation.method, explanation.seconds
             )
