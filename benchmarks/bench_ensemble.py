@@ -15,6 +15,7 @@ Prints a table and writes JSON to benchmarks/results/. No metric here touches da
 run's own test split.
 
     python benchmarks/bench_ensemble.py [--compare] [--num-cpus N] [--quick] [-- run flags]
+    python benchmarks/bench_ensemble.py --run-dir runs/<id>   (a finished run: its stages' times)
 """
 
 from __future__ import annotations
@@ -46,28 +47,19 @@ def _run(out: Path, extra: list[str], env: dict[str, str]) -> float:
     return wall
 
 
-def _interval(values: Any) -> list[float]:
-    import numpy as np
-
-    finite = values[np.isfinite(values)]
-    return [float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))]
-
-
 def _calibration_intervals(y: Any, p: Any, seed: int) -> dict[str, Any]:
-    """ECE and Brier score with percentile bootstrap intervals over the test rows."""
-    import numpy as np
+    """ECE and Brier score with percentile bootstrap intervals over the test rows (the report's
+    own resamples for this seed)."""
+    from uctune.calibration import calibration_scores
+    from uctune.evaluation import calibration_intervals
 
-    from uctune.calibration import expected_calibration_error
-
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(y), size=(RESAMPLES, len(y)))
-    ece = np.array([expected_calibration_error(y[i], p[i]) for i in index])
-    brier = ((p[index] - y[index]) ** 2).mean(axis=1)
+    scores = calibration_scores(y, p)
+    intervals = calibration_intervals(y, p, n_resamples=RESAMPLES, random_state=seed)
     return {
-        "ece": expected_calibration_error(y, p),
-        "ece_interval": _interval(ece),
-        "brier": float(((p - y) ** 2).mean()),
-        "brier_interval": _interval(brier),
+        "ece": scores["ece"],
+        "ece_interval": [intervals["ece"].low, intervals["ece"].high],
+        "brier": scores["brier"],
+        "brier_interval": [intervals["brier"].low, intervals["brier"].high],
     }
 
 
@@ -96,12 +88,32 @@ def _measure(run_dir: Path, seed: int) -> dict[str, Any]:
         inner = model.estimator
         raw = inner.raw_proba(X_test) if isinstance(inner, CalibratedClassifier) else p
         models[name] = {
+            "proba": p,
+            "threshold": threshold,
             "pr_auc": float(_holdout(results, name)["pr_auc"]),
             "pr_auc_interval": [pr["pr_auc"].low, pr["pr_auc"].high],
             "calibration": getattr(inner, "method_", "none"),
             "before": _calibration_intervals(y, np.asarray(raw, dtype=float), seed),
             "after": _calibration_intervals(y, p, seed),
         }
+    if "ensemble" in models:
+        from uctune.evaluation import difference_intervals
+
+        ens = models["ensemble"]
+        for name, m in models.items():
+            if name != "ensemble":
+                gap = difference_intervals(
+                    y,
+                    ens["proba"],
+                    ens["threshold"],
+                    m["proba"],
+                    m["threshold"],
+                    n_resamples=RESAMPLES,
+                    random_state=seed,
+                )["pr_auc"]
+                m["ensemble_minus_this_pr_auc_interval"] = [gap.low, gap.high]
+    for m in models.values():
+        del m["proba"]
     timing = results.get("timing", {})
     report = results.get("report", {})
     shap = report.get("shap_seconds_by_model", {})
@@ -135,6 +147,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--quick", action="store_true", help="2 tuning trials: a smoke run")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directories here")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="measure this finished run instead of starting one (no wall-time figures)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("run_args", nargs="*", help="further `uctune run` flags (after --)")
     args = parser.parse_args()
@@ -148,14 +166,18 @@ def main() -> None:
         extra += ["--num-cpus", str(args.num_cpus)]
     if args.quick:
         extra += ["--trials", "2"]
-    with tempfile.TemporaryDirectory() as scratch:
-        base = args.keep or Path(scratch)
-        env["UCTUNE_REGISTRY"] = str(base / "registry")
-        wall = _run(base / "with-ensemble", extra, env)
-        measured = _measure(base / "with-ensemble", args.seed)
-        wall_off = (
-            _run(base / "without", [*extra, "--ensemble", "off"], env) if args.compare else None
-        )
+    wall_off = None
+    if args.run_dir is not None:
+        measured = _measure(args.run_dir, args.seed)
+        wall = sum(s or 0.0 for s in measured["stages"].values())
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            base = args.keep or Path(scratch)
+            env["UCTUNE_REGISTRY"] = str(base / "registry")
+            wall = _run(base / "with-ensemble", extra, env)
+            measured = _measure(base / "with-ensemble", args.seed)
+            if args.compare:
+                wall_off = _run(base / "without", [*extra, "--ensemble", "off"], env)
 
     models = measured["models"]
     tuned = {n: m for n, m in models.items() if n.endswith("_tuned")}
@@ -190,11 +212,13 @@ def main() -> None:
                 f"ensemble PR-AUC {ens:.3f} {_fmt(models['ensemble']['pr_auc_interval'])} vs best "
                 f"tuned {best_tuned} {models[best_tuned]['pr_auc']:.3f} "
                 f"{_fmt(models[best_tuned]['pr_auc_interval'])}: "
-                f"{summary['ensemble_minus_best_tuned']:+.3f} (target +0.010)"
+                f"{summary['ensemble_minus_best_tuned']:+.3f}, paired interval "
+                f"{_fmt(models[best_tuned]['ensemble_minus_this_pr_auc_interval'])} (target +0.010)"
             )
         print(
             f"ensemble vs best single model {best_single} "
-            f"{models[best_single]['pr_auc']:.3f}: {summary['ensemble_minus_best_single']:+.3f}"
+            f"{models[best_single]['pr_auc']:.3f}: {summary['ensemble_minus_best_single']:+.3f}, "
+            f"paired interval {_fmt(models[best_single]['ensemble_minus_this_pr_auc_interval'])}"
         )
     worst = max(m["after"]["ece"] for m in models.values())
     summary["worst_ece_after"] = worst
@@ -213,7 +237,7 @@ def main() -> None:
     path = save(
         "ensemble",
         {
-            "args": vars(args) | {"keep": str(args.keep), "out": str(args.out)},
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "summary": summary,
             **measured,
         },
