@@ -8,7 +8,8 @@ time split, walk-forward CV) or, without it, ``uctune data synth --rows N`` (str
 
 While the run goes, every process it starts (the driver and its descendants: Ray's GCS, raylet and
 workers, found through /proc; processes that existed before are never counted, nor another
-session's Ray) is sampled every ``--interval`` seconds for resident memory and CPU time. Reported:
+session's Ray) is sampled every ``--interval`` seconds for resident memory (each process's peak
+is the kernel's high-water mark, VmHWM) and CPU time. Reported:
 
 - wall time per stage (results.json ``stages``) and per family (``tuning.<family>.wall_seconds``);
 - trials completed / pruned / failed, best CV score and the tuned model's holdout PR-AUC per family;
@@ -30,11 +31,13 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,8 @@ FAMILIES = ("logistic_regression", "random_forest", "xgboost", "lightgbm", "neur
 QUICK_FAMILIES = ("logistic_regression", "xgboost")
 TICK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
+# Ray's per-node agents rename themselves "ray::..." as workers do, but run no task.
+RAY_AGENTS = ("ray::RuntimeEnvAgent", "ray::DashboardAgent")
 
 
 @dataclass
@@ -61,32 +66,72 @@ class _Proc:
     names: set[str] = field(default_factory=set)
 
 
-def _read(pid: int) -> tuple[int, float, int, str] | None:
-    """(parent pid, user+system CPU seconds, RSS bytes, command line) of ``pid``, or None if gone."""
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class _Stat:
+    ppid: int
+    cpu_seconds: float  # user + system
+    rss: int  # bytes
+    started: int  # clock ticks after boot: with the pid, names a process even if pids are reused
+
+
+def _stat(pid: int) -> _Stat | None:
+    """What /proc/<pid>/stat says of ``pid``, or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read().decode(errors="replace")
-        with open(f"/proc/{pid}/status", "rb") as f:
-            status = f.read().decode(errors="replace")
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return None
     # The command name in field 2 may hold spaces and parentheses: split after its last ")".
     rest = stat[stat.rindex(")") + 2 :].split()
-    ppid, utime, stime = int(rest[1]), int(rest[11]), int(rest[12])
-    rss = 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) * 1024
-            break
-    return ppid, (utime + stime) / TICK, rss, cmdline
+    cpu = (int(rest[11]) + int(rest[12])) / TICK
+    return _Stat(int(rest[1]), cpu, int(rest[21]) * PAGE, int(rest[19]))
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _high_water(pid: int) -> int:
+    """The kernel's own peak RSS of ``pid`` so far (VmHWM), in bytes; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _short(cmdline: str) -> str:
+    """A process's program: the executable's name, or the script a Python runs."""
+    words = cmdline.split() or ["?"]
+    name = words[0].rsplit("/", 1)[-1]
+    if name.startswith("python"):
+        name = next((w.rsplit("/", 1)[-1] for w in words if w.endswith(".py")), name)
+    return name
+
+
+def existing_processes() -> set[tuple[int, int]]:
+    """(pid, start time) of every process now running: what a sampler started later ignores."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _stat(int(entry))) is not None:
+            out.add((int(entry), st.started))
+    return out
 
 
 class Sampler(threading.Thread):
     """Polls the process tree under one root pid until stopped."""
 
-    def __init__(self, root: int, interval: float, ignore: set[int]) -> None:
+    def __init__(self, root: int, interval: float, ignore: set[tuple[int, int]]) -> None:
         super().__init__(daemon=True)
         self.root, self.interval, self.ignore = root, interval, ignore
         self.procs: dict[int, _Proc] = {}
@@ -105,17 +150,16 @@ class Sampler(threading.Thread):
                 return
 
     def sample(self) -> None:
-        seen: dict[int, tuple[int, float, int, str]] = {}
+        seen: dict[int, _Stat] = {}
         for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in self.ignore:
-                info = _read(int(entry))
-                if info is not None:
-                    seen[int(entry)] = info
+            st = _stat(int(entry)) if entry.isdigit() else None
+            if st is not None and (int(entry), st.started) not in self.ignore:
+                seen[int(entry)] = st
         # Descendants of the driver only: other sessions on this machine may run Ray too.
         tree, frontier = {self.root}, [self.root]
         children: dict[int, list[int]] = {}
-        for pid, (ppid, *_rest) in seen.items():
-            children.setdefault(ppid, []).append(pid)
+        for pid, st in seen.items():
+            children.setdefault(st.ppid, []).append(pid)
         while frontier:
             for child in children.get(frontier.pop(), []):
                 if child not in tree:
@@ -123,23 +167,22 @@ class Sampler(threading.Thread):
                     frontier.append(child)
         total = 0
         for pid in tree & seen.keys():
-            _ppid, cpu, rss, cmdline = seen[pid]
+            st, cmdline = seen[pid], _cmdline(pid)
             proc = self.procs.get(pid)
             if proc is None:
-                kind = (
-                    "driver"
-                    if pid == self.root
-                    else "worker"
-                    if cmdline.startswith("ray::")
-                    else "ray"
-                )
-                proc = self.procs[pid] = _Proc(pid, kind, cmdline[:120])
+                kind = "driver" if pid == self.root else "ray"
+                proc = self.procs[pid] = _Proc(pid, kind, _short(cmdline))
             if cmdline.startswith("ray::"):
-                proc.kind = "worker"  # a worker renames itself after it starts
-                proc.names.add(cmdline.split()[0])
-            proc.peak_rss = max(proc.peak_rss, rss)
-            proc.cpu_seconds = max(proc.cpu_seconds, cpu)
-            total += rss
+                name = cmdline.split()[0]
+                if name in RAY_AGENTS:
+                    proc.name = name
+                else:
+                    proc.kind = "worker"  # a worker renames itself after it starts
+                    proc.names.add(name)
+            # VmHWM also holds peaks between samples.
+            proc.peak_rss = max(proc.peak_rss, st.rss, _high_water(pid))
+            proc.cpu_seconds = max(proc.cpu_seconds, st.cpu_seconds)
+            total += st.rss
         self.peak_total = max(self.peak_total, total)
         self.samples += 1
 
@@ -174,8 +217,43 @@ def _family_figures(results: dict[str, Any]) -> dict[str, Any]:
             "best_cv_score": t.get("best_score"),
             "holdout_pr_auc": holdout.get("pr_auc"),
             "untuned_holdout_pr_auc": untuned.get("at_threshold", {}).get("pr_auc"),
+            "finished": True,
         }
     return out
+
+
+def _studies(run_dir: Path) -> dict[str, Any]:
+    """Each tuned family's trials as its Optuna study holds them, finished or not: the state
+    counts and every ended trial's wall time (what a cut-short search is extrapolated from)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out: dict[str, Any] = {}
+    for db in sorted(run_dir.glob("tune/*/study.db")):
+        family = db.parent.name
+        trials = optuna.load_study(study_name=family, storage=f"sqlite:///{db}").trials
+        states = Counter(t.state.name for t in trials)
+        scores = [t.value for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+        out[family] = {
+            "completed": states["COMPLETE"],
+            "pruned": states["PRUNED"],
+            "failed": states["FAIL"],
+            "running": states["RUNNING"],
+            "best_cv_score": max(scores, default=None),
+            "trial_seconds": [t.duration.total_seconds() for t in trials if t.duration],
+        }
+    return out
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Interrupt the run as Ctrl-C does (it saves its state and stays resumable); kill it after
+    ``grace`` seconds, with every process of its session."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _memory(sampler: Sampler) -> dict[str, Any]:
@@ -196,11 +274,15 @@ def _memory(sampler: Sampler) -> dict[str, Any]:
             }
             for p in workers
         ],
-        "ray_system_peak_mib": {
-            p.name.split()[0].rsplit("/", 1)[-1]: p.peak_rss / MIB for p in ray_system
-        },
+        "ray_system": [
+            {"pid": p.pid, "name": p.name, "peak_mib": p.peak_rss / MIB} for p in ray_system
+        ],
         "tree_peak_mib": sampler.peak_total / MIB,
     }
+
+
+def _num(value: float | None, width: int, digits: int = 4) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:{width}.{digits}f}"
 
 
 def main() -> None:
@@ -227,6 +309,12 @@ def main() -> None:
         "--quick",
         action="store_true",
         help="a smoke run: 5,000 rows, logistic regression and XGBoost, 3 trials x 3 folds",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds: then interrupt the run and report what it finished (JSON complete: false)",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directory here")
     parser.add_argument("--out", type=Path, default=None)
@@ -281,24 +369,40 @@ def main() -> None:
         ]
         if args.num_cpus:
             command += ["--num-cpus", str(args.num_cpus)]
-        before = {int(e) for e in os.listdir("/proc") if e.isdigit()}
+        before = existing_processes()
         log = (base / "run.log").open("w")
         started = time.perf_counter()
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        sampler = Sampler(proc.pid, args.interval, before - {proc.pid})
+        # A session of its own, so that a run which ignores the interrupt can be killed whole.
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        sampler = Sampler(proc.pid, args.interval, before)
         sampler.start()
-        code = proc.wait()
+        stopped = False
+        try:
+            code = proc.wait(args.time_limit)
+        except subprocess.TimeoutExpired:
+            stopped = True
+            _stop(proc, grace=120)
+            code = proc.returncode
         wall = time.perf_counter() - started
         sampler.stop()
         log.close()
-        if code != 0:
+        if code != 0 and not stopped:
             tail = (base / "run.log").read_text()[-3000:]
             sys.exit(f"bench_scale: `{' '.join(command)}` failed with exit {code}:\n{tail}")
-        results = json.loads((run_dir / "results.json").read_text())
+        results_file = run_dir / "results.json"
+        results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+        studies = _studies(run_dir)
 
     rusage = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = sum(p.cpu_seconds for p in sampler.procs.values())
     per_family = _family_figures(results)
+    for family, study in studies.items():
+        if family in per_family:
+            per_family[family]["trial_seconds"] = study["trial_seconds"]
+        else:  # stopped by --time-limit before its search ended
+            per_family[family] = {"finished": False, "wall_seconds": None} | study
     memory = _memory(sampler)
     stages = {k: v.get("seconds") for k, v in results.get("stages", {}).items()}
     cpu = {
@@ -329,12 +433,14 @@ def main() -> None:
         f"{'best CV':>8} {'holdout PR-AUC':>15} {'untuned':>8}"
     )
     for family, f in per_family.items():
-        untuned = f["untuned_holdout_pr_auc"]
         print(
-            f"{family:20} {f['wall_seconds']:8.1f} {f['completed']:5d} {f['pruned']:6d} "
-            f"{f['failed']:6d} {f['best_cv_score']:8.4f} {f['holdout_pr_auc']:15.4f} "
-            f"{untuned if untuned is None else format(untuned, '8.4f'):>8}"
+            f"{family:20} {_num(f['wall_seconds'], 8, 1)} {f['completed']:5d} {f['pruned']:6d} "
+            f"{f['failed']:6d} {_num(f['best_cv_score'], 8)} {_num(f.get('holdout_pr_auc'), 15)} "
+            f"{_num(f.get('untuned_holdout_pr_auc'), 8)}"
+            + ("" if f["finished"] else f"  stopped, {f['running']} trial(s) running")
         )
+    if stopped:
+        print(f"stopped by --time-limit {args.time_limit:.0f}s: the run is incomplete")
     print(
         f"peak RSS: driver {memory['driver_peak_mib']:.0f} MiB, largest Ray worker "
         f"{memory['worker_peak_mib']:.0f} MiB ({len(memory['workers'])} workers), whole tree "
@@ -352,6 +458,7 @@ def main() -> None:
             "families": list(families),
             "data": {k: info.get(k) for k in ("source", "rows", "positives", "positive_rate")}
             | {"features": len(info.get("features", []))},
+            "complete": not stopped,
             "wall_seconds": wall,
             "stages": stages,
             "timing": results.get("timing", {}),

@@ -33,6 +33,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, str]:
 def test_quick_json_has_every_figure(quick: tuple[dict, dict, str]) -> None:
     record, results, stdout = quick
     assert record["benchmark"] == "scale"
+    assert record["complete"] is True
     assert record["families"] == ["logistic_regression", "xgboost"]
     assert record["data"]["rows"] == 5_000
     assert 0 < record["data"]["positive_rate"] < 0.5
@@ -47,7 +48,8 @@ def test_quick_json_has_every_figure(quick: tuple[dict, dict, str]) -> None:
         assert f["wall_seconds"] == results["tuning"][family]["wall_seconds"]
         assert f["trials"] == 3
         assert f["completed"] >= 1
-        assert f["completed"] + f["pruned"] + f["failed"] == 3
+        assert f["finished"] and f["completed"] + f["pruned"] + f["failed"] == 3
+        assert len(f["trial_seconds"]) == 3 and all(0 < t < wall for t in f["trial_seconds"])
         assert 0 < f["best_cv_score"] <= 1
         assert 0 < f["holdout_pr_auc"] <= 1
         family_walls += f["wall_seconds"]
