@@ -246,14 +246,18 @@ def _studies(run_dir: Path) -> dict[str, Any]:
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """Interrupt the run as Ctrl-C does (it saves its state and stays resumable); kill it after
-    ``grace`` seconds, with every process of its session."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    """Interrupt the run as Ctrl-C does (it saves its state and stays resumable); then SIGTERM,
+    then SIGKILL to every process of its session, ``grace`` seconds apart. (Ray Tune's SIGINT
+    handler outlives a search: a Ctrl-C during the refit that follows is only logged.)"""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc.send_signal(sig)
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _memory(sampler: Sampler) -> dict[str, Any]:
@@ -383,7 +387,7 @@ def main() -> None:
             code = proc.wait(args.time_limit)
         except subprocess.TimeoutExpired:
             stopped = True
-            _stop(proc, grace=120)
+            _stop(proc, grace=60)
             code = proc.returncode
         wall = time.perf_counter() - started
         sampler.stop()

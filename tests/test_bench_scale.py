@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,32 @@ def test_missing_data_file_is_refused(tmp_path: Path) -> None:
     proc = _bench("--data", str(tmp_path / "absent.parquet"), timeout=60)
     assert proc.returncode == 2
     assert "--data must be an existing table file" in proc.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_time_limit_interrupts_the_run_and_leaves_no_process(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    proc = _bench("--quick", "--time-limit", "12", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "stopped by --time-limit 12s" in proc.stdout
+    record = json.loads(out.read_text())
+    assert record["complete"] is False
+    assert 12 <= record["wall_seconds"] < 12 + 2 * 60 + 30
+    assert "tune" not in record["stages"]  # 12 s: Ray's start and at most the train stage
+    memory = record["memory"]
+    pids = [memory["driver_pid"], *(p["pid"] for p in memory["ray_system"])]
+    pids += [w["pid"] for w in memory["workers"]]
+    assert len(pids) > 1, "the sampler saw none of Ray's processes"
+    # The interrupted run shuts its Ray down: nothing it started is left running.
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [p for p in pids if _alive(p)]
