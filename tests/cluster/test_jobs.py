@@ -40,12 +40,12 @@ def test_a_submitted_run_succeeds_and_its_logs_tell_what_it_did(
     assert "xgboost best params:" in logs
     assert "Traceback" not in logs
     results = json.loads((out / "results.json").read_text())
-    assert list(results["stages"]) == ["train", "tune", "report", "register"]
+    assert list(results["stages"]) == ["train", "tune", "ensemble", "report", "register"]
     assert all(s["status"] == "done" for s in results["stages"].values())
     assert results["execution"]["address"] == multinode.address
     assert results["tuning"]["xgboost"]["n_trials"] == 2
     # The runtime env's UCTUNE_REGISTRY reached the driver, and only the driver wrote there.
-    assert set(results["registry"]["models"]) == {"xgboost_tuned"}
+    assert set(results["registry"]["models"]) == {"xgboost_tuned", "ensemble"}
     assert (registry / "registry.db").is_file()
     assert not workers_registry.exists()
     info = client.get_job_info(job)

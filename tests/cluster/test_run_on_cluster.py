@@ -96,7 +96,11 @@ def test_a_run_uses_every_node_and_matches_a_local_run(
 
     # Only the driver wrote the registry and the report; no process on a node wrote a registry.
     assert (registry / "registry.db").is_file()
-    assert set(results["registry"]["models"]) == {"logistic_regression_tuned", "xgboost_tuned"}
+    assert set(results["registry"]["models"]) == {
+        "logistic_regression_tuned",
+        "xgboost_tuned",
+        "ensemble",
+    }
     assert (out / results["report"]["html"]).is_file()
     assert not workers_registry.exists()
 

@@ -51,11 +51,13 @@ def test_run_in_a_fresh_process(tmp_path, tiny_csv):
     assert all(t["n_trials"] == 2 for t in results["tuning"].values())
     from uctune.workflow import STAGES
 
-    assert list(results["stages"]) == list(STAGES)  # train, tune, report, register
+    assert list(results["stages"]) == list(STAGES)  # train, tune, ensemble, report, register
     assert "xgboost best params:" in proc.stdout
+    assert "ensemble (" in proc.stdout
     assert set(results["registry"]["models"]) == {
         "logistic_regression_tuned",
         "xgboost_tuned",
+        "ensemble",
     }
 
 

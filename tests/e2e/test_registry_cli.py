@@ -30,7 +30,8 @@ def run(capsys, *argv):
 
 @pytest.fixture(scope="module")
 def registered(ray_cluster, tmp_path_factory, tiny_frame):
-    """One `uctune run` of two families (two trials each) into a registry named in the run config."""
+    """One `uctune run` of two families (two trials each) into a registry named in the run config;
+    without the ensemble, whose registration tests/workflow/test_ensemble.py covers."""
     base = tmp_path_factory.mktemp("e2e-registry")
     csv = base / "events.csv"
     tiny_frame.to_csv(csv, index=False)
@@ -38,6 +39,7 @@ def registered(ray_cluster, tmp_path_factory, tiny_frame):
     config = base / "run.yaml"
     config.write_text(
         f"registry:\n  path: {root}\ntrain:\n  params:\n    xgboost: {{n_estimators: 30}}\n"
+        "ensemble:\n  enabled: false\n"
     )
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

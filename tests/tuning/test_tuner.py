@@ -76,6 +76,7 @@ def test_asha_stops_trials_in_a_bad_region(ray_cluster, train_rows, tmp_path):
     is the same and the score collapses, which ASHA must notice after the first fold."""
     X, y = train_rows
     space = {"min_child_weight": FloatDistribution(1.0, 5000.0, log=True)}
+    ctrl_c = signal.getsignal(signal.SIGINT)
     result = tune_family(
         "xgboost",
         X,
@@ -93,6 +94,8 @@ def test_asha_stops_trials_in_a_bad_region(ray_cluster, train_rows, tmp_path):
     assert result.best_params["n_estimators"] == 10
     frame = result.trials_frame()
     assert frame.loc[frame["status"] == "pruned", "fold_3"].isna().all()
+    # Ray Tune's own Ctrl-C handler is gone with the search: Ctrl-C stops what comes next.
+    assert signal.getsignal(signal.SIGINT) is ctrl_c
 
 
 def test_one_concurrent_trial_and_a_fixed_seed_reproduce_the_search(

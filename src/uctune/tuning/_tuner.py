@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -396,12 +397,32 @@ def _fit(
     progress: Progress | None,
     verbose: bool,
 ) -> None:
-    with _ray_output(verbose):
+    with _ray_output(verbose), _signal_handlers_kept():
         if progress is None:
             tuner.fit()
             return
         with _ProgressPoller(study, settings.n_trials, settings.metric, progress):
             tuner.fit()
+
+
+@contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Ray Tune replaces the SIGINT (and SIGUSR1) handler for its run and leaves its own behind
+    when the run ends normally, so Ctrl-C after a search (during the refit) only logged a line:
+    the handlers in force before the search are put back after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {s: signal.getsignal(s) for s in _TUNE_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            if handler is not None:
+                signal.signal(number, handler)
+
+
+_TUNE_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGUSR1", None)) if s is not None)
 
 
 def tune_family(
