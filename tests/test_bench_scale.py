@@ -35,14 +35,14 @@ def test_quick_json_has_every_figure(quick: tuple[dict, dict, str]) -> None:
     record, results, stdout = quick
     assert record["benchmark"] == "scale"
     assert record["complete"] is True
-    assert record["families"] == ["logistic_regression", "xgboost"]
-    assert record["data"]["rows"] == 5_000
+    assert record["families"] == ["xgboost"]
+    assert record["data"]["rows"] == 2_000
     assert 0 < record["data"]["positive_rate"] < 0.5
     wall = record["wall_seconds"]
     assert wall > 0
     assert {"train", "tune", "report"} <= record["stages"].keys()
     assert sum(record["stages"].values()) <= wall
-    assert set(record["tuning"]) == {"logistic_regression", "xgboost"}
+    assert set(record["tuning"]) == {"xgboost"}
     family_walls = 0.0
     for family, f in record["tuning"].items():
         # The figures are the run's own, read from its results.json.
@@ -103,13 +103,13 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 def test_time_limit_interrupts_the_run_and_leaves_no_process(tmp_path: Path) -> None:
     out = tmp_path / "scale.json"
-    proc = _bench("--quick", "--time-limit", "12", "--out", str(out))
+    proc = _bench("--quick", "--time-limit", "10", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "stopped by --time-limit 12s" in proc.stdout
+    assert "stopped by --time-limit 10s" in proc.stdout
     record = json.loads(out.read_text())
     assert record["complete"] is False
-    assert 12 <= record["wall_seconds"] < 12 + 2 * 60 + 30
-    assert "tune" not in record["stages"]  # 12 s: Ray's start and at most the train stage
+    assert 10 <= record["wall_seconds"] < 10 + 2 * 60 + 30
+    assert record["stages"].get("tune") is None  # 10 s: Ray's start, the train stage at most
     memory = record["memory"]
     pids = [memory["driver_pid"], *(p["pid"] for p in memory["ray_system"])]
     pids += [w["pid"] for w in memory["workers"]]

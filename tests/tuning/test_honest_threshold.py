@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
+from uctune.calibration import fit_calibrator
 from uctune.errors import ConfigError
 from uctune.metrics import (
     FALLBACK_THRESHOLD,
+    allowed_folds,
     classification_metrics,
     cross_fitted_metrics,
     cross_fitted_thresholds,
@@ -120,7 +122,14 @@ def split(tiny_table):
 def test_train_stage_scores_each_fold_at_a_threshold_chosen_without_it(tiny_table, split, method):
     cv = CVScheme(method=method)
     result = train_families(
-        tiny_table, split, families=["lr"], n_folds=3, seed=11, backend="sequential", cv=cv
+        tiny_table,
+        split,
+        families=["lr"],
+        n_folds=3,
+        seed=11,
+        backend="sequential",
+        cv=cv,
+        calibration="none",  # the raw probabilities; calibrated: the next test
     ).results["logistic_regression"]
     # The folds' predictions, rebuilt by hand with the same folds.
     train, y = split.train_index, tiny_table.y
@@ -149,6 +158,53 @@ def test_train_stage_scores_each_fold_at_a_threshold_chosen_without_it(tiny_tabl
     summary = result.to_dict()["cv"]
     assert summary["threshold_from"] == cv.threshold_from
     assert "optimistic" in summary["oof_in_sample_is"]
+
+
+@pytest.mark.parametrize("method", ["stratified", "walk_forward"])
+def test_calibrated_folds_are_mapped_and_cut_without_their_own_rows(tiny_table, split, method):
+    cv = CVScheme(method=method)
+    result = train_families(
+        tiny_table,
+        split,
+        families=["lr"],
+        n_folds=3,
+        seed=11,
+        backend="sequential",
+        cv=cv,
+        calibration="sigmoid",
+    ).results["logistic_regression"]
+    train, y = split.train_index, tiny_table.y
+    ys, ps = [], []
+    for k, (a, b) in enumerate(training_folds(tiny_table, split, cv=cv, n_folds=3, seed=11)):
+        out = fit_and_predict(
+            "lr", {}, tiny_table.X, y, train[a], train[b], fold=k, random_state=11
+        )
+        ys.append(y[train[b]])
+        ps.append(out.proba)
+    # By hand: fold k's map and cut are learnt on the folds it may learn from, never on itself.
+    for k, row in enumerate(result.cv_folds):
+        allowed = allowed_folds(k, 3, cv.threshold_from)
+        if not allowed:  # the first walk-forward block: raw probabilities, the fallback cut
+            assert row["threshold"] == FALLBACK_THRESHOLD
+            assert row["f1"] == pytest.approx(classification_metrics(ys[k], ps[k], 0.5)["f1"])
+            continue
+        y_a = np.concatenate([ys[j] for j in allowed])
+        p_a = np.concatenate([ps[j] for j in allowed])
+        mapping = fit_calibrator("sigmoid", p_a, y_a)
+        cut = f1_optimal_threshold(y_a, mapping.predict(p_a))
+        assert row["threshold"] == pytest.approx(cut)
+        scores = classification_metrics(ys[k], mapping.predict(ps[k]), cut)
+        assert row["f1"] == pytest.approx(scores["f1"])
+        assert row["pr_auc"] == pytest.approx(scores["pr_auc"])
+    # The stored model: the map fitted on every fold, the cut chosen after it.
+    pooled_y, pooled_p = np.concatenate(ys), np.concatenate(ps)
+    final = fit_calibrator("sigmoid", pooled_p, pooled_y)
+    assert result.threshold == pytest.approx(
+        f1_optimal_threshold(pooled_y, final.predict(pooled_p))
+    )
+    X_test = tiny_table.X.iloc[split.test_index]
+    raw = result.model.estimator.raw_proba(X_test)
+    np.testing.assert_allclose(result.model.predict_proba(X_test)[:, 1], final.predict(raw))
 
 
 @pytest.mark.parametrize("method", ["stratified", "walk_forward"])

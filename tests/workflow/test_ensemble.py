@@ -4,13 +4,15 @@ thresholded, explained additively, registered and scored like any other model.""
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from uctune.cli.main import main
-from uctune.config import RunConfig
+from uctune.config import EnsembleConfig, RegistryConfig, RunConfig
 from uctune.explain import explain, explain_all
 from uctune.models import EnsembleClassifier, EnsembleThresholdClassifier
 from uctune.registry import ModelRegistry
@@ -31,6 +33,25 @@ def _run(tiny_csv, out, registry, **ensemble):
     ctx = start_run(config, command="run", out=out, backend="sequential")
     execute_stages(ctx, ["train", "ensemble", "register"], fresh=True)
     return ctx
+
+
+def _ensemble_again(ctx, folder, **ensemble):
+    """The ensemble stage (and the register stage, into ``folder``) again, with other settings,
+    on a copy of the run: same data, same trained models, same out-of-fold predictions."""
+    copy = folder / "run"
+    shutil.copytree(ctx.run_dir, copy)
+    (copy / "models" / "ensemble.joblib").unlink()
+    config = ctx.config.model_copy(
+        update={
+            "ensemble": EnsembleConfig(**ensemble),
+            "registry": RegistryConfig(path=folder / "registry"),
+        }
+    )
+    results = {k: v for k, v in ctx.results.items() if k not in ("ensemble", "registry")}
+    results["stages"] = {"train": ctx.results["stages"]["train"]}
+    again = replace(ctx, run_dir=copy, config=config, results=results, _models={})
+    execute_stages(again, ["ensemble", "register"], fresh=False)
+    return again
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +98,17 @@ def test_the_members_are_the_stored_models_not_new_fits(ensembled):
         )
 
 
-def test_the_weights_are_reproducible_for_a_seed(ensembled, run_csv, tmp_path):
-    again = _run(run_csv, tmp_path / "again", tmp_path / "registry")
+def test_the_weights_are_reproducible_for_a_seed(ensembled, tmp_path):
+    again = _ensemble_again(ensembled, tmp_path)
     assert again.results["ensemble"]["combiner"] == ensembled.results["ensemble"]["combiner"]
     assert again.results["ensemble"]["threshold"] == ensembled.results["ensemble"]["threshold"]
 
 
 @pytest.mark.parametrize("method", ["caruana", "stacker"])
-def test_shap_values_add_up_to_the_ensembles_probability(ensembled, run_csv, tmp_path, method):
+def test_shap_values_add_up_to_the_ensembles_probability(ensembled, tmp_path, method):
     ctx = ensembled if ensembled.results["ensemble"]["method"] == method else None
     if ctx is None:  # the other combiner, forced
-        ctx = _run(run_csv, tmp_path / method, tmp_path / "registry", method=method)
+        ctx = _ensemble_again(ensembled, tmp_path, method=method)
     model = ctx.model("ensemble")
     X = ctx.table.X.iloc[ctx.split.test_index]
     proba = model.predict_proba(X)[:, 1]
@@ -97,8 +118,8 @@ def test_shap_values_add_up_to_the_ensembles_probability(ensembled, run_csv, tmp
         assert explanation.method.startswith(f"ensemble ({method}")
 
 
-def test_caruana_shap_is_the_weighted_sum_of_the_members(ensembled, run_csv, tmp_path):
-    ctx = _run(run_csv, tmp_path / "caruana", tmp_path / "registry", method="caruana", enabled=True)
+def test_caruana_shap_is_the_weighted_sum_of_the_members(ensembled, tmp_path):
+    ctx = _ensemble_again(ensembled, tmp_path, method="caruana")
     model = ctx.model("ensemble")
     calibrated = model.estimator
     ensemble = calibrated.estimator_
@@ -150,14 +171,12 @@ def test_the_registry_round_trips_the_ensemble(ensembled, capsys, tmp_path):
     )
 
 
-def test_the_ensemble_can_be_turned_off(run_csv, tmp_path):
-    ctx = _run(run_csv, tmp_path / "off", tmp_path / "registry", enabled=False)
+def test_the_ensemble_can_be_turned_off(ensembled, tmp_path):
+    ctx = _ensemble_again(ensembled, tmp_path, enabled=False)
     assert ctx.results["ensemble"] == {"enabled": False}
     assert "ensemble" not in ctx.model_names()
-    assert (
-        "ensemble"
-        not in json.loads((tmp_path / "off" / "results.json").read_text())["registry"]["models"]
-    )
+    registered = json.loads((ctx.run_dir / "results.json").read_text())["registry"]["models"]
+    assert set(registered) == {"logistic_regression", "random_forest", "xgboost"}
 
 
 def test_members_explained_alone_are_reused_unchanged(ensembled):
