@@ -139,7 +139,11 @@ class CrossFitted:
         return {
             "method": self.method,
             "choice": self.choice,
-            "chosen_by": "lowest Brier score of the cross-fitted out-of-fold predictions",
+            "chosen_by": (
+                "lowest Brier score of the cross-fitted out-of-fold predictions"
+                if self.choice == "auto"
+                else "configured"
+            ),
             "fitted_on": "out-of-fold predictions of the training rows",
             "candidates": self.candidates,
         }
