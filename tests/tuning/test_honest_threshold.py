@@ -118,6 +118,19 @@ def split(tiny_table):
     return make_split(tiny_table, seed=11)
 
 
+def _folds_by_hand(tiny_table, split, cv):
+    """Each fold's labels and raw out-of-fold probabilities, refitted by hand on the same folds."""
+    train, y = split.train_index, tiny_table.y
+    ys, ps = [], []
+    for k, (a, b) in enumerate(training_folds(tiny_table, split, cv=cv, n_folds=3, seed=11)):
+        out = fit_and_predict(
+            "lr", {}, tiny_table.X, y, train[a], train[b], fold=k, random_state=11
+        )
+        ys.append(y[train[b]])
+        ps.append(out.proba)
+    return ys, ps
+
+
 @pytest.mark.parametrize("method", ["stratified", "walk_forward"])
 def test_train_stage_scores_each_fold_at_a_threshold_chosen_without_it(tiny_table, split, method):
     cv = CVScheme(method=method)
@@ -132,14 +145,7 @@ def test_train_stage_scores_each_fold_at_a_threshold_chosen_without_it(tiny_tabl
         calibration="none",  # the raw probabilities; calibrated: the next test
     ).results["logistic_regression"]
     # The folds' predictions, rebuilt by hand with the same folds.
-    train, y = split.train_index, tiny_table.y
-    ys, ps = [], []
-    for k, (a, b) in enumerate(training_folds(tiny_table, split, cv=cv, n_folds=3, seed=11)):
-        out = fit_and_predict(
-            "lr", {}, tiny_table.X, y, train[a], train[b], fold=k, random_state=11
-        )
-        ys.append(y[train[b]])
-        ps.append(out.proba)
+    ys, ps = _folds_by_hand(tiny_table, split, cv)
     expected = cross_fitted_thresholds(ys, ps, source=cv.threshold_from)
     assert [row["threshold"] for row in result.cv_folds] == pytest.approx(expected)
     if method == "walk_forward":
@@ -173,14 +179,7 @@ def test_calibrated_folds_are_mapped_and_cut_without_their_own_rows(tiny_table, 
         cv=cv,
         calibration="sigmoid",
     ).results["logistic_regression"]
-    train, y = split.train_index, tiny_table.y
-    ys, ps = [], []
-    for k, (a, b) in enumerate(training_folds(tiny_table, split, cv=cv, n_folds=3, seed=11)):
-        out = fit_and_predict(
-            "lr", {}, tiny_table.X, y, train[a], train[b], fold=k, random_state=11
-        )
-        ys.append(y[train[b]])
-        ps.append(out.proba)
+    ys, ps = _folds_by_hand(tiny_table, split, cv)
     # By hand: fold k's map and cut are learnt on the folds it may learn from, never on itself.
     for k, row in enumerate(result.cv_folds):
         allowed = allowed_folds(k, 3, cv.threshold_from)

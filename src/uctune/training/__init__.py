@@ -18,9 +18,12 @@ from uctune.training._fit import (
     OutOfFold,
     assemble_family,
     fit_and_predict,
+    fold_mean_std,
+    holdout_scores,
     positive_weight,
     score_folds,
     tree_importance,
+    with_calibration,
 )
 
 __all__ = [
@@ -34,10 +37,13 @@ __all__ = [
     "assemble_family",
     "cv_rows",
     "fit_and_predict",
+    "fold_mean_std",
+    "holdout_scores",
     "make_split",
     "positive_weight",
     "score_folds",
     "train_families",
     "training_folds",
     "tree_importance",
+    "with_calibration",
 ]

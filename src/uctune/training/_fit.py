@@ -40,7 +40,10 @@ __all__ = [
     "tree_importance",
     "assemble_family",
     "OutOfFold",
+    "fold_mean_std",
+    "holdout_scores",
     "score_folds",
+    "with_calibration",
 ]
 
 
@@ -167,6 +170,42 @@ def score_folds(
     return each, cross_fitted_metrics(y_folds, calibrated.fold_proba, calibrated.thresholds)
 
 
+def with_calibration(fitted: Any, calibrated: CrossFitted) -> Any:
+    """``fitted`` behind its calibration map (itself when the map is ``none``)."""
+    if calibrated.calibrator is None:
+        return fitted
+    return CalibratedClassifier.from_parts(fitted, calibrated.calibrator, calibrated.method)
+
+
+def holdout_scores(
+    y_test: np.ndarray, test_raw: np.ndarray, threshold: float, calibrated: CrossFitted
+) -> tuple[np.ndarray, dict[str, dict[str, float]], dict[str, Any]]:
+    """The calibrated test probabilities, their metrics at 0.5 and at ``threshold``, and the
+    calibration summary with the test split's scores before and after the map (no metrics and no
+    test scores without test rows)."""
+    test_proba = calibrated.apply(test_raw)
+    summary = calibrated.to_dict()
+    if not len(y_test):
+        return test_proba, {}, summary
+    summary["holdout"] = {
+        "raw": calibration_scores(y_test, test_raw),
+        "calibrated": calibration_scores(y_test, test_proba),
+    }
+    holdout = {
+        "at_0.5": classification_metrics(y_test, test_proba, 0.5),
+        "at_threshold": classification_metrics(y_test, test_proba, threshold),
+    }
+    return test_proba, holdout, summary
+
+
+def fold_mean_std(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each metric's mean and (population) standard deviation over the folds' rows (failed folds,
+    NaN, left out)."""
+    table = pd.DataFrame(list(rows))
+    mean = {m: float(table[m].mean()) for m in METRICS}
+    return mean, {m: float(table[m].std(ddof=0)) for m in METRICS}
+
+
 OOF_IN_SAMPLE_IS = (
     "the out-of-fold predictions at the final threshold, which was chosen on these same "
     "predictions: f1, precision and recall are optimistic; use cv.oof"
@@ -284,36 +323,20 @@ def assemble_family(
     each, pooled = score_folds(oof_y, calibrated)
     for row, scores, cut in zip(scored_rows, each, calibrated.thresholds, strict=True):
         row.update({m: scores[m] for m in METRICS}, threshold=cut)
-    table = pd.DataFrame(fold_rows)
-    y_test = y[final.eval_index]
     test_raw = final.proba if final.proba is not None else np.empty(0)
-    test_proba = calibrated.apply(test_raw)
-    holdout = (
-        {
-            "at_0.5": classification_metrics(y_test, test_proba, 0.5),
-            "at_threshold": classification_metrics(y_test, test_proba, threshold),
-        }
-        if len(y_test)
-        else {}
+    test_proba, holdout, calibration_summary = holdout_scores(
+        y[final.eval_index], test_raw, threshold, calibrated
     )
     spec = get_spec(family)
-    fitted: Any = final.model
-    if calibrated.calibrator is not None:
-        fitted = CalibratedClassifier.from_parts(fitted, calibrated.calibrator, calibrated.method)
-    model = spec.with_threshold(fitted, threshold)
-    calibration_summary = calibrated.to_dict()
-    if len(y_test):
-        calibration_summary["holdout"] = {
-            "raw": calibration_scores(y_test, test_raw),
-            "calibrated": calibration_scores(y_test, test_proba),
-        }
+    model = spec.with_threshold(with_calibration(final.model, calibrated), threshold)
+    mean, std = fold_mean_std(fold_rows)
     return FamilyResult(
         family=family,
         params=dict(params),
         threshold=threshold,
         cv_folds=fold_rows,
-        cv_mean={m: float(table[m].mean()) for m in METRICS},
-        cv_std={m: float(table[m].std(ddof=0)) for m in METRICS},
+        cv_mean=mean,
+        cv_std=std,
         oof=pooled,
         oof_in_sample=classification_metrics(y[index], proba, threshold),
         threshold_from=threshold_from,

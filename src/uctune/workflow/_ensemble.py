@@ -17,13 +17,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from uctune.calibration import calibration_scores, cross_fit_calibration
+from uctune.calibration import cross_fit_calibration
 from uctune.ensemble import COMBINERS, CombinerMethod, cross_fit_combiners, fit_combiner
-from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
-from uctune.models import CalibratedClassifier, EnsembleClassifier, EnsembleThresholdClassifier
-from uctune.training import score_folds
+from uctune.metrics import METRICS, f1_optimal_threshold
+from uctune.models import EnsembleClassifier, EnsembleThresholdClassifier
+from uctune.training import fold_mean_std, holdout_scores, score_folds, with_calibration
 
 if TYPE_CHECKING:
     from uctune.workflow._run import RunContext
@@ -97,33 +96,20 @@ def ensemble_stage(ctx: RunContext) -> None:
     ensemble = EnsembleClassifier.from_parts(
         members, combiner, size=settings.size, metric=settings.metric, random_state=seed
     )
-    fitted: Any = ensemble
-    if calibrated.calibrator is not None:
-        fitted = CalibratedClassifier.from_parts(ensemble, calibrated.calibrator, calibrated.method)
     model = EnsembleThresholdClassifier(
-        fitted, threshold=threshold, response_method="predict_proba"
+        with_calibration(ensemble, calibrated), threshold=threshold, response_method="predict_proba"
     )
 
     test = ctx.split.test_index
-    y_test = ctx.table.y[test]
     test_raw = ensemble.predict_proba(ctx.table.X.iloc[test])[:, 1]
-    test_proba = calibrated.apply(test_raw)
-    calibration = calibrated.to_dict()
-    holdout: dict[str, Any] = {}
-    if len(test):
-        holdout = {
-            "at_0.5": classification_metrics(y_test, test_proba, 0.5),
-            "at_threshold": classification_metrics(y_test, test_proba, threshold),
-        }
-        calibration["holdout"] = {
-            "raw": calibration_scores(y_test, test_raw),
-            "calibrated": calibration_scores(y_test, test_proba),
-        }
+    test_proba, holdout, calibration = holdout_scores(
+        ctx.table.y[test], test_raw, threshold, calibrated
+    )
     fold_rows = [
         {"fold": int(k), **{m: s[m] for m in METRICS}, "threshold": cut}
         for k, s, cut in zip(fold_ids, each, calibrated.thresholds, strict=True)
     ]
-    table = pd.DataFrame(fold_rows)
+    mean, std = fold_mean_std(fold_rows)
     ctx.save_model(ENSEMBLE, model)
     ctx.add_predictions({ENSEMBLE: test_proba})
     seconds = time.perf_counter() - started
@@ -143,8 +129,8 @@ def ensemble_stage(ctx: RunContext) -> None:
         "threshold": threshold,
         "cv": {
             "folds": fold_rows,
-            "mean": {m: float(table[m].mean()) for m in METRICS},
-            "std": {m: float(table[m].std(ddof=0)) for m in METRICS},
+            "mean": mean,
+            "std": std,
             "oof": pooled,
             "threshold_from": source,
         },
