@@ -233,7 +233,10 @@ def _studies(run_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for db in sorted(run_dir.glob("tune/*/study.db")):
         family = db.parent.name
-        trials = optuna.load_study(study_name=family, storage=f"sqlite:///{db}").trials
+        storage = f"sqlite:///{db}"
+        if family not in optuna.get_all_study_names(storage):
+            continue  # stopped between creating the file and creating the study in it
+        trials = optuna.load_study(study_name=family, storage=storage).trials
         states = Counter(t.state.name for t in trials)
         scores = [t.value for t in trials if t.state.name == "COMPLETE" and t.value is not None]
         out[family] = {
