@@ -95,7 +95,10 @@ class TuningConfig(_Strict):
 
     ``trials`` is per family (``uctune tune`` defaults to the seed's 100; a whole ``uctune run`` uses
     this smaller default). ``grace_period`` is the folds every trial completes before ASHA may stop
-    it (``pruning``); ``reduction_factor`` keeps the best 1/rf at each ASHA milestone. ``params`` pins
+    it (``pruning``); ``reduction_factor`` keeps the best 1/rf at each ASHA milestone. ``fidelity``
+    is what ASHA's budget grows: ``folds``, or ``rows`` (first fits on 1/rf**k of the first fold's
+    rows with fewer trees or rounds, then the full folds; ``grace_period`` then counts the smallest
+    such steps); ``auto`` is ``rows`` from 20,000 training rows in the first fold. ``params`` pins
     parameters (left out of the search). ``storage`` is where Ray Tune keeps its experiment: a
     directory or a pyarrow URI (``s3://bucket/prefix``); default: the run directory.
     """
@@ -106,6 +109,7 @@ class TuningConfig(_Strict):
     pruning: bool = True
     grace_period: int = Field(1, ge=1)
     reduction_factor: int = Field(2, ge=2)
+    fidelity: Literal["auto", "folds", "rows"] = "auto"
     cpus_per_trial: int = Field(1, ge=1)
     max_failures: int = Field(2, ge=0)
     storage: str | None = None

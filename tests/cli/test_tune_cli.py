@@ -117,6 +117,7 @@ def test_tune_writes_the_contracted_files_and_prints_the_best_params(
         "node",
         "gpus",
         "attempts",
+        "budget",
         "fold_1",
         "fold_2",
         "fold_3",

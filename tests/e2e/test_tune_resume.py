@@ -111,7 +111,7 @@ def test_a_killed_run_resumes_without_repeating_finished_trials(
     assert len(set(configs)) == len(configs), "a configuration was evaluated twice"
     results = json.loads((out / "results.json").read_text())
     assert results["stages"]["tune"]["status"] == "done"
-    assert (tmp_path / "store" / "run" / "xgboost" / "ray" / "tuner.pkl").is_file()
+    assert (tmp_path / "store" / "run" / "ray" / "tuner.pkl").is_file()
     assert results["tuning"]["xgboost"]["n_trials"] == TRIALS
     assert (out / "models" / "xgboost_tuned.joblib").is_file()
     assert os.path.getsize(out / "tune" / "xgboost" / "best_params.json") > 0

@@ -13,10 +13,11 @@ import ray
 from optuna.distributions import FloatDistribution, IntDistribution
 from ray import tune
 
+from uctune.data import generate, validate_table
 from uctune.errors import ConfigError, IntegrityError
 from uctune.models import SPECS, get_spec
 from uctune.training import make_split
-from uctune.tuning import TuneSettings, in_space, tune_family
+from uctune.tuning import TuneSettings, cv_score, in_space, tune_family
 
 pytestmark = pytest.mark.ray
 
@@ -29,6 +30,7 @@ CONTRACT_COLUMNS = [
     "node",
     "gpus",
     "attempts",
+    "budget",
     "fold_1",
     "fold_2",
     "fold_3",
@@ -96,6 +98,44 @@ def test_asha_stops_trials_in_a_bad_region(ray_cluster, train_rows, tmp_path):
     assert frame.loc[frame["status"] == "pruned", "fold_3"].isna().all()
     # Ray Tune's own Ctrl-C handler is gone with the search: Ctrl-C stops what comes next.
     assert signal.getsignal(signal.SIGINT) is ctrl_c
+
+
+def test_asha_over_rows_stops_bad_trials_on_a_subsample(ray_cluster, tmp_path):
+    """With a rows fidelity the bad region is seen on a ninth of the first fold's rows: those
+    trials end PRUNED there, before any full fold; the finished ones score what their full folds
+    alone score."""
+    table = validate_table(generate(4_000, seed=9)[0])
+    X, y = table.X, table.y
+    settings = TuneSettings(
+        n_trials=6, n_folds=3, reduction_factor=3, fidelity="rows", seed=1, cpus_per_trial=1
+    )
+    result = tune_family(
+        "xgboost",
+        X,
+        y,
+        experiment_dir=tmp_path,
+        settings=settings,
+        search_space={"min_child_weight": FloatDistribution(1.0, 5000.0, log=True)},
+        fixed_params={"n_estimators": 12, "max_depth": 3},
+    )
+    assert result.fidelity is not None and result.fidelity.row_steps == 2
+    on_subsample = [t for t in result.trials if t.status == "pruned" and t.folds_done == 0]
+    assert on_subsample, [(t.status, t.budget, t.params) for t in result.trials]
+    assert all(t.budget < result.fidelity.unit and t.rows < 1 for t in on_subsample)
+    assert any(t.params["min_child_weight"] > 100 for t in on_subsample)
+    completed = [t for t in result.trials if t.status == "completed"]
+    assert completed and result.best_params["min_child_weight"] < 100
+    folds = settings.cv.folds(y, n_splits=3, random_state=1)
+    for t in completed:
+        assert t.budget == result.fidelity.max_budget and len(t.subsample_scores) == 2
+        alone = cv_score(
+            "xgboost", {**t.params, "n_estimators": 12, "max_depth": 3}, X, y, folds, random_state=1
+        )
+        assert t.score == pytest.approx(alone[-1].score)
+    frame = result.trials_frame()
+    assert {"budget", "rows", "subsample_1", "subsample_2"} <= set(frame.columns)
+    assert frame.loc[frame["folds_done"] == 0, "fold_1"].isna().all()
+    assert result.to_dict()["fidelity"]["rows"] == [1 / 9, 1 / 3]
 
 
 def test_one_concurrent_trial_and_a_fixed_seed_reproduce_the_search(

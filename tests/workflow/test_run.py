@@ -97,22 +97,23 @@ def test_an_interrupted_tuning_stage_keeps_the_run_and_says_how_to_resume(
     from uctune.errors import ConfigError
     from uctune.tuning import _refit  # the tune stage's search runs through tune_and_refit
 
-    def interrupted(family, X, y, *, experiment_dir, **kwargs):
-        experiment_dir.mkdir(parents=True)
-        (experiment_dir / "study.db").write_bytes(b"")
+    def interrupted(searches, X, y, **kwargs):
+        folder = searches[0].experiment_dir
+        folder.mkdir(parents=True)
+        (folder / "study.db").write_bytes(b"")
         raise KeyboardInterrupt
 
-    def refused(family, X, y, **kwargs):
+    def refused(searches, X, y, **kwargs):
         raise ConfigError("cpus_per_trial must be at most the cluster's 2 CPUs, got 3")
 
     config = RunConfig.model_validate({"data": str(tiny_csv), "tune": {"families": ["lr"]}})
-    monkeypatch.setattr(_refit, "tune_family", refused)
+    monkeypatch.setattr(_refit, "tune_families", refused)
     ctx = start_run(config, command="tune", out=tmp_path / "a", backend="ray")
     with pytest.raises(ConfigError, match="cpus_per_trial"):
         execute_stages(ctx, ["tune"], fresh=True)
     assert not (tmp_path / "a").exists()
 
-    monkeypatch.setattr(_refit, "tune_family", interrupted)
+    monkeypatch.setattr(_refit, "tune_families", interrupted)
     run_dir = tmp_path / "b"
     ctx = start_run(config, command="tune", out=run_dir, backend="ray")
     with pytest.raises(KeyboardInterrupt):

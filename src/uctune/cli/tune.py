@@ -45,7 +45,16 @@ SEED_TRIALS = 100
     "--grace-period",
     type=int,
     default=None,
-    help="Folds every trial completes before it may be stopped [default: 1].",
+    help="Budget every trial spends before it may be stopped: folds, or with --fidelity rows the "
+    "smallest subsample steps [default: 1].",
+)
+@click.option(
+    "--fidelity",
+    type=click.Choice(["auto", "folds", "rows"]),
+    default=None,
+    help="What ASHA's budget grows: folds, or rows (first fits on 1/rf^k of the first fold's "
+    "training rows with fewer trees or rounds, then the full folds); auto is rows from 20,000 "
+    "training rows [default: auto].",
 )
 @click.option(
     "--cpus-per-trial",
@@ -83,6 +92,7 @@ def command(
     metric: str | None,
     pruning: bool | None,
     grace_period: int | None,
+    fidelity: str | None,
     cpus_per_trial: int | None,
     storage: str | None,
     resume: Path | None,
@@ -107,6 +117,7 @@ def command(
         "tune.metric": metric,
         "tune.pruning": pruning,
         "tune.grace_period": grace_period,
+        "tune.fidelity": fidelity,
         "tune.cpus_per_trial": cpus_per_trial,
         "tune.storage": storage,
     }

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from uctune.metrics import ObjectiveMetric, ThresholdFrom, honest_objective
-from uctune.models import Device
+from uctune.models import Device, get_spec
 from uctune.training import fit_and_predict
+from uctune.tuning._fidelity import Fidelity, scaled_params, subsample
 
 __all__ = ["FoldStep", "cv_steps", "cv_score"]
 
@@ -36,6 +37,10 @@ class FoldStep:
     each finished fold's own score on the same terms (an earlier fold's may change as later ones
     finish, unless thresholds come from earlier folds only); ``fold_score`` is this fold's.
     ``error`` is set when the fold's fit failed; the trial stops there and counts as failed.
+
+    With a rows fidelity, the steps before the full folds fit the first fold on a share ``rows`` of
+    its training rows: ``folds_done`` is 0 and ``score`` that subsample fit's own score.
+    ``budget`` is the fidelity budget spent (ASHA's time; the number of folds without subsamples).
     """
 
     folds_done: int
@@ -44,6 +49,8 @@ class FoldStep:
     fit_cpu_seconds: float
     error: str | None = None
     fold_scores: tuple[float, ...] = ()
+    budget: int = 0
+    rows: float = 1.0
 
 
 def cv_steps(
@@ -58,14 +65,44 @@ def cv_steps(
     random_state: int = 42,
     threshold_from: ThresholdFrom = "other_folds",
     device: Device = "cpu",
+    fidelity: Fidelity | None = None,
 ) -> Iterator[FoldStep]:
     """Fit ``family`` with ``params`` on each fold in turn, yielding the running score after each.
+
+    ``fidelity`` (default: the folds alone) may put subsample fits of the first fold before them,
+    each yielded as a step (see :mod:`uctune.tuning._fidelity`).
 
     Every fit goes through :func:`uctune.training.fit_and_predict`, as in the train stage, so a trial's
     final score equals the out-of-fold score of training the same params with the same folds and seed.
     ``fit_cpu_seconds`` is the CPU time of the fitting thread (the fit's own work, whatever else
     competes for the cores).
     """
+    fidelity = fidelity or Fidelity(n_folds=len(folds), reduction_factor=2)
+    resolved = get_spec(family).resolve_params(params)
+    for step in fidelity.steps()[: fidelity.row_steps]:
+        train_index, eval_index = folds[step.fold]
+        cpu_started = time.thread_time()
+        outcome = fit_and_predict(
+            family,
+            scaled_params(family, resolved, step.rounds),
+            X,
+            y,
+            subsample(train_index, y, step.rows, random_state),
+            eval_index,
+            fold=step.fold,
+            n_threads=n_threads,
+            random_state=random_state,
+            device=device,
+        )
+        cpu = time.thread_time() - cpu_started
+        if outcome.error is not None or outcome.proba is None:
+            nan = float("nan")
+            yield FoldStep(
+                0, nan, nan, cpu, outcome.error or "?", budget=step.budget, rows=step.rows
+            )
+            return
+        score, _ = honest_objective(metric, [y[eval_index]], [outcome.proba], source=threshold_from)
+        yield FoldStep(0, score, score, cpu, budget=step.budget, rows=step.rows)
     oof_y: list[np.ndarray] = []
     oof_proba: list[np.ndarray] = []
     done: tuple[float, ...] = ()
@@ -86,7 +123,9 @@ def cv_steps(
         cpu = time.thread_time() - cpu_started
         if outcome.error is not None or outcome.proba is None:
             nan = float("nan")
-            yield FoldStep(k + 1, nan, nan, cpu, outcome.error or "?", (*done, nan))
+            yield FoldStep(
+                k + 1, nan, nan, cpu, outcome.error or "?", (*done, nan), (k + 1) * fidelity.unit
+            )
             return
         oof_y.append(y[eval_index])
         oof_proba.append(outcome.proba)
@@ -98,6 +137,7 @@ def cv_steps(
             score=running,
             fit_cpu_seconds=cpu,
             fold_scores=done,
+            budget=(k + 1) * fidelity.unit,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -10,12 +10,13 @@ from typing import Any, Literal
 from optuna.distributions import BaseDistribution
 
 from uctune.data import FeatureTable
+from uctune.errors import TrainingError
 from uctune.models import ThresholdedClassifier
 from uctune.training import Backend, FamilyResult, Progress, SplitInfo, cv_rows, train_families
 from uctune.tuning._result import TuningResult
-from uctune.tuning._tuner import TuneSettings, tune_family
+from uctune.tuning._tuner import FamilySearch, TuneSettings, tune_families
 
-__all__ = ["Phase", "TunedFamily", "tune_and_refit"]
+__all__ = ["Phase", "TunedFamily", "tune_and_refit", "tune_and_refit_families"]
 
 Phase = Literal["tune", "refit"]
 
@@ -30,6 +31,83 @@ class TunedFamily:
     @property
     def model(self) -> ThresholdedClassifier:
         return self.refit.model
+
+
+def tune_and_refit_families(
+    searches: Sequence[FamilySearch],
+    table: FeatureTable,
+    split: SplitInfo,
+    *,
+    experiment_root: str,
+    settings: TuneSettings,
+    cpus_per_fit: int = 1,
+    backend: Backend = "ray",
+    resume: bool = False,
+    progress: Callable[[Phase], Progress | None] | None = None,
+    verbose: bool = False,
+    on_tuned: Callable[[str, TuningResult], None] | None = None,
+    refit: Collection[str] | None = None,
+) -> dict[str, TunedFamily | TrainingError]:
+    """:func:`tune_families` on the training rows of ``split``, then each family's best params
+    trained by :func:`uctune.training.train_families` on the same split (CV, threshold,
+    calibration, refit, holdout), all families' fits at once, on the settings' device.
+
+    The refit is the training code's own path, so a tuned model's threshold, CV and holdout
+    numbers mean exactly what an untuned model's do. ``on_tuned(family, result)`` runs for each
+    searched family before the refits (to keep the searches' outcome even if a refit fails: the
+    searches are the expensive part). ``refit`` limits the refits to those families (default:
+    all). ``progress(phase)`` gives the progress callback of ``"tune"`` and of ``"refit"``, each
+    asked for as its phase starts. Returns each family's :class:`TunedFamily`, or the
+    :class:`TrainingError` that ended its search or its refit. Ray must be initialised.
+    """
+    train = split.train_index
+    searched = tune_families(
+        searches,
+        table.X.iloc[train],
+        table.y[train],
+        experiment_root=experiment_root,
+        settings=settings,
+        resume=resume,
+        progress=None if progress is None else progress("tune"),
+        verbose=verbose,
+        **cv_rows(table, train, settings.cv),  # the dates (and symbols) walk-forward CV needs
+    )
+    out: dict[str, TunedFamily | TrainingError] = {}
+    found: dict[str, TuningResult] = {}
+    for family, result in searched.items():
+        if isinstance(result, TrainingError):
+            out[family] = result
+            continue
+        found[family] = result
+        if on_tuned is not None:
+            on_tuned(family, result)
+    wanted = [f for f in found if refit is None or f in refit]
+    if not wanted:
+        return out
+    try:
+        run = train_families(
+            table,
+            split,
+            families=wanted,
+            params={f: dict(found[f].best_params) for f in wanted},
+            n_folds=settings.n_folds,
+            seed=settings.seed,
+            cpus_per_fit=cpus_per_fit,
+            device=settings.device,
+            gpus_per_fit=settings.gpus_per_trial,
+            backend=backend,
+            progress=None if progress is None else progress("refit"),
+            cv=settings.cv,
+            calibration=settings.calibration,
+        )
+    except TrainingError as exc:
+        return {**out, **dict.fromkeys(wanted, exc)}
+    for family in wanted:
+        if family in run.results:
+            out[family] = TunedFamily(found[family], run.results[family])
+        else:
+            out[family] = TrainingError(run.failures[family])
+    return out
 
 
 def tune_and_refit(
@@ -49,47 +127,25 @@ def tune_and_refit(
     verbose: bool = False,
     on_tuned: Callable[[TuningResult], None] | None = None,
 ) -> TunedFamily:
-    """:func:`tune_family` on the training rows of ``split``, then its best params trained by
-    :func:`uctune.training.train_families` on the same split (CV, threshold, refit, holdout),
-    on the settings' device (``gpus_per_trial`` GPUs per XGBoost fit with ``device="cuda"``).
+    """:func:`tune_and_refit_families` for one family, whose study lives in ``experiment_dir``
+    (and, unless ``storage_path`` says otherwise, its Ray Tune experiment too).
 
-    The refit is the training code's own path, so the tuned model's threshold, CV and holdout
-    numbers mean exactly what an untuned model's do. ``on_tuned(result)`` runs between the two
-    (to keep the search's outcome even if the refit fails: the search is the expensive part).
-    ``progress(phase)`` gives the progress callback of ``"tune"`` and of ``"refit"``, each asked
-    for as its phase starts. The other arguments are :func:`tune_family`'s; Ray must be
-    initialised.
+    Raises the :class:`TrainingError` that ended its search or its refit.
     """
-    train = split.train_index
-    result = tune_family(
-        family,
-        table.X.iloc[train],
-        table.y[train],
-        experiment_dir=experiment_dir,
-        settings=settings,
-        storage_path=storage_path,
-        search_space=search_space,
-        fixed_params=fixed_params,
-        resume=resume,
-        progress=None if progress is None else progress("tune"),
-        verbose=verbose,
-        **cv_rows(table, train, settings.cv),  # the dates (and symbols) walk-forward CV needs
-    )
-    if on_tuned is not None:
-        on_tuned(result)
-    refit = train_families(
+    outcome = tune_and_refit_families(
+        [FamilySearch(family, Path(experiment_dir), search_space, fixed_params)],
         table,
         split,
-        families=[result.family],
-        params={result.family: dict(result.best_params)},
-        n_folds=settings.n_folds,
-        seed=settings.seed,
+        experiment_root=storage_path or str(Path(experiment_dir).resolve()),
+        settings=settings,
         cpus_per_fit=cpus_per_fit,
-        device=settings.device,
-        gpus_per_fit=settings.gpus_per_trial,
         backend=backend,
-        progress=None if progress is None else progress("refit"),
-        cv=settings.cv,
-        calibration=settings.calibration,
-    ).results[result.family]
-    return TunedFamily(result, refit)
+        resume=resume,
+        progress=progress,
+        verbose=verbose,
+        on_tuned=None if on_tuned is None else (lambda _family, result: on_tuned(result)),
+    )
+    result = next(iter(outcome.values()))
+    if isinstance(result, TrainingError):
+        raise result
+    return result

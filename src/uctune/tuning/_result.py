@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from uctune.metrics import BEST_SCORE_IS, ObjectiveMetric
+from uctune.tuning._fidelity import Fidelity
 from uctune.tuning._study import TrialRecord
 
 __all__ = ["TuningResult"]
@@ -23,6 +24,7 @@ class TuningResult:
     :meth:`uctune.models.ModelSpec.build` or :func:`uctune.training.train_families`.
     ``wall_seconds`` is the wall time of the session that finished the tuning (a resumed run counts
     its own session only); ``interrupted`` counts trials cut short by an interruption and run again.
+    ``fidelity`` is the trials' schedule (folds alone, or subsamples of the first fold first).
     """
 
     family: str
@@ -37,6 +39,7 @@ class TuningResult:
     interrupted: int = 0
     study_path: str = ""
     experiment_path: str = ""
+    fidelity: Fidelity | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.trials if t.status == status)
@@ -55,9 +58,13 @@ class TuningResult:
 
     def trials_frame(self) -> pd.DataFrame:
         """One row per trial: ``trial, status, score, folds_done, seconds, node, gpus, attempts,
-        fold_1..fold_k``, then ``param_<name>`` for every search-space parameter (empty cells where
-        nothing was recorded). ``node`` is the Ray node that ran the trial's last attempt, ``gpus``
-        the ids of the GPUs Ray gave it (empty on CPUs)."""
+        budget, fold_1..fold_k``, with a rows fidelity ``rows`` (the share of the rows the last
+        step fitted on) and ``subsample_1..`` (the scores of the subsample steps, smallest first),
+        then ``param_<name>`` for every search-space parameter (empty cells where nothing was
+        recorded). ``node`` is the Ray node that ran the trial's last attempt, ``gpus`` the ids
+        of the GPUs Ray gave it (empty on CPUs); ``budget`` is the fidelity budget it reached."""
+        steps = self.fidelity.row_steps if self.fidelity else 0
+        subsample_columns = [f"subsample_{j + 1}" for j in range(steps)]
         rows = []
         for t in self.trials:
             row: dict[str, Any] = {
@@ -69,7 +76,13 @@ class TuningResult:
                 "node": t.node,
                 "gpus": t.gpus,
                 "attempts": t.attempts,
+                "budget": t.budget,
             }
+            if steps:
+                row["rows"] = t.rows
+                for j, name in enumerate(subsample_columns):
+                    scores = t.subsample_scores
+                    row[name] = scores[j] if j < len(scores) else None
             for k in range(self.n_folds):
                 row[f"fold_{k + 1}"] = t.fold_scores[k] if k < len(t.fold_scores) else None
             for name in self.param_names:
@@ -84,12 +97,20 @@ class TuningResult:
             "node",
             "gpus",
             "attempts",
+            "budget",
+            *(["rows", *subsample_columns] if steps else []),
             *(f"fold_{k + 1}" for k in range(self.n_folds)),
             *(f"param_{n}" for n in self.param_names),
         ]
         frame = pd.DataFrame(rows, columns=columns)
         return frame.astype(
-            {"trial": "int64", "folds_done": "int64", "seconds": "float64", "attempts": "int64"}
+            {
+                "trial": "int64",
+                "folds_done": "int64",
+                "seconds": "float64",
+                "attempts": "int64",
+                "budget": "int64",
+            }
         )
 
     def best_params_document(self) -> dict[str, Any]:
@@ -118,6 +139,7 @@ class TuningResult:
             "interrupted": self.interrupted,
             "retried": sum(1 for t in self.trials if t.attempts > 1),
             "nodes": self.nodes(),
+            "fidelity": self.fidelity.to_dict() if self.fidelity else None,
         }
 
     def nodes(self) -> dict[str, int]:

@@ -2,8 +2,10 @@
 
 ``OptunaSearch`` tells Optuna every finished trial as COMPLETE with its last reported value, so a
 trial that ASHA stopped after two folds would enter TPE's history as if its two-fold score were a
-five-fold one. This searcher tells such a trial PRUNED (TPE ranks pruned trials below completed ones
-by their last value), a trial whose fold failed FAIL, and stores each trial's CV record in the study.
+five-fold one. This searcher tells such a trial PRUNED, with its last score as the intermediate value
+at the budget it reached (TPE ranks pruned trials below completed ones, a trial stopped later above
+one stopped sooner, then by that value), a trial whose fold failed FAIL, and stores each trial's CV
+record in the study.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from uctune.tuning._study import CV_ATTR, interrupted
-from uctune.tuning._trainable import SCORE, TRIAL_KEY
+from uctune.tuning._trainable import BUDGET, SCORE, TRIAL_KEY
 
 __all__ = ["StudySearch"]
 
@@ -82,6 +84,10 @@ class StudySearch(OptunaSearch):
         """Ray Tune's restore of the searcher, with a sampler reseeded for the study as it is now
         (Tune's snapshot may predate trials whose draws the old random state would repeat)."""
         super().restore(checkpoint_path)
+        self.reseed()
+
+    def reseed(self) -> None:
+        """A sampler seeded for the study as it is now (see :meth:`_new_sampler`)."""
         study, _ = self._study()
         study.sampler = self._sampler = self._new_sampler(len(study.get_trials(deepcopy=False)))
 
@@ -136,12 +142,16 @@ class StudySearch(OptunaSearch):
 
         result = result or {}
         folds_done = int(result.get("folds_done", 0))
+        budget = int(result.get(BUDGET, folds_done))
         score = result.get(SCORE)
         failure = result.get("fold_error") or ("the trial's worker failed" if error else "")
         record = {
             "score": score,
             "folds_done": folds_done,
+            "budget": budget,
+            "rows": float(result.get("rows", 1.0)),
             "fold_scores": list(result.get("fold_scores", [])),
+            "subsample_scores": list(result.get("subsample_scores", [])),
             "seconds": result.get("seconds"),
             "fit_cpu_seconds": result.get("fit_cpu_seconds", 0.0),
             "error": failure or None,
@@ -152,7 +162,7 @@ class StudySearch(OptunaSearch):
         if failure or score is None or score != score:
             study.tell(number, state=TrialState.FAIL)
         elif folds_done < self._n_folds:
-            storage.set_trial_intermediate_value(ot_trial_id, folds_done, float(score))
+            storage.set_trial_intermediate_value(ot_trial_id, budget, float(score))
             study.tell(number, state=TrialState.PRUNED)
         else:
             study.tell(number, float(score))

@@ -77,7 +77,9 @@ class TrialRecord:
     """One finished trial as the study recorded it.
 
     ``score`` is the objective (for a pruned trial, its running score when it was stopped; ``None``
-    for a failed one); ``fold_scores`` has one entry per fold reached; ``attempts`` is 1 plus the
+    for a failed one); ``fold_scores`` has one entry per full fold reached, ``subsample_scores``
+    one per subsample step of a rows fidelity; ``budget`` is the fidelity budget reached and
+    ``rows`` the share of the rows its last step fitted on; ``attempts`` is 1 plus the
     times Ray Tune restarted the trial after its worker died; ``node`` is the Ray node whose worker
     ran the attempt that finished it.
     """
@@ -94,6 +96,9 @@ class TrialRecord:
     error: str | None = None
     node: str | None = None
     gpus: str = ""
+    budget: int = 0
+    rows: float = 1.0
+    subsample_scores: tuple[float, ...] = ()
 
 
 def _finite(value: Any) -> float | None:
@@ -119,6 +124,9 @@ def _record(trial: FrozenTrial) -> TrialRecord:
         error=cv.get("error") or None,
         node=cv.get("node") or None,
         gpus=str(cv.get("gpus") or ""),
+        budget=int(cv.get("budget", cv.get("folds_done")) or 0),
+        rows=float(cv.get("rows", 1.0)),
+        subsample_scores=tuple(float(s) for s in cv.get("subsample_scores", ())),
     )
 
 
@@ -149,6 +157,9 @@ def replay_results(study: optuna.Study) -> dict[int, dict[str, Any]]:
             fit_cpu_seconds=r.fit_cpu_seconds,
             error=r.error,
             node=r.node,
+            budget=r.budget,
+            rows=r.rows,
+            subsample_scores=r.subsample_scores,
         )
         for r in trial_records(study)
     }

@@ -21,15 +21,22 @@ from ray import tune
 from uctune.cluster import current_node
 from uctune.metrics import ObjectiveMetric, ThresholdFrom
 from uctune.models import Device
+from uctune.tuning._fidelity import Fidelity
 from uctune.tuning._objective import cv_steps
 
-__all__ = ["TRIAL_KEY", "SCORE", "TrialData", "cv_trial", "trial_report"]
+__all__ = ["TRIAL_KEY", "FAMILY_KEY", "SCORE", "BUDGET", "TrialData", "cv_trial", "trial_report"]
 
 TRIAL_KEY = "__trial"
 """Config key carrying the Optuna trial number, so that a trial can be matched to its study record."""
 
+FAMILY_KEY = "__family"
+"""Config key carrying the trial's family, when one experiment searches several."""
+
 SCORE = "score"
 """The reported metric (the running objective) that the scheduler and the searcher read."""
+
+BUDGET = "budget"
+"""The reported fidelity budget spent (ASHA's time attribute; folds done without subsamples)."""
 
 Rows = tuple[pd.DataFrame, np.ndarray, Sequence[tuple[np.ndarray, np.ndarray]]]
 
@@ -42,7 +49,7 @@ class TrialData:
     ``fixed`` holds params kept out of the search. ``replay`` holds the final results of trials the
     study has already finished, for trials that a restored experiment would otherwise run again.
     ``threshold_from`` says which folds may choose a fold's F1 threshold (``earlier_folds`` with
-    walk-forward CV).
+    walk-forward CV). ``fidelity`` is the trial's schedule (``None``: the folds alone).
     """
 
     family: str
@@ -54,6 +61,7 @@ class TrialData:
     device: Device = "cpu"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    fidelity: Fidelity | None = None
 
 
 def trial_report(
@@ -67,6 +75,9 @@ def trial_report(
     error: str | None,
     node: str | None,
     gpus: Sequence[str] = (),
+    budget: int | None = None,
+    rows: float = 1.0,
+    subsample_scores: Sequence[float] = (),
 ) -> dict[str, Any]:
     """The result a trial reports after each fold (a replayed trial, once): what the scheduler and
     :class:`~uctune.tuning._search.StudySearch` read."""
@@ -74,7 +85,10 @@ def trial_report(
         SCORE: score,
         "trial": number,
         "folds_done": folds_done,
+        BUDGET: folds_done if budget is None else budget,
+        "rows": rows,
         "fold_scores": list(fold_scores),
+        "subsample_scores": list(subsample_scores),
         "seconds": seconds,
         "fit_cpu_seconds": fit_cpu_seconds,
         "fold_error": error or "",
@@ -95,32 +109,42 @@ def _rows(data: TrialData) -> Rows:
     return _ROWS[key]
 
 
-def cv_trial(config: dict[str, Any], data: TrialData) -> None:
-    """Ray Tune function trainable: report the running CV score after every fold."""
+def cv_trial(config: dict[str, Any], data: Mapping[str, TrialData]) -> None:
+    """Ray Tune function trainable: report the running CV score after every fold.
+
+    ``data`` holds each family's :class:`TrialData`; the config names the trial's family (a
+    config without one is from a single-family experiment).
+    """
+    family = config.get(FAMILY_KEY)
+    own = data[family] if family is not None else next(iter(data.values()))
     number = int(config[TRIAL_KEY])
-    if number in data.replay:
+    if number in own.replay:
         # Finished before an interruption, but after Tune's last snapshot: report, do not refit.
-        tune.report(dict(data.replay[number]))
+        tune.report(dict(own.replay[number]))
         return
-    params = {**data.fixed, **{k: v for k, v in config.items() if k != TRIAL_KEY}}
-    X, y, folds = _rows(data)
+    params = {**own.fixed, **{k: v for k, v in config.items() if k not in (TRIAL_KEY, FAMILY_KEY)}}
+    X, y, folds = _rows(own)
     node = current_node()
     gpus = [str(g) for g in ray.get_gpu_ids()]
     started = time.perf_counter()
     cpu = 0.0
+    subsamples: list[float] = []
     for step in cv_steps(
-        data.family,
+        own.family,
         params,
         X,
         y,
         folds,
-        metric=data.metric,
-        n_threads=data.n_threads,
-        random_state=data.random_state,
-        threshold_from=data.threshold_from,
-        device=data.device,
+        metric=own.metric,
+        n_threads=own.n_threads,
+        random_state=own.random_state,
+        threshold_from=own.threshold_from,
+        device=own.device,
+        fidelity=own.fidelity,
     ):
         cpu += step.fit_cpu_seconds
+        if step.rows < 1.0:
+            subsamples.append(step.score)
         tune.report(
             trial_report(
                 number,
@@ -132,5 +156,8 @@ def cv_trial(config: dict[str, Any], data: TrialData) -> None:
                 error=step.error,
                 node=node,
                 gpus=gpus,
+                budget=step.budget,
+                rows=step.rows,
+                subsample_scores=subsamples,
             )
         )

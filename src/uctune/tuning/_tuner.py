@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +31,7 @@ import ray
 from optuna.distributions import BaseDistribution, distribution_to_json
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
 
 from uctune.calibration import CalibrationChoice
 from uctune.cluster import cluster_cpus, cluster_gpus, require_gpus
@@ -39,6 +40,8 @@ from uctune.metrics import ObjectiveMetric
 from uctune.models import DEVICES, Device, ModelSpec, get_spec
 from uctune.splits import CVScheme
 from uctune.storage import join_storage
+from uctune.tuning._fidelity import FIDELITIES, Fidelity, FidelityChoice, fidelity_schedule
+from uctune.tuning._joint import FamilyScheduler, JointSearch
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
 from uctune.tuning._study import (
@@ -51,9 +54,16 @@ from uctune.tuning._study import (
     study_storage,
     trial_records,
 )
-from uctune.tuning._trainable import SCORE, TRIAL_KEY, TrialData, cv_trial
+from uctune.tuning._trainable import BUDGET, FAMILY_KEY, SCORE, TRIAL_KEY, TrialData, cv_trial
 
-__all__ = ["TuneSettings", "tune_family", "STUDY_FILE", "EXPERIMENT_NAME"]
+__all__ = [
+    "EXPERIMENT_NAME",
+    "STUDY_FILE",
+    "FamilySearch",
+    "TuneSettings",
+    "tune_families",
+    "tune_family",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +81,15 @@ _METRICS: tuple[str, ...] = get_args(ObjectiveMetric)
 class TuneSettings:
     """How a family is searched. Checked on creation; every field has the seed's default.
 
-    ``grace_period`` is the number of folds every trial completes before ASHA may stop it;
-    ``reduction_factor`` sets the rungs (``grace_period * reduction_factor**k`` folds) and keeps the
-    best ``1/reduction_factor`` at each. ``max_failures`` is how often a trial whose worker died is
-    retried. ``cv`` draws the folds (walk-forward CV needs the rows' dates, see :func:`tune_family`).
-    A new search's first trial is the family's default params (the seed's), when they lie inside
-    the searched space.
+    ``grace_period`` is the budget every trial spends before ASHA may stop it (in folds; with a
+    rows fidelity, in its smallest subsample steps); ``reduction_factor`` sets the rungs
+    (``grace_period * reduction_factor**k``) and keeps the best ``1/reduction_factor`` at each.
+    ``fidelity`` says what the budget grows: ``folds``, or ``rows`` (subsamples of the first fold's
+    training rows, and fewer trees or rounds, before the full folds; see
+    :mod:`uctune.tuning._fidelity`); ``auto`` is ``rows`` on large tables. ``max_failures`` is
+    how often a trial whose worker died is retried. ``cv`` draws the folds (walk-forward CV needs
+    the rows' dates, see :func:`tune_family`). A new search's first trial is the family's default
+    params (the seed's), when they lie inside the searched space.
     """
 
     n_trials: int = 100
@@ -92,6 +105,7 @@ class TuneSettings:
     gpus_per_trial: float = 1.0
     cv: CVScheme = CVScheme()
     calibration: CalibrationChoice = "auto"
+    fidelity: FidelityChoice = "auto"
 
     def __post_init__(self) -> None:
         checks = [
@@ -113,6 +127,11 @@ class TuneSettings:
             (self.max_failures >= 0, "max_failures must be at least 0", self.max_failures),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}", self.device),
             (self.gpus_per_trial > 0, "gpus_per_trial must be above 0", self.gpus_per_trial),
+            (
+                self.fidelity in FIDELITIES,
+                f"fidelity must be one of {', '.join(FIDELITIES)}",
+                self.fidelity,
+            ),
         ]
         for ok, rule, value in checks:
             if not ok:
@@ -124,12 +143,12 @@ class TuneSettings:
         return min(10, max(4, self.n_trials // 4))
 
 
-def _scheduler(settings: TuneSettings) -> TrialScheduler:
+def _scheduler(settings: TuneSettings, fidelity: Fidelity) -> TrialScheduler:
     if not settings.pruning:
         return FIFOScheduler()
     return ASHAScheduler(
-        time_attr="training_iteration",
-        max_t=settings.n_folds,
+        time_attr=BUDGET,
+        max_t=fidelity.max_budget,
         grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor,
     )
@@ -156,6 +175,7 @@ def _settings_record(
     settings: TuneSettings,
     space: Mapping[str, BaseDistribution],
     fixed: Mapping[str, Any],
+    fidelity: Fidelity,
 ) -> dict[str, Any]:
     """What must not change between a study and its resumption."""
     record = {
@@ -169,6 +189,8 @@ def _settings_record(
     if settings.cv != CVScheme():
         # Only when not the default: a study started before CV schemes existed still resumes.
         record["cv"] = settings.cv.to_dict()
+    if fidelity.row_steps:
+        record["fidelity"] = fidelity.to_dict()  # only then: older studies (folds) still resume
     return record
 
 
@@ -211,16 +233,27 @@ def _best(records: Iterable[TrialRecord]) -> TrialRecord | None:
 
 
 class _ProgressPoller:
-    """Reads the study once a second and reports trials done, best so far and pruned/failed counts.
+    """Reads the studies once a second and reports trials done, each family's best so far and the
+    pruned/failed counts.
 
-    Reading the study (rather than hooking into Tune) keeps the count right across a resume and
+    Reading the studies (rather than hooking into Tune) keeps the count right across a resume and
     keeps everything Tune pickles into its experiment free of references to the terminal.
     """
 
     def __init__(
-        self, study: optuna.Study, total: int, metric: str, progress: Progress, every: float = 1.0
+        self,
+        studies: Mapping[str, optuna.Study],
+        total: int,
+        metric: str,
+        progress: Progress,
+        every: float = 1.0,
     ) -> None:
-        self.study, self.total, self.metric, self.progress = study, total, metric, progress
+        self.studies, self.total, self.metric, self.progress = (
+            dict(studies),
+            total,
+            metric,
+            progress,
+        )
         self.every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uctune-tune-progress", daemon=True)
@@ -244,18 +277,22 @@ class _ProgressPoller:
                 logger.debug("progress poll failed", exc_info=True)
 
     def poll(self, final: bool = False) -> None:
-        records = trial_records(self.study)
-        done = min(len(records), self.total)
-        best = _best(records)
-        counts = Counter(r.status for r in records)
-        what = (
-            f"best {self.metric} {best.score:.4f} (trial {best.number})"
-            if best
-            else "no trial completed yet"
-        )
+        done = 0
+        counts: Counter[str] = Counter()
+        bests: list[str] = []
+        for family, study in self.studies.items():
+            records = trial_records(study)
+            done += len(records)
+            counts.update(r.status for r in records)
+            best = _best(records)
+            if best is not None:
+                label = f"{family} " if len(self.studies) > 1 else ""
+                bests.append(f"{label}{best.score:.4f} (trial {best.number})")
+        what = f"best {self.metric} " + ", ".join(bests) if bests else "no trial completed yet"
         what += f", {counts['pruned']} pruned"
         if counts["failed"]:
             what += f", {counts['failed']} failed"
+        done = min(done, self.total)
         if final or (done, what) != self._last:
             self._last = (done, what)
             self.progress(done, self.total, what)
@@ -266,29 +303,39 @@ _ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"
 
 
 def trial_name(trial: Any) -> str:
-    """Trials named by their Optuna number, as in ``trials.csv``: ``trial_7``."""
-    number = (trial.config or {}).get(TRIAL_KEY)
-    return f"trial_{int(number)}" if number is not None else str(trial.trial_id)
+    """Trials named by their Optuna number, as in ``trials.csv``: ``trial_7``, or ``xgboost_7``
+    when an experiment searches several families."""
+    config = trial.config or {}
+    number = config.get(TRIAL_KEY)
+    if number is None:
+        return str(trial.trial_id)
+    return f"{config.get(FAMILY_KEY, 'trial')}_{int(number)}"
 
 
 def trial_dirname(trial: Any) -> str:
     """Short trial folders (Tune's default spells out every param): ``trial_0007_<tune id>``."""
-    number = (trial.config or {}).get(TRIAL_KEY)
-    return f"trial_{int(number):04d}_{trial.trial_id}" if number is not None else trial.trial_id
+    config = trial.config or {}
+    number = config.get(TRIAL_KEY)
+    if number is None:
+        return str(trial.trial_id)
+    return f"{config.get(FAMILY_KEY, 'trial')}_{int(number):04d}_{trial.trial_id}"
 
 
-def _experiment_trials(experiment_path: str) -> dict[int, int]:
-    """Every trial in Ray Tune's snapshot of an experiment (any status): Optuna trial number ->
-    how often Tune restarted it after a failure."""
+def _experiment_trials(experiment_path: str, only: str | None = None) -> dict[tuple[str, int], int]:
+    """Every trial in Ray Tune's snapshot of an experiment (any status): (family, Optuna trial
+    number) -> how often Tune restarted it after a failure. A trial of a single-family experiment
+    (no family in its config) counts as ``only``'s."""
     if not has_experiment_state(experiment_path):
         return {}
     with _without_warnings(_ANALYSIS_LOGGER):
         analysis = tune.ExperimentAnalysis(experiment_path)
-    return {
-        int(t.config[TRIAL_KEY]): int(t.num_failures)
-        for t in analysis.trials
-        if TRIAL_KEY in (t.config or {})
-    }
+    out: dict[tuple[str, int], int] = {}
+    for t in analysis.trials:
+        config = t.config or {}
+        family = config.get(FAMILY_KEY, only)
+        if TRIAL_KEY in config and family is not None:
+            out[(str(family), int(config[TRIAL_KEY]))] = int(t.num_failures)
+    return out
 
 
 def _spaces(
@@ -344,26 +391,31 @@ def _checked_study(
     return storage, study
 
 
-def _trainable(data: TrialData, settings: TuneSettings) -> Any:
-    return tune.with_resources(
-        tune.with_parameters(cv_trial, data=data), _resources(data, settings)
-    )
+def _trainable(data: Mapping[str, TrialData], settings: TuneSettings) -> Any:
+    resources = {f: _resources(d, settings) for f, d in data.items()}
+    single = next(iter(resources.values()))
+
+    def trial_resources(config: dict[str, Any]) -> tune.PlacementGroupFactory:
+        return tune.PlacementGroupFactory([resources.get(config.get(FAMILY_KEY, ""), single)])
+
+    return tune.with_resources(tune.with_parameters(cv_trial, data=dict(data)), trial_resources)
 
 
 def _resources(data: TrialData, settings: TuneSettings) -> dict[str, float]:
     """What one trial asks Ray for: its CPU share, and GPUs when its family fits on one."""
     gpus = get_spec(data.family).gpus_for(settings.device, settings.gpus_per_trial)
-    return {"cpu": settings.cpus_per_trial, **({"gpu": gpus} if gpus else {})}
+    return {"CPU": settings.cpus_per_trial, **({"GPU": gpus} if gpus else {})}
 
 
 def _new_tuner(
     trainable: Any,
-    searcher: StudySearch,
-    settings: TuneSettings,
+    searcher: Searcher,
+    scheduler: TrialScheduler,
     *,
     num_samples: int,
     concurrency: int,
     storage_path: str,
+    max_failures: int,
     verbose: bool,
 ) -> tune.Tuner:
     return tune.Tuner(
@@ -372,11 +424,11 @@ def _new_tuner(
             metric=SCORE,
             mode="max",
             search_alg=searcher,
-            scheduler=_scheduler(settings),
+            scheduler=scheduler,
             num_samples=num_samples,
             max_concurrent_trials=concurrency,
-            # One actor per concurrent trial for the whole search: a worker process, its imports
-            # and its copy of the rows serve trial after trial.
+            # One actor per concurrent trial for the whole experiment: a worker process, its
+            # imports and its copy of the rows serve trial after trial, family after family.
             reuse_actors=True,
             trial_name_creator=trial_name,
             trial_dirname_creator=trial_dirname,
@@ -384,7 +436,7 @@ def _new_tuner(
         run_config=tune.RunConfig(
             name=EXPERIMENT_NAME,
             storage_path=storage_path,
-            failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            failure_config=tune.FailureConfig(max_failures=max_failures),
             verbose=1 if verbose else 0,
         ),
     )
@@ -392,7 +444,8 @@ def _new_tuner(
 
 def _fit(
     tuner: tune.Tuner,
-    study: optuna.Study,
+    studies: Mapping[str, optuna.Study],
+    total: int,
     settings: TuneSettings,
     progress: Progress | None,
     verbose: bool,
@@ -401,7 +454,7 @@ def _fit(
         if progress is None:
             tuner.fit()
             return
-        with _ProgressPoller(study, settings.n_trials, settings.metric, progress):
+        with _ProgressPoller(studies, total, settings.metric, progress):
             tuner.fit()
 
 
@@ -423,6 +476,176 @@ def _signal_handlers_kept() -> Iterator[None]:
 
 
 _TUNE_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGUSR1", None)) if s is not None)
+
+
+@dataclass(frozen=True)
+class FamilySearch:
+    """One family of a joint search: its study lives in ``experiment_dir`` (``study.db``);
+    ``search_space`` replaces the spec's (same parameter names), ``fixed_params`` are held
+    constant and left out of the search."""
+
+    family: str
+    experiment_dir: Path
+    search_space: Mapping[str, BaseDistribution] | None = None
+    fixed_params: Mapping[str, Any] | None = None
+
+
+@dataclass
+class _Prepared:
+    """A family ready to search: its spec, spaces, study and what its trials need."""
+
+    spec: ModelSpec
+    declared: dict[str, BaseDistribution]
+    space: dict[str, BaseDistribution]
+    fixed: dict[str, Any]
+    study_path: Path
+    storage: optuna.storages.BaseStorage
+    study: optuna.Study
+    data: TrialData
+
+    @property
+    def finished(self) -> int:
+        return len(trial_records(self.study))
+
+
+def tune_families(
+    searches: Sequence[FamilySearch],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    experiment_root: str,
+    settings: TuneSettings | None = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+    verbose: bool = False,
+    dates: Any = None,
+    groups: Any = None,
+) -> dict[str, TuningResult | TrainingError]:
+    """Search several families' hyperparameters by k-fold CV on ``X, y`` as one Ray Tune
+    experiment (:mod:`uctune.tuning._joint`): while one family's last trials run, the next
+    family's take the free cores, and the trial workers serve every family.
+
+    Ray Tune keeps the experiment under ``experiment_root`` (a directory or a pyarrow URI), in
+    ``ray/``. Returns each family's :class:`TuningResult`, or the :class:`TrainingError` saying
+    why none of its trials completed. The other arguments are :func:`tune_family`'s.
+    """
+    settings = settings or TuneSettings()
+    names = [get_spec(s.family).name for s in searches]
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"tune_families needs distinct families, got {names}")
+    concurrency = _concurrency(settings)
+    gpu_families = [
+        f for f in names if get_spec(f).gpus_for(settings.device, settings.gpus_per_trial)
+    ]
+    if gpu_families:
+        gpus = get_spec(gpu_families[0]).gpus_for(settings.device, settings.gpus_per_trial)
+        require_gpus(gpus, f"device 'cuda' (for {', '.join(gpu_families)})")
+        if len(gpu_families) == len(names):
+            concurrency = min(concurrency, max(1, int(cluster_gpus() // gpus)))
+    y = np.asarray(y)
+    folds = settings.cv.folds(
+        y, n_splits=settings.n_folds, random_state=settings.seed, dates=dates, groups=groups
+    )
+    first_train = folds[0][0]
+    fidelity = fidelity_schedule(
+        settings.fidelity,
+        n_folds=len(folds),
+        reduction_factor=settings.reduction_factor,
+        train_rows=len(first_train),
+        train_positives=int(np.sum(y[first_train] == 1)),
+    )
+    rows = ray.put((X.reset_index(drop=True), y, folds))  # once, for every family's trials
+    prepared: dict[str, _Prepared] = {}
+    for search, family in zip(searches, names, strict=True):
+        spec = get_spec(family)
+        fixed = dict(search.fixed_params or {})
+        declared, space = _spaces(spec, search.search_space, fixed)
+        study_path = Path(search.experiment_dir) / STUDY_FILE
+        storage, study = _checked_study(
+            study_path, family, resume, _settings_record(family, settings, space, fixed, fidelity)
+        )
+        data = TrialData(
+            family=family,
+            metric=settings.metric,
+            n_threads=settings.cpus_per_trial,
+            random_state=settings.seed,
+            device=settings.device,
+            rows=rows,
+            threshold_from=settings.cv.threshold_from,
+            fixed=fixed,
+            fidelity=fidelity,
+        )
+        prepared[family] = _Prepared(spec, declared, space, fixed, study_path, storage, study, data)
+    experiment_path = join_storage(experiment_root, EXPERIMENT_NAME)
+    single = names[0] if len(names) == 1 else None
+    left = sum(max(0, settings.n_trials - p.finished) for p in prepared.values())
+    tuner: tune.Tuner | None = None
+    restored = False
+    if not left:
+        for p in prepared.values():
+            fail_interrupted(p.study)
+    elif resume and has_experiment_state(experiment_path):
+        # Only a restored experiment runs trials the study may have finished: they replay, not refit.
+        replay = {f: replace(p.data, replay=replay_results(p.study)) for f, p in prepared.items()}
+        with _without_warnings(_ANALYSIS_LOGGER):
+            tuner = tune.Tuner.restore(
+                experiment_path, trainable=_trainable(replay, settings), resume_unfinished=True
+            )
+        restored = True
+        # Trials the snapshot knows are resumed by Tune (or replayed, if the study finished
+        # them); the others were cut short after the snapshot and are queued again.
+        known = _experiment_trials(experiment_path, only=single)
+        for family, p in prepared.items():
+            fail_interrupted(p.study, keep={n for f, n in known if f == family})
+    else:
+        for p in prepared.values():
+            fail_interrupted(p.study)
+        searchers = {f: _searcher(p, settings) for f, p in prepared.items()}
+        tuner = _new_tuner(
+            _trainable({f: p.data for f, p in prepared.items()}, settings),
+            searchers[names[0]] if single else JointSearch(searchers),
+            _joint_scheduler(settings, fidelity, names),
+            num_samples=left,
+            concurrency=concurrency,
+            storage_path=experiment_root,
+            max_failures=settings.max_failures,
+            verbose=verbose,
+        )
+    logger.info(
+        "%s: %d of %d trials finished%s; %d at a time, %d CPU(s) each; fidelity %s",
+        ", ".join(names),
+        sum(min(p.finished, settings.n_trials) for p in prepared.values()),
+        settings.n_trials * len(names),
+        " (Tune experiment restored)" if restored else "",
+        concurrency,
+        settings.cpus_per_trial,
+        fidelity.to_dict(),
+    )
+    started = time.perf_counter()
+    if tuner is not None:
+        studies = {f: p.study for f, p in prepared.items()}
+        _fit(tuner, studies, settings.n_trials * len(names), settings, progress, verbose)
+    wall = time.perf_counter() - started
+    failures = _experiment_trials(experiment_path, only=single)
+    unfinished = [f for f, p in prepared.items() if _unfinished(p, settings)]
+    if unfinished:
+        # Ray Tune ends its run quietly on Ctrl-C (after saving its state); pass it on.
+        for family in unfinished:
+            logger.warning(
+                "%s: tuning stopped after %d of %d trials; resume to continue",
+                family,
+                prepared[family].finished,
+                settings.n_trials,
+            )
+        raise KeyboardInterrupt
+    results: dict[str, TuningResult | TrainingError] = {}
+    for family, p in prepared.items():
+        attempts = {n: k for (f, n), k in failures.items() if f == family}
+        try:
+            results[family] = _result(p, settings, attempts, wall, experiment_path, fidelity)
+        except TrainingError as exc:
+            results[family] = exc
+    return results
 
 
 def tune_family(
@@ -455,116 +678,68 @@ def tune_family(
     Ray must be initialised (:func:`uctune.cluster.ray_session` or :func:`~uctune.cluster.ensure_ray`).
     Raises :class:`TrainingError` when no trial completed, ``KeyboardInterrupt`` when interrupted.
     """
-    settings = settings or TuneSettings()
-    spec = get_spec(family)
-    family = spec.name
-    fixed = dict(fixed_params or {})
-    declared, space = _spaces(spec, search_space, fixed)
-    concurrency = _concurrency(settings)
-    gpus = spec.gpus_for(settings.device, settings.gpus_per_trial)
-    if gpus:
-        require_gpus(gpus, f"device 'cuda' (for {family})")
-        concurrency = min(concurrency, max(1, int(cluster_gpus() // gpus)))
-    y = np.asarray(y)
-    folds = settings.cv.folds(
-        y, n_splits=settings.n_folds, random_state=settings.seed, dates=dates, groups=groups
+    search = FamilySearch(family, Path(experiment_dir), search_space, fixed_params)
+    outcome = tune_families(
+        [search],
+        X,
+        y,
+        experiment_root=storage_path or str(Path(experiment_dir).resolve()),
+        settings=settings,
+        resume=resume,
+        progress=progress,
+        verbose=verbose,
+        dates=dates,
+        groups=groups,
     )
-    study_path = Path(experiment_dir) / STUDY_FILE
-    storage, study = _checked_study(
-        study_path, family, resume, _settings_record(family, settings, space, fixed)
-    )
-    storage_root = storage_path or str(Path(experiment_dir).resolve())
-    experiment_path = join_storage(storage_root, EXPERIMENT_NAME)
+    result = next(iter(outcome.values()))
+    if isinstance(result, TrainingError):
+        raise result
+    return result
 
-    finished = len(trial_records(study))
-    data = TrialData(
-        family=family,
-        metric=settings.metric,
-        n_threads=settings.cpus_per_trial,
-        random_state=settings.seed,
-        device=settings.device,
-        rows=ray.put((X.reset_index(drop=True), y, folds)),  # once; each worker fetches it once
-        threshold_from=settings.cv.threshold_from,
-        fixed=fixed,
+
+def _searcher(p: _Prepared, settings: TuneSettings) -> StudySearch:
+    known = len(p.study.get_trials(deepcopy=False))
+    defaults = {k: p.spec.defaults[k] for k in p.space}
+    first_defaults = not known and in_space(defaults, p.space)
+    return StudySearch(
+        p.space,
+        n_folds=settings.n_folds,
+        max_trials=settings.n_trials,
+        storage=p.storage,
+        study_name=p.spec.name,
+        seed=settings.seed,
+        known_trials=known,
+        n_startup_trials=settings.n_startup_trials,
+        points_to_evaluate=[defaults] if first_defaults else [],
     )
-    tuner: tune.Tuner | None = None
-    restored = False
-    if finished >= settings.n_trials:
-        fail_interrupted(study)
-    elif resume and has_experiment_state(experiment_path):
-        # Only a restored experiment runs trials the study may have finished: they replay, not refit.
-        trainable = _trainable(replace(data, replay=replay_results(study)), settings)
-        with _without_warnings(_ANALYSIS_LOGGER):
-            tuner = tune.Tuner.restore(experiment_path, trainable=trainable, resume_unfinished=True)
-        restored = True
-        # Trials the snapshot knows are resumed by Tune (or replayed, if the study finished
-        # them); the others were cut short after the snapshot and are queued again.
-        fail_interrupted(study, keep=set(_experiment_trials(experiment_path)))
-    else:
-        fail_interrupted(study)
-        known = len(study.get_trials(deepcopy=False))
-        defaults = {k: spec.defaults[k] for k in space}
-        first_defaults = not known and in_space(defaults, space)
-        searcher = StudySearch(
-            space,
-            n_folds=settings.n_folds,
-            max_trials=settings.n_trials,
-            storage=storage,
-            study_name=family,
-            seed=settings.seed,
-            known_trials=known,
-            n_startup_trials=settings.n_startup_trials,
-            points_to_evaluate=[defaults] if first_defaults else [],
-        )
-        tuner = _new_tuner(
-            _trainable(data, settings),
-            searcher,
-            settings,
-            num_samples=settings.n_trials - finished,
-            concurrency=concurrency,
-            storage_path=storage_root,
-            verbose=verbose,
-        )
-    logger.info(
-        "%s: %d of %d trials finished%s; %d at a time, %d CPU(s) each",
-        family,
-        finished,
-        settings.n_trials,
-        " (Tune experiment restored)" if restored else "",
-        concurrency,
-        settings.cpus_per_trial,
-    )
-    started = time.perf_counter()
-    if tuner is not None:
-        _fit(tuner, study, settings, progress, verbose)
-    wall = time.perf_counter() - started
-    return _result(spec, study, settings, fixed, declared, wall, study_path, experiment_path)
+
+
+def _joint_scheduler(
+    settings: TuneSettings, fidelity: Fidelity, names: Sequence[str]
+) -> TrialScheduler:
+    """One ASHA per family (a single family's experiment keeps the plain scheduler)."""
+    if len(names) == 1 or not settings.pruning:
+        return _scheduler(settings, fidelity)
+    return FamilyScheduler({f: _scheduler(settings, fidelity) for f in names})
+
+
+def _unfinished(p: _Prepared, settings: TuneSettings) -> bool:
+    running = p.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    return bool(running) or p.finished < settings.n_trials
 
 
 def _result(
-    spec: ModelSpec,
-    study: optuna.Study,
+    p: _Prepared,
     settings: TuneSettings,
-    fixed: Mapping[str, Any],
-    declared: Mapping[str, BaseDistribution],
+    attempts: Mapping[int, int],
     wall: float,
-    study_path: Path,
     experiment_path: str,
+    fidelity: Fidelity,
 ) -> TuningResult:
-    failures = _experiment_trials(experiment_path)
+    spec = p.spec
     records = tuple(
-        replace(r, attempts=1 + failures.get(r.number, 0)) for r in trial_records(study)
+        replace(r, attempts=1 + attempts.get(r.number, 0)) for r in trial_records(p.study)
     )
-    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    if running or len(records) < settings.n_trials:
-        # Ray Tune ends its run quietly on Ctrl-C (after saving its state); pass it on.
-        logger.warning(
-            "%s: tuning stopped after %d of %d trials; resume to continue",
-            spec.name,
-            len(records),
-            settings.n_trials,
-        )
-        raise KeyboardInterrupt
     best = _best(records)
     if best is None:
         counts = Counter(r.status for r in records)
@@ -581,10 +756,11 @@ def _result(
         trials=records,
         best_trial=best.number,
         best_score=float(best.score or 0.0),
-        best_params={**fixed, **best.params},
-        param_names=tuple(dict.fromkeys([*spec.search_space, *declared])),
+        best_params={**p.fixed, **best.params},
+        param_names=tuple(dict.fromkeys([*spec.search_space, *p.declared])),
         wall_seconds=wall,
-        interrupted=len(interrupted(study)),
-        study_path=str(study_path),
+        interrupted=len(interrupted(p.study)),
+        study_path=str(p.study_path),
         experiment_path=experiment_path,
+        fidelity=fidelity,
     )
