@@ -22,7 +22,7 @@ children, which misses Ray workers orphaned on shutdown) is a lower bound to com
 
     python benchmarks/bench_scale.py                      # 200k synthetic rows, 5 x 100 trials
     python benchmarks/bench_scale.py --data /tmp/nse/sample.parquet --trials 4
-    python benchmarks/bench_scale.py --quick              # a smoke run: 2k rows, XGBoost, 3x3
+    python benchmarks/bench_scale.py --quick              # a smoke run: 2k rows, LR + XGBoost, 3x3
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import NICENESS, save  # noqa: E402
 
 FAMILIES = ("logistic_regression", "random_forest", "xgboost", "lightgbm", "neural_network")
-QUICK_FAMILIES = ("xgboost",)
+QUICK_FAMILIES = ("logistic_regression", "xgboost")
 TICK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 # Ray's per-node agents rename themselves "ray::..." as workers do, but run no task.
@@ -196,7 +196,12 @@ def _config(args: argparse.Namespace, families: tuple[str, ...], data: Path, reg
         "seed": args.seed,
         "split": {"method": split, "test_size": 0.2},
         "train": {"families": list(families), "cv_folds": args.folds},
-        "tune": {"families": list(families), "trials": args.trials},
+        "tune": {
+            "families": list(families),
+            "trials": args.trials,
+            "fidelity": args.fidelity,
+            "reduction_factor": args.reduction_factor,
+        },
         "registry": {"path": str(registry)},
     }
     if args.quick:  # a smoke run: a small report (SHAP on 40 rows, 200 bootstrap resamples)
@@ -246,6 +251,14 @@ def _studies(run_dir: Path) -> dict[str, Any]:
             "running": states["RUNNING"],
             "best_cv_score": max(scores, default=None),
             "trial_seconds": [t.duration.total_seconds() for t in trials if t.duration],
+            # The fitting threads' CPU time, every ended trial: what the search's ideal bound is.
+            "fit_cpu_seconds": sum(
+                float((t.user_attrs.get("cv") or {}).get("fit_cpu_seconds") or 0.0) for t in trials
+            ),
+            # How many trials ended at each fidelity budget (JSON keys: the budget).
+            "budgets": dict(
+                Counter(str((t.user_attrs.get("cv") or {}).get("budget") or 0) for t in trials)
+            ),
         }
     return out
 
@@ -302,6 +315,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000, help="synthetic rows without --data")
     parser.add_argument("--trials", type=int, default=100, help="TPE trials per family")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--fidelity",
+        choices=("auto", "folds", "rows"),
+        default="auto",
+        help="tune.fidelity: what ASHA's budget grows (auto: rows on large tables)",
+    )
+    parser.add_argument(
+        "--reduction-factor",
+        type=int,
+        default=3,
+        help="tune.reduction_factor (3: subsamples of 1/9 and 1/3 of a fold's rows)",
+    )
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument(
         "--split",
@@ -317,7 +342,7 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run: 2,000 rows, XGBoost, 3 trials x 3 folds, a small report",
+        help="a smoke run: 2,000 rows, LR and XGBoost, 3 trials x 3 folds, a small report",
     )
     parser.add_argument(
         "--time-limit",
@@ -414,6 +439,18 @@ def main() -> None:
             per_family[family] = {"finished": False, "wall_seconds": None} | study
     memory = _memory(sampler)
     stages = {k: v.get("seconds") for k, v in results.get("stages", {}).items()}
+    fit_cpu = sum(f.get("fit_cpu_seconds", 0.0) for f in studies.values())
+    search_wall = max(
+        (t.get("wall_seconds") or 0.0 for t in results.get("tuning", {}).values()), default=0.0
+    )
+    search = {
+        # The families' searches are one experiment: its wall time against the trials' fit
+        # CPU-seconds spread over the cores (the ideal bound).
+        "wall_seconds": search_wall or None,
+        "fit_cpu_seconds": fit_cpu,
+        "ideal_seconds": fit_cpu / cores,
+        "overhead": search_wall / (fit_cpu / cores) if search_wall and fit_cpu else None,
+    }
     cpu = {
         "cores": cores,
         "busy_core_seconds": busy,
@@ -448,6 +485,11 @@ def main() -> None:
             f"{_num(f.get('untuned_holdout_pr_auc'), 8)}"
             + ("" if f["finished"] else f"  stopped, {f['running']} trial(s) running")
         )
+    if search["overhead"]:
+        print(
+            f"search: wall {search['wall_seconds']:.1f}s vs ideal bound {search['ideal_seconds']:.1f}s "
+            f"(fit CPU {fit_cpu:.0f}s / {cores} cores) = {search['overhead']:.3f}x"
+        )
     if stopped:
         print(f"stopped by --time-limit {args.time_limit:.0f}s: the run is incomplete")
     print(
@@ -472,6 +514,7 @@ def main() -> None:
             "stages": stages,
             "timing": results.get("timing", {}),
             "tuning": per_family,
+            "search": search,
             "memory": memory,
             "cpu": cpu,
         },

@@ -35,15 +35,14 @@ def test_quick_json_has_every_figure(quick: tuple[dict, dict, str]) -> None:
     record, results, stdout = quick
     assert record["benchmark"] == "scale"
     assert record["complete"] is True
-    assert record["families"] == ["xgboost"]
+    assert record["families"] == ["logistic_regression", "xgboost"]
     assert record["data"]["rows"] == 2_000
     assert 0 < record["data"]["positive_rate"] < 0.5
     wall = record["wall_seconds"]
     assert wall > 0
     assert {"train", "tune", "report"} <= record["stages"].keys()
     assert sum(record["stages"].values()) <= wall
-    assert set(record["tuning"]) == {"xgboost"}
-    family_walls = 0.0
+    assert set(record["tuning"]) == {"logistic_regression", "xgboost"}
     for family, f in record["tuning"].items():
         # The figures are the run's own, read from its results.json.
         assert f["wall_seconds"] == results["tuning"][family]["wall_seconds"]
@@ -53,9 +52,20 @@ def test_quick_json_has_every_figure(quick: tuple[dict, dict, str]) -> None:
         assert len(f["trial_seconds"]) == 3 and all(0 < t < wall for t in f["trial_seconds"])
         assert 0 < f["best_cv_score"] <= 1
         assert 0 < f["holdout_pr_auc"] <= 1
-        family_walls += f["wall_seconds"]
-    # Families are tuned one after another inside the tune stage.
-    assert family_walls <= record["stages"]["tune"]
+        assert f["fit_cpu_seconds"] > 0
+        # 2,000 rows: folds, not subsamples (budget = folds reached).
+        assert set(f["budgets"]) <= {"1", "2", "3"} and sum(f["budgets"].values()) == 3
+    # The families' searches are one experiment inside the tune stage.
+    search = record["search"]
+    walls = {f["wall_seconds"] for f in record["tuning"].values()}
+    assert walls == {search["wall_seconds"]} and search["wall_seconds"] <= record["stages"]["tune"]
+    assert search["fit_cpu_seconds"] == pytest.approx(
+        sum(f["fit_cpu_seconds"] for f in record["tuning"].values())
+    )
+    assert search["ideal_seconds"] == pytest.approx(search["fit_cpu_seconds"] / os.cpu_count())
+    # The fits cannot take less wall time than their CPU time spread over every core.
+    assert search["overhead"] > 0.95
+    assert "ideal bound" in stdout
 
     memory = record["memory"]
     assert 100 < memory["driver_peak_mib"] < 4096  # the driver imports pandas, Ray and the models

@@ -593,7 +593,14 @@ def _tuning_section(t: TuningReport, comparison: Mapping[str, Any] | None) -> di
         ),
         ("Best trial", s.get("best_trial")),
         ("Untuned CV score (honest)", _fmt(t.reference) if t.reference is not None else None),
-        ("Wall time", f"{s['wall_seconds']:.1f} s" if _finite(s.get("wall_seconds")) else None),
+        (
+            "Search wall time (all families' searches are one experiment)",
+            f"{s['wall_seconds']:.1f} s" if _finite(s.get("wall_seconds")) else None,
+        ),
+        (
+            "Fit CPU time of its trials",
+            f"{s['fit_cpu_seconds']:.1f} s" if _finite(s.get("fit_cpu_seconds")) else None,
+        ),
     ]
     for metric, row in ((comparison or {}).get("metrics") or {}).items():
         facts.append(

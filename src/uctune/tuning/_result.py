@@ -23,7 +23,8 @@ class TuningResult:
     ``best_params`` holds every tuned parameter of the best trial plus any fixed ones, ready for
     :meth:`uctune.models.ModelSpec.build` or :func:`uctune.training.train_families`.
     ``wall_seconds`` is the wall time of the session that finished the tuning (a resumed run counts
-    its own session only); ``interrupted`` counts trials cut short by an interruption and run again.
+    its own session only; when families are searched as one experiment, that experiment's);
+    ``interrupted`` counts trials cut short by an interruption and run again.
     ``fidelity`` is the trials' schedule (folds alone, or subsamples of the first fold first).
     """
 
@@ -136,6 +137,7 @@ class TuningResult:
             "best_trial": self.best_trial,
             "best_params": dict(self.best_params),
             "wall_seconds": self.wall_seconds,
+            "fit_cpu_seconds": sum(t.fit_cpu_seconds for t in self.trials),
             "interrupted": self.interrupted,
             "retried": sum(1 for t in self.trials if t.attempts > 1),
             "nodes": self.nodes(),
