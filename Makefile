@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict bench-ensemble bench-scale sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict bench-ensemble bench-scale bench-fidelity sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,9 @@ bench-ensemble: $(STAMP)
 # The seed's whole job (5 families x 100 trials x 5-fold CV) on 200,000 rows: wall time per family,
 # trials, scores, peak memory of the driver and each Ray worker, CPU utilisation. Hours on 2 cores;
 # ARGS="--data /tmp/nse/sample.parquet" runs it on the NSE sample, ARGS=--quick is a smoke run.
+bench-fidelity: $(STAMP)
+	$(BIN)/python benchmarks/bench_fidelity.py $(ARGS)
+
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py $(ARGS)
 
