@@ -434,7 +434,8 @@ def main() -> None:
     per_family = _family_figures(results)
     for family, study in studies.items():
         if family in per_family:
-            per_family[family]["trial_seconds"] = study["trial_seconds"]
+            for key in ("trial_seconds", "fit_cpu_seconds", "budgets"):
+                per_family[family][key] = study[key]
         else:  # stopped by --time-limit before its search ended
             per_family[family] = {"finished": False, "wall_seconds": None} | study
     memory = _memory(sampler)

@@ -51,6 +51,8 @@ def test_the_joint_searcher_hands_out_each_familys_budget_in_turn(tmp_path):
     a, study_a = _search(tmp_path, "a", {"depth": IntDistribution(2, 8)}, 2)
     b, study_b = _search(tmp_path, "b", {"rate": FloatDistribution(0.01, 0.3)}, 2)
     joint = JointSearch({"a": a, "b": b})
+    # No barrier between families: b's trials are handed out while a's still run (none has
+    # completed), so a core that a's last trials leave free takes b's first.
     configs = [joint.suggest(f"t{i}") for i in range(4)]
     assert [c[FAMILY_KEY] for c in configs] == ["a", "a", "b", "b"]
     assert [c[TRIAL_KEY] for c in configs] == [0, 1, 0, 1]
@@ -139,7 +141,3 @@ def test_families_share_one_experiment_and_its_warm_workers(ray_cluster, tiny_ta
     assert {r["pid"] for r in by_family["logistic_regression"]} & {
         r["pid"] for r in by_family["xgboost"]
     }
-    # The second family's first trial started while the first family's last ones still ran.
-    started = min(r["timestamp"] - r["time_total_s"] for r in by_family["xgboost"])
-    ended = max(r["timestamp"] for r in by_family["logistic_regression"])
-    assert started < ended
