@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,3 +70,11 @@ def synthetic_rows(rows: int, data_seed: int) -> Any:
     from uctune.data import generate, validate_table
 
     return validate_table(generate(rows, seed=data_seed)[0], source=f"synthetic {rows} rows")
+
+
+def synth_file(rows: int, data_seed: int, out: Path, env: dict[str, str] | None = None) -> Path:
+    """``rows`` synthetic events written to ``out`` by ``uctune data synth`` (as a user makes them)."""
+    command = [sys.executable, "-m", "uctune", "data", "synth", "--rows", str(rows)]
+    command += ["--seed", str(data_seed), "--out", str(out)]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    return out

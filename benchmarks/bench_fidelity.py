@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import save  # noqa: E402
+from _common import save, synth_file  # noqa: E402
 
 MODES = {
     "multi_fidelity": {"fidelity": "rows", "pruning": True},
@@ -83,13 +83,13 @@ def main() -> None:
     parser.add_argument("--reduction-factor", type=int, default=3)
     parser.add_argument("--split", choices=("stratified", "time"), default=None)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.data is not None and not args.data.is_file():
         parser.error(f"--data must be an existing table file, got {str(args.data)!r}")
 
-    import numpy as np
     import pandas as pd
     from sklearn.metrics import average_precision_score
 
@@ -101,22 +101,7 @@ def main() -> None:
         base = Path(scratch)
         data = args.data
         if data is None:
-            data = base / "synth.parquet"
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "uctune",
-                    "data",
-                    "synth",
-                    "--rows",
-                    str(args.rows),
-                    "--out",
-                    str(data),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            data = synth_file(args.rows, args.data_seed, base / "synth.parquet")
         runs = {name: _run(args, base, data, name) for name in MODES}
         frames = {name: pd.read_csv(run["predictions"]) for name, run in runs.items()}
 
@@ -166,9 +151,7 @@ def main() -> None:
             tuned["multi_fidelity"]["fit_cpu_seconds"] / tuned["full_budget"]["fit_cpu_seconds"]
         )
 
-    print(
-        f"{args.trials} trials x {args.folds}-fold CV per family; rows: {len(np.asarray(y))} test"
-    )
+    print(f"{args.trials} trials x {args.folds}-fold CV per family; rows: {len(y)} test")
     print(
         f"{'family':12} {'mode':15} {'fit CPU s':>10} {'wall s':>8} {'pruned':>6} "
         f"{'holdout PR-AUC [95 %]':>26}"

@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import NICENESS, save  # noqa: E402
+from _common import NICENESS, save, synth_file  # noqa: E402
 
 FAMILIES = ("logistic_regression", "random_forest", "xgboost", "lightgbm", "neural_network")
 QUICK_FAMILIES = ("logistic_regression", "xgboost")
@@ -373,21 +373,7 @@ def main() -> None:
         base.mkdir(parents=True, exist_ok=True)
         data = args.data
         if data is None:
-            data = base / "synth.parquet"
-            synth = [
-                sys.executable,
-                "-m",
-                "uctune",
-                "data",
-                "synth",
-                "--rows",
-                str(args.rows),
-                "--seed",
-                str(args.data_seed),
-                "--out",
-                str(data),
-            ]
-            subprocess.run(synth, env=env, check=True, capture_output=True)
+            data = synth_file(args.rows, args.data_seed, base / "synth.parquet", env)
         config = base / "config.yaml"
         config.write_text(_config(args, families, data, base / "registry"))
         run_dir = base / "run"

@@ -23,6 +23,17 @@ from uctune.tuning._trainable import FAMILY_KEY, SCORE
 __all__ = ["FamilyScheduler", "JointSearch"]
 
 
+def _save_state(obj: object, path: str) -> None:
+    """Ray Tune's snapshot of a searcher or scheduler: its whole state, sub-searchers included."""
+    with open(path, "wb") as out:
+        pickle.dump(obj.__dict__, out)
+
+
+def _load_state(obj: object, path: str) -> None:
+    with open(path, "rb") as stream:
+        obj.__dict__.update(pickle.load(stream))
+
+
 class JointSearch(Searcher):
     """One Tune searcher over the families' searchers, in the order given.
 
@@ -66,12 +77,10 @@ class JointSearch(Searcher):
             self._searches[family].on_trial_complete(trial_id, result, error=error)
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as out:
-            pickle.dump(self.__dict__, out)
+        _save_state(self, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as stream:
-            self.__dict__.update(pickle.load(stream))
+        _load_state(self, checkpoint_path)
         for search in self._searches.values():
             search.reseed()
 
@@ -108,9 +117,7 @@ class FamilyScheduler(FIFOScheduler):
         return "\n".join(f"{f}: {s.debug_string()}" for f, s in self._by_family.items())
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as out:
-            pickle.dump(self.__dict__, out)
+        _save_state(self, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as stream:
-            self.__dict__.update(pickle.load(stream))
+        _load_state(self, checkpoint_path)

@@ -79,7 +79,10 @@ def cv_steps(
     """
     fidelity = fidelity or Fidelity(n_folds=len(folds), reduction_factor=2)
     resolved = get_spec(family).resolve_params(params)
-    for step in fidelity.steps()[: fidelity.row_steps]:
+    oof_y: list[np.ndarray] = []
+    oof_proba: list[np.ndarray] = []
+    done: tuple[float, ...] = ()
+    for step in fidelity.steps():
         train_index, eval_index = folds[step.fold]
         cpu_started = time.thread_time()
         outcome = fit_and_predict(
@@ -95,49 +98,31 @@ def cv_steps(
             device=device,
         )
         cpu = time.thread_time() - cpu_started
+        folds_done = step.fold + 1 if step.full else 0
         if outcome.error is not None or outcome.proba is None:
             nan = float("nan")
+            failed = (*done, nan) if step.full else ()
             yield FoldStep(
-                0, nan, nan, cpu, outcome.error or "?", budget=step.budget, rows=step.rows
+                folds_done, nan, nan, cpu, outcome.error or "?", failed, step.budget, step.rows
             )
             return
-        score, _ = honest_objective(metric, [y[eval_index]], [outcome.proba], source=threshold_from)
-        yield FoldStep(0, score, score, cpu, budget=step.budget, rows=step.rows)
-    oof_y: list[np.ndarray] = []
-    oof_proba: list[np.ndarray] = []
-    done: tuple[float, ...] = ()
-    for k, (train_index, eval_index) in enumerate(folds):
-        cpu_started = time.thread_time()
-        outcome = fit_and_predict(
-            family,
-            params,
-            X,
-            y,
-            train_index,
-            eval_index,
-            fold=k,
-            n_threads=n_threads,
-            random_state=random_state,
-            device=device,
-        )
-        cpu = time.thread_time() - cpu_started
-        if outcome.error is not None or outcome.proba is None:
-            nan = float("nan")
-            yield FoldStep(
-                k + 1, nan, nan, cpu, outcome.error or "?", (*done, nan), (k + 1) * fidelity.unit
+        if not step.full:  # a subsample of the first fold: scored alone
+            score, _ = honest_objective(
+                metric, [y[eval_index]], [outcome.proba], source=threshold_from
             )
-            return
+            yield FoldStep(0, score, score, cpu, budget=step.budget, rows=step.rows)
+            continue
         oof_y.append(y[eval_index])
         oof_proba.append(outcome.proba)
         running, each = honest_objective(metric, oof_y, oof_proba, source=threshold_from)
         done = tuple(each)
         yield FoldStep(
-            folds_done=k + 1,
+            folds_done=folds_done,
             fold_score=done[-1],
             score=running,
             fit_cpu_seconds=cpu,
             fold_scores=done,
-            budget=(k + 1) * fidelity.unit,
+            budget=step.budget,
         )
 
 
