@@ -79,6 +79,21 @@ def driver_env(cluster: LocalCluster, **extra: str) -> dict[str, str]:
     return {**os.environ, **cluster.env, **extra}
 
 
+def nodes_running_trials(cluster: LocalCluster) -> set[str]:
+    """The ids of the nodes on which a Ray Tune trial is running now, from Ray's state API: a
+    trial runs as its actor's ``train`` task (``cv_trial.train``)."""
+    from ray.util.state import list_tasks
+
+    with _env(cluster.env):
+        tasks = list_tasks(
+            address=cluster.address,
+            filters=[("state", "=", "RUNNING")],
+            limit=1000,
+            raise_on_missing_output=False,
+        )
+    return {t.node_id for t in tasks if t.name.endswith(".train") and t.node_id}
+
+
 def job_client(cluster: LocalCluster) -> Any:
     from ray.job_submission import JobSubmissionClient
 

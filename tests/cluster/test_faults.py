@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.cluster.conftest import driver_env, started_cluster
+from tests.cluster.conftest import driver_env, nodes_running_trials, started_cluster
 from tests.e2e.test_console_script import uctune
 from tests.e2e.test_tune_resume import _finished, _finished_trials
 
@@ -63,6 +63,11 @@ def test_a_search_survives_a_worker_node_killed_mid_way(slow_trials_csv, tmp_pat
         try:
             deadline = time.monotonic() + 240
             while _finished(study) < 2 and driver.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            # Killed between two trials (its next one not yet started), the node would take no
+            # trial down with it: wait until it is running one.
+            while victim.node_id not in nodes_running_trials(cluster) and driver.poll() is None:
+                assert time.monotonic() < deadline, "no trial ran on the worker node"
                 time.sleep(0.1)
             assert driver.poll() is None, (tmp_path / "driver.log").read_text()
             before = _finished_trials(study)
