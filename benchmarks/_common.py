@@ -8,6 +8,8 @@ import os
 import platform
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,3 +80,79 @@ def synth_file(rows: int, data_seed: int, out: Path, env: dict[str, str] | None 
     command += ["--seed", str(data_seed), "--out", str(out)]
     subprocess.run(command, env=env, check=True, capture_output=True)
     return out
+
+
+# -- processes, read from /proc ----------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+# Ray's per-node agents rename themselves "ray::..." as workers do, but run no task.
+RAY_AGENTS = ("ray::RuntimeEnvAgent", "ray::DashboardAgent")
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    ppid: int
+    cpu_seconds: float  # user + system
+    rss: int  # bytes
+    started: int  # clock ticks after boot: with the pid, names a process even if pids are reused
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    """What /proc/<pid>/stat says of ``pid``, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    # The command name in field 2 may hold spaces and parentheses: split after its last ")".
+    rest = stat[stat.rindex(")") + 2 :].split()
+    cpu = (int(rest[11]) + int(rest[12])) / TICK
+    return ProcStat(int(rest[1]), cpu, int(rest[21]) * PAGE, int(rest[19]))
+
+
+def proc_cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def cpu_by_process(root: int) -> dict[tuple[int, int], tuple[str, float]]:
+    """CPU seconds so far of ``root`` and every process under it, by (pid, start time), with its
+    kind: ``driver`` (root), ``trials`` (Ray workers: ``ray::`` processes but Ray's agents) or
+    ``ray`` (GCS, raylet, agents, dashboard)."""
+    stats = {int(e): st for e in os.listdir("/proc") if e.isdigit() and (st := proc_stat(int(e)))}
+    children: dict[int, list[int]] = {}
+    for pid, st in stats.items():
+        children.setdefault(st.ppid, []).append(pid)
+    out: dict[tuple[int, int], tuple[str, float]] = {}
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid not in stats:
+            continue
+        frontier.extend(children.get(pid, []))
+        name = proc_cmdline(pid).split(" ", 1)[0]
+        kind = (
+            "driver"
+            if pid == root
+            else "trials"
+            if name.startswith("ray::") and name not in RAY_AGENTS
+            else "ray"
+        )
+        out[(pid, stats[pid].started)] = (kind, stats[pid].cpu_seconds)
+    return out
+
+
+def cpu_spent(
+    before: dict[tuple[int, int], tuple[str, float]],
+    after: dict[tuple[int, int], tuple[str, float]],
+) -> dict[str, float]:
+    """CPU seconds spent between two :func:`cpu_by_process` readings, by kind (a process that
+    exited in between is not counted)."""
+    spent: Counter[str] = Counter()
+    for key, (kind, cpu) in after.items():
+        spent[kind] += cpu - before.get(key, (kind, 0.0))[1]
+    return dict(spent)

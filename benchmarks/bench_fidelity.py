@@ -4,6 +4,8 @@ Runs ``uctune tune`` (the product, in a subprocess) twice on one table with the 
 trials, seed, split and folds:
 
 1. ``multi-fidelity``: ``tune.fidelity: rows`` with ASHA (subsamples of the first fold, then folds);
+   with ``--early-stopping N`` its boosters also stop early (``early_stopping_rounds: N``, on a
+   slice of each fit's training rows);
 2. ``full budget``: ``tune.fidelity: folds`` with pruning off: every trial runs every fold.
 
 For each family it reports both searches' fit CPU-seconds and wall time, and the refit best
@@ -13,6 +15,7 @@ says the test split cannot tell the two apart.
 
     python benchmarks/bench_fidelity.py                          # 60,000 synthetic rows
     python benchmarks/bench_fidelity.py --data /tmp/nse/sample.parquet --trials 30
+    python benchmarks/bench_fidelity.py --early-stopping 50
 """
 
 from __future__ import annotations
@@ -37,8 +40,17 @@ MODES = {
 }
 
 
-def _config(args: argparse.Namespace, data: Path, mode: dict[str, Any]) -> str:
+STOPPING = ("xgboost", "lightgbm")  # the families with early_stopping_rounds
+
+
+def _config(args: argparse.Namespace, data: Path, name: str) -> str:
     import yaml
+
+    mode = dict(MODES[name])
+    families = args.families.split(",")
+    if args.early_stopping is not None and name == "multi_fidelity":
+        rounds = {"early_stopping_rounds": args.early_stopping}
+        mode["params"] = {f: rounds for f in families if f in STOPPING}
 
     split = args.split or ("time" if args.data else "stratified")
     config = {
@@ -47,7 +59,7 @@ def _config(args: argparse.Namespace, data: Path, mode: dict[str, Any]) -> str:
         "split": {"method": split, "test_size": 0.2},
         "train": {"families": [], "cv_folds": args.folds},
         "tune": {
-            "families": args.families.split(","),
+            "families": families,
             "trials": args.trials,
             "reduction_factor": args.reduction_factor,
             **mode,
@@ -58,7 +70,7 @@ def _config(args: argparse.Namespace, data: Path, mode: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace, base: Path, data: Path, name: str) -> dict[str, Any]:
     config = base / f"{name}.yaml"
-    config.write_text(_config(args, data, MODES[name]))
+    config.write_text(_config(args, data, name))
     out = base / name
     command = [sys.executable, "-m", "uctune", "tune", "--config", str(config), "--out", str(out)]
     started = time.perf_counter()
@@ -85,8 +97,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--early-stopping",
+        type=int,
+        default=None,
+        metavar="ROUNDS",
+        help="the multi-fidelity search's boosters stop early after ROUNDS rounds without a "
+        "lower log loss on a slice of their training rows",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.early_stopping is not None and args.early_stopping < 1:
+        parser.error(f"--early-stopping must be at least 1, got {args.early_stopping}")
     if args.data is not None and not args.data.is_file():
         parser.error(f"--data must be an existing table file, got {str(args.data)!r}")
 
@@ -151,7 +173,8 @@ def main() -> None:
             tuned["multi_fidelity"]["fit_cpu_seconds"] / tuned["full_budget"]["fit_cpu_seconds"]
         )
 
-    print(f"{args.trials} trials x {args.folds}-fold CV per family; rows: {len(y)} test")
+    stopping = f"; early stopping after {args.early_stopping} rounds" if args.early_stopping else ""
+    print(f"{args.trials} trials x {args.folds}-fold CV per family; rows: {len(y)} test{stopping}")
     print(
         f"{'family':12} {'mode':15} {'fit CPU s':>10} {'wall s':>8} {'pruned':>6} "
         f"{'holdout PR-AUC [95 %]':>26}"

@@ -44,14 +44,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import NICENESS, save, synth_file  # noqa: E402
+from _common import (  # noqa: E402
+    NICENESS,
+    RAY_AGENTS,
+    ProcStat,
+    proc_cmdline,
+    proc_stat,
+    save,
+    synth_file,
+)
 
 FAMILIES = ("logistic_regression", "random_forest", "xgboost", "lightgbm", "neural_network")
 QUICK_FAMILIES = ("logistic_regression", "xgboost")
-TICK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
-# Ray's per-node agents rename themselves "ray::..." as workers do, but run no task.
-RAY_AGENTS = ("ray::RuntimeEnvAgent", "ray::DashboardAgent")
 
 
 @dataclass
@@ -64,38 +69,6 @@ class _Proc:
     peak_rss: int = 0
     cpu_seconds: float = 0.0
     names: set[str] = field(default_factory=set)
-
-
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-@dataclass(frozen=True)
-class _Stat:
-    ppid: int
-    cpu_seconds: float  # user + system
-    rss: int  # bytes
-    started: int  # clock ticks after boot: with the pid, names a process even if pids are reused
-
-
-def _stat(pid: int) -> _Stat | None:
-    """What /proc/<pid>/stat says of ``pid``, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode(errors="replace")
-    except OSError:
-        return None
-    # The command name in field 2 may hold spaces and parentheses: split after its last ")".
-    rest = stat[stat.rindex(")") + 2 :].split()
-    cpu = (int(rest[11]) + int(rest[12])) / TICK
-    return _Stat(int(rest[1]), cpu, int(rest[21]) * PAGE, int(rest[19]))
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
 
 
 def _high_water(pid: int) -> int:
@@ -123,7 +96,7 @@ def existing_processes() -> set[tuple[int, int]]:
     """(pid, start time) of every process now running: what a sampler started later ignores."""
     out = set()
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _stat(int(entry))) is not None:
+        if entry.isdigit() and (st := proc_stat(int(entry))) is not None:
             out.add((int(entry), st.started))
     return out
 
@@ -150,9 +123,9 @@ class Sampler(threading.Thread):
                 return
 
     def sample(self) -> None:
-        seen: dict[int, _Stat] = {}
+        seen: dict[int, ProcStat] = {}
         for entry in os.listdir("/proc"):
-            st = _stat(int(entry)) if entry.isdigit() else None
+            st = proc_stat(int(entry)) if entry.isdigit() else None
             if st is not None and (int(entry), st.started) not in self.ignore:
                 seen[int(entry)] = st
         # Descendants of the driver only: other sessions on this machine may run Ray too.
@@ -167,7 +140,7 @@ class Sampler(threading.Thread):
                     frontier.append(child)
         total = 0
         for pid in tree & seen.keys():
-            st, cmdline = seen[pid], _cmdline(pid)
+            st, cmdline = seen[pid], proc_cmdline(pid)
             proc = self.procs.get(pid)
             if proc is None:
                 kind = "driver" if pid == self.root else "ray"

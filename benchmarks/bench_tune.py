@@ -20,6 +20,7 @@ Prints a table and writes JSON to benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +33,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import NICENESS, add_search_arguments, save, synthetic_rows  # noqa: E402
+from _common import (  # noqa: E402
+    NICENESS,
+    add_search_arguments,
+    cpu_by_process,
+    cpu_spent,
+    save,
+    synthetic_rows,
+)
 
 CONTENDERS = ("optuna_sequential", "optuna_n_jobs", "ray_tune_default", "uctune", "uctune_pruning")
 LABELS = {
@@ -179,11 +187,15 @@ def run_uctune(
         reduction_factor=args.reduction_factor,
         seed=problem.seed,
     )
+    from uctune.cluster import cluster_cpus
+
+    cpu_before = cpu_by_process(os.getpid())
     wall_start, started = datetime.now(), time.perf_counter()
     result = tune_family(
         problem.family, problem.X, problem.y, experiment_dir=folder, settings=settings
     )
     wall = time.perf_counter() - started
+    spent = cpu_spent(cpu_before, cpu_by_process(os.getpid()))
     study = optuna.load_study(study_name=problem.family, storage=f"sqlite:///{folder / STUDY_FILE}")
     done = {t.number: t.datetime_complete for t in study.trials}
     events: list[tuple[float, float | None]] = []
@@ -192,11 +204,24 @@ def run_uctune(
         if when is not None:
             score = t.score if t.status == "completed" else None
             events.append(((when - wall_start).total_seconds(), score))
+    fit_cpu = sum(t.fit_cpu_seconds for t in result.trials)
+    available = wall * cluster_cpus()
     return {
         "wall": wall,
         "events": events,
-        "fit_cpu": sum(t.fit_cpu_seconds for t in result.trials),
+        "fit_cpu": fit_cpu,
         "pruned": result.pruned,
+        # Where the cores' time went (CPU-seconds): the trials' fits, the rest of the trial
+        # workers' time (scoring, reporting, Ray's worker threads), the driver (Tune's loop,
+        # TPE, the study), Ray's own processes, and idle cores (start-up, a last trial alone).
+        "cpu": {
+            "available": available,
+            "fits": fit_cpu,
+            "trial_workers_besides_fits": spent.get("trials", 0.0) - fit_cpu,
+            "driver": spent.get("driver", 0.0),
+            "ray_processes": spent.get("ray", 0.0),
+            "idle": available - sum(spent.values()),
+        },
     }
 
 
@@ -218,8 +243,6 @@ def main() -> None:
     unknown = sorted(set(chosen) - set(CONTENDERS))
     if unknown:
         parser.error(f"unknown contender {unknown[0]!r}; choose from {', '.join(CONTENDERS)}")
-
-    import os
 
     from uctune.cluster import cluster_cpus, ray_session
 
@@ -310,6 +333,17 @@ def main() -> None:
             f"{fmt(s['wall_over_ideal'], '12.2f')}{fmt(s['pruned'], '8.0f')}"
             f"{fmt(s['seconds_to_target'], '13.1f')}{fmt(s['seconds_to_common'], '13.1f')}"
         )
+    for name in chosen:
+        cpu = [r["cpu"] for r in runs[name] if "cpu" in r]
+        if cpu:
+            parts = {k: statistics.median(c[k] for c in cpu) for k in cpu[0]}
+            summary[name]["cpu_seconds"] = parts
+            spent = ", ".join(
+                f"{k.replace('_', ' ')} {v:.1f} ({100 * v / parts['available']:.1f} %)"
+                for k, v in parts.items()
+                if k != "available"
+            )
+            print(f"{LABELS[name]}: of {parts['available']:.1f} core-seconds: {spent}")
     path = save(
         "tune",
         {

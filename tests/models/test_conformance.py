@@ -35,12 +35,12 @@ from uctune.models import (
 NETWORK = "neural_network"
 
 
-def _family_model(name: str) -> BaseEstimator:
+def _family_model(name: str, **params: object) -> BaseEstimator:
     """The family's own classifier (its pipeline's ``model`` step) as the zoo builds it; 20 trees
     keep the suite fast without changing what is checked."""
     spec = SPECS[name]
-    params = {"n_estimators": 20} if "n_estimators" in spec.defaults else {}
-    return spec.build(params)["model"]
+    trees = {"n_estimators": 20} if "n_estimators" in spec.defaults else {}
+    return spec.build({**trees, **params})["model"]
 
 
 ESTIMATORS = [
@@ -54,6 +54,12 @@ ESTIMATORS = [
     *(SPECS[name].threshold_class(_family_model(name)) for name in SPECS if name != NETWORK),
     # The wrapper's own contract; the network inside it is checked with the network.
     NeuralNetworkThresholdClassifier(LogisticRegression()),
+    # The boosters a search builds (early stopping on a slice of their rows), checked alone.
+    *(
+        _family_model(name, early_stopping_rounds=5)
+        for name in SPECS
+        if "early_stopping_rounds" in SPECS[name].defaults
+    ),
 ]
 
 

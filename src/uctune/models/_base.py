@@ -42,7 +42,8 @@ class ModelSpec:
     ``threshold_class`` is the family's own subclass of scikit-learn's ``FixedThresholdClassifier``
     (``XGBoostThresholdClassifier``, ...), whose ``family`` is this spec's name.
     ``supports_cuda``: the family fits on a GPU when asked (``device="cuda"``); the others always
-    fit on CPUs, whatever the run's device.
+    fit on CPUs, whatever the run's device. ``check(params)`` refuses values the family cannot
+    take (a :class:`ConfigError`) before anything is fitted; it sees every parameter.
     """
 
     name: str
@@ -54,6 +55,7 @@ class ModelSpec:
     threshold_class: type[ThresholdedClassifier] = field(repr=False)
     aliases: tuple[str, ...] = ()
     supports_cuda: bool = False
+    check: Callable[[Mapping[str, Any]], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.search_space) - set(self.defaults)
@@ -76,7 +78,13 @@ class ModelSpec:
                 f"{self.name} has no parameter {unknown[0]!r}; known parameters: "
                 f"{', '.join(sorted(self.defaults))}"
             )
-        return {**self.defaults, **params}
+        resolved = {**self.defaults, **params}
+        if self.check is not None:
+            try:
+                self.check(resolved)
+            except ConfigError as exc:
+                raise ConfigError(f"{self.name}: {exc}") from None
+        return resolved
 
     def build(
         self,

@@ -7,6 +7,7 @@ and the registry treat all families alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -21,7 +22,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from uctune.errors import ConfigError
 from uctune.models._base import BuildContext, ModelSpec
+from uctune.models._boosters import EarlyStoppingLGBMClassifier, EarlyStoppingXGBClassifier
 from uctune.models._estimators import CategoryEncoder
 from uctune.models._thresholded import (
     LightGBMThresholdClassifier,
@@ -99,13 +102,33 @@ def _random_forest(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
     return _pipeline(_forest_preprocessor(), model)
 
 
+def _check_stopping(p: Mapping[str, Any]) -> None:
+    rounds = p.get("early_stopping_rounds")
+    if rounds is not None and (
+        isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1
+    ):
+        raise ConfigError(
+            f"early_stopping_rounds must be a whole number >= 1 or null, got {rounds!r}"
+        )
+
+
+def _stopping(p: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the library's params, the early-stopping ones: none when ``early_stopping_rounds`` is None)."""
+    p = dict(p)
+    rounds = p.pop("early_stopping_rounds", None)
+    return p, ({} if rounds is None else {"early_stopping_rounds": rounds})
+
+
 def _xgboost(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
-    model = xgb.XGBClassifier(
+    p, stopping = _stopping(p)
+    model = (EarlyStoppingXGBClassifier if stopping else xgb.XGBClassifier)(
         **p,
+        **stopping,
         tree_method="hist",
         enable_categorical=True,
         scale_pos_weight=ctx.pos_weight,
-        eval_metric="logloss",
+        # Early stopping watches the objective's own loss (logloss for 0/1 labels).
+        **({} if stopping else {"eval_metric": "logloss"}),
         n_jobs=ctx.n_threads,
         random_state=ctx.random_state,
         device=ctx.device,
@@ -115,8 +138,10 @@ def _xgboost(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
 
 
 def _lightgbm(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
-    model = lgb.LGBMClassifier(
+    p, stopping = _stopping(p)
+    model = (EarlyStoppingLGBMClassifier if stopping else lgb.LGBMClassifier)(
         **p,
+        **stopping,
         subsample_freq=1 if p["subsample"] < 1.0 else 0,
         class_weight="balanced",
         n_jobs=ctx.n_threads,
@@ -203,6 +228,9 @@ XGBOOST = ModelSpec(
         "min_child_weight": 1.0,
         "reg_alpha": 1e-8,
         "reg_lambda": 1.0,
+        # Off: the seed's 100 rounds. A number N boosts up to n_estimators rounds on 90 % of the
+        # rows and keeps the best, stopping after N rounds without a lower log loss on the other 10 %.
+        "early_stopping_rounds": None,
     },
     search_space={
         "max_depth": Int(3, 10),
@@ -219,6 +247,7 @@ XGBOOST = ModelSpec(
     tree_explainer=True,
     threshold_class=XGBoostThresholdClassifier,
     aliases=("xgb",),
+    check=_check_stopping,
 )
 
 LIGHTGBM = ModelSpec(
@@ -233,6 +262,7 @@ LIGHTGBM = ModelSpec(
         "colsample_bytree": 1.0,
         "reg_alpha": 1e-8,
         "reg_lambda": 1e-8,
+        "early_stopping_rounds": None,  # as for XGBoost
     },
     search_space={
         "num_leaves": Int(20, 100),
@@ -248,6 +278,7 @@ LIGHTGBM = ModelSpec(
     tree_explainer=True,
     threshold_class=LightGBMThresholdClassifier,
     aliases=("lgbm", "lgb"),
+    check=_check_stopping,
 )
 
 NEURAL_NETWORK = ModelSpec(
