@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,13 +147,35 @@ def cpu_by_process(root: int) -> dict[tuple[int, int], tuple[str, float]]:
     return out
 
 
-def cpu_spent(
-    before: dict[tuple[int, int], tuple[str, float]],
-    after: dict[tuple[int, int], tuple[str, float]],
-) -> dict[str, float]:
-    """CPU seconds spent between two :func:`cpu_by_process` readings, by kind (a process that
-    exited in between is not counted)."""
-    spent: Counter[str] = Counter()
-    for key, (kind, cpu) in after.items():
-        spent[kind] += cpu - before.get(key, (kind, 0.0))[1]
-    return dict(spent)
+class CpuSampler(threading.Thread):
+    """Reads :func:`cpu_by_process` under ``root`` every ``interval`` seconds until stopped, so that
+    workers that exit before the end are counted (but for their last interval); ``spent()`` is
+    the CPU seconds by kind since the sampler started."""
+
+    def __init__(self, root: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.root, self.interval = root, interval
+        self.before = cpu_by_process(root)
+        self.last = dict(self.before)
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            self._read()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+        self._read()
+
+    def _read(self) -> None:
+        for key, (kind, cpu) in cpu_by_process(self.root).items():
+            # A worker is a worker once seen as one: exited but not yet reaped, it has no name.
+            seen = self.last.get(key, (kind, 0.0))[0]
+            self.last[key] = (seen if seen != "ray" else kind, cpu)
+
+    def spent(self) -> dict[str, float]:
+        out: Counter[str] = Counter()
+        for key, (kind, cpu) in self.last.items():
+            out[kind] += cpu - self.before.get(key, (kind, 0.0))[1]
+        return dict(out)

@@ -160,7 +160,13 @@ class Sampler(threading.Thread):
         self.samples += 1
 
 
-def _config(args: argparse.Namespace, families: tuple[str, ...], data: Path, registry: Path) -> str:
+def _config(
+    args: argparse.Namespace,
+    families: tuple[str, ...],
+    tuned: tuple[str, ...],
+    data: Path,
+    registry: Path,
+) -> str:
     import yaml
 
     split = args.split or ("time" if args.data else "stratified")
@@ -170,7 +176,7 @@ def _config(args: argparse.Namespace, families: tuple[str, ...], data: Path, reg
         "split": {"method": split, "test_size": 0.2},
         "train": {"families": list(families), "cv_folds": args.folds},
         "tune": {
-            "families": list(families),
+            "families": list(tuned),
             "trials": args.trials,
             "fidelity": args.fidelity,
             "reduction_factor": args.reduction_factor,
@@ -300,7 +306,12 @@ def main() -> None:
         default=3,
         help="tune.reduction_factor (3: subsamples of 1/9 and 1/3 of a fold's rows)",
     )
-    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--families", default=",".join(FAMILIES), help="trained and tuned")
+    parser.add_argument(
+        "--tune-families",
+        default=None,
+        help="tuned, if not all of --families (the seed's job: xgboost,lightgbm,neural_network)",
+    )
     parser.add_argument(
         "--split",
         choices=("stratified", "time"),
@@ -330,9 +341,12 @@ def main() -> None:
         args.rows, args.trials, args.folds = 2_000, 3, 3
         args.families = ",".join(QUICK_FAMILIES)
     families = tuple(f for f in args.families.split(",") if f)
-    unknown = sorted(set(families) - set(FAMILIES))
+    tuned = tuple(f for f in (args.tune_families or args.families).split(",") if f)
+    unknown = sorted((set(families) | set(tuned)) - set(FAMILIES))
     if unknown:
         parser.error(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+    if not set(tuned) <= set(families):
+        parser.error(f"--tune-families must be among --families, got {','.join(tuned)!r}")
     if args.data is not None and not args.data.is_file():
         parser.error(f"--data must be an existing table file, got {str(args.data)!r}")
 
@@ -348,7 +362,7 @@ def main() -> None:
         if data is None:
             data = synth_file(args.rows, args.data_seed, base / "synth.parquet", env)
         config = base / "config.yaml"
-        config.write_text(_config(args, families, data, base / "registry"))
+        config.write_text(_config(args, families, tuned, data, base / "registry"))
         run_dir = base / "run"
         command = [
             sys.executable,
@@ -430,7 +444,8 @@ def main() -> None:
         f"{info.get('positive_rate', 0):.4f}  features {len(info.get('features', []))}"
     )
     print(
-        f"{len(families)} families x {args.trials} trials x {args.folds}-fold CV on {cores} cores; "
+        f"{len(families)} families trained, {len(tuned)} tuned x {args.trials} trials x "
+        f"{args.folds}-fold CV on {cores} cores; "
         f"run wall {wall:.1f}s"
     )
     print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items() if v is not None))
@@ -467,6 +482,7 @@ def main() -> None:
         {
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "families": list(families),
+            "tuned_families": list(tuned),
             "data": {k: info.get(k) for k in ("source", "rows", "positives", "positive_rate")}
             | {"features": len(info.get("features", []))},
             "complete": not stopped,

@@ -35,9 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     NICENESS,
+    CpuSampler,
     add_search_arguments,
-    cpu_by_process,
-    cpu_spent,
     save,
     synthetic_rows,
 )
@@ -189,13 +188,15 @@ def run_uctune(
     )
     from uctune.cluster import cluster_cpus
 
-    cpu_before = cpu_by_process(os.getpid())
+    sampler = CpuSampler(os.getpid())
+    sampler.start()
     wall_start, started = datetime.now(), time.perf_counter()
     result = tune_family(
         problem.family, problem.X, problem.y, experiment_dir=folder, settings=settings
     )
     wall = time.perf_counter() - started
-    spent = cpu_spent(cpu_before, cpu_by_process(os.getpid()))
+    sampler.stop()
+    spent = sampler.spent()
     study = optuna.load_study(study_name=problem.family, storage=f"sqlite:///{folder / STUDY_FILE}")
     done = {t.number: t.datetime_complete for t in study.trials}
     events: list[tuple[float, float | None]] = []
