@@ -71,6 +71,10 @@ def test_each_family_finds_params_inside_its_declared_space(
     # Each trial names the Ray node that ran it (one node here) and ran once.
     assert set(frame["node"]) == {ray.get_runtime_context().get_node_id()}
     assert (frame["attempts"] == 1).all()
+    # Tune's logs of each trial are kept; its TensorBoard logger (slow to start) is not added.
+    assert len(list(tmp_path.rglob("result.json"))) == 3
+    assert len(list(tmp_path.rglob("progress.csv"))) == 3
+    assert not list(tmp_path.rglob("events.out.tfevents*"))
 
 
 def test_asha_stops_trials_in_a_bad_region(ray_cluster, train_rows, tmp_path):

@@ -30,6 +30,7 @@ import pyarrow.fs
 import ray
 from optuna.distributions import BaseDistribution, distribution_to_json
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
@@ -210,20 +211,31 @@ def _without_warnings(logger_name: str) -> Iterator[None]:
 def _ray_output(verbose: bool) -> Iterator[None]:
     """Ray Tune's own output with ``verbose``; otherwise none (its new output engine prints a
     header even when silent, so the legacy one, which honours verbosity 0, is selected; and its
-    advice on Ctrl-C names Tune's API, where uctune's own message names ``--resume``)."""
-    if verbose:
-        yield
-        return
-    before = os.environ.get("RAY_AIR_NEW_OUTPUT")
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    advice on Ctrl-C names Tune's API, where uctune's own message names ``--resume``).
+
+    Either way Tune adds no loggers of its own: the ones uctune passes (each trial's
+    ``progress.csv`` and ``result.json``) are all. Its TensorBoard logger, added by default,
+    imports tensorboardX while the trials wait to start and writes an event file per trial: on
+    the tuning benchmark it took the driver's CPU from 3.8 to 6.6 s, and the search's wall time
+    from 1.155x to 1.19x its ideal bound.
+    """
+    wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+    if not verbose:
+        wanted["RAY_AIR_NEW_OUTPUT"] = "0"
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
     try:
-        with _without_warnings("ray.tune.tune"):
+        if verbose:
             yield
-    finally:
-        if before is None:
-            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
         else:
-            os.environ["RAY_AIR_NEW_OUTPUT"] = before
+            with _without_warnings("ray.tune.tune"):
+                yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _best(records: Iterable[TrialRecord]) -> TrialRecord | None:
@@ -438,6 +450,7 @@ def _new_tuner(
             storage_path=storage_path,
             failure_config=tune.FailureConfig(max_failures=max_failures),
             verbose=1 if verbose else 0,
+            callbacks=[CSVLoggerCallback(), JsonLoggerCallback()],  # see _ray_output
         ),
     )
 
