@@ -30,7 +30,22 @@ from sklearn.utils import Tags, check_array, check_consistent_length, check_rand
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-__all__ = ["EarlyStoppingLGBMClassifier", "EarlyStoppingXGBClassifier", "validation_slice"]
+__all__ = [
+    "EarlyStoppingLGBMClassifier",
+    "EarlyStoppingXGBClassifier",
+    "check_rounds",
+    "validation_slice",
+]
+
+
+def check_rounds(rounds: Any) -> None:
+    """Refuse an ``early_stopping_rounds`` that is not a whole number >= 1 (None is allowed: off)."""
+    if rounds is not None and (
+        isinstance(rounds, bool) or not isinstance(rounds, int | np.integer) or rounds < 1
+    ):
+        raise ValueError(
+            f"early_stopping_rounds must be a whole number >= 1 or null, got {rounds!r}"
+        )
 
 
 def validation_slice(
@@ -59,10 +74,7 @@ class _Slice:
     warning."""
 
     def __init__(self, X: Any, y: Any, weight: Any, rounds: Any, fraction: float, seed: Any):
-        if isinstance(rounds, bool) or not isinstance(rounds, int | np.integer) or rounds < 1:
-            raise ValueError(
-                f"early_stopping_rounds must be a whole number >= 1 or None, got {rounds!r}"
-            )
+        check_rounds(rounds)
         if y is None:
             raise ValueError("early stopping requires y to be passed, but the target y is None")
         if isinstance(X, pd.DataFrame):

@@ -24,7 +24,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from uctune.errors import ConfigError
 from uctune.models._base import BuildContext, ModelSpec
-from uctune.models._boosters import EarlyStoppingLGBMClassifier, EarlyStoppingXGBClassifier
+from uctune.models._boosters import (
+    EarlyStoppingLGBMClassifier,
+    EarlyStoppingXGBClassifier,
+    check_rounds,
+)
 from uctune.models._estimators import CategoryEncoder
 from uctune.models._thresholded import (
     LightGBMThresholdClassifier,
@@ -103,13 +107,10 @@ def _random_forest(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
 
 
 def _check_stopping(p: Mapping[str, Any]) -> None:
-    rounds = p.get("early_stopping_rounds")
-    if rounds is not None and (
-        isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1
-    ):
-        raise ConfigError(
-            f"early_stopping_rounds must be a whole number >= 1 or null, got {rounds!r}"
-        )
+    try:
+        check_rounds(p.get("early_stopping_rounds"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _stopping(p: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -121,14 +122,15 @@ def _stopping(p: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _xgboost(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
     p, stopping = _stopping(p)
+    # Early stopping watches the objective's own loss (logloss for 0/1 labels).
+    metric: dict[str, Any] = {} if stopping else {"eval_metric": "logloss"}
     model = (EarlyStoppingXGBClassifier if stopping else xgb.XGBClassifier)(
         **p,
         **stopping,
+        **metric,
         tree_method="hist",
         enable_categorical=True,
         scale_pos_weight=ctx.pos_weight,
-        # Early stopping watches the objective's own loss (logloss for 0/1 labels).
-        **({} if stopping else {"eval_metric": "logloss"}),
         n_jobs=ctx.n_threads,
         random_state=ctx.random_state,
         device=ctx.device,
