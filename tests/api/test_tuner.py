@@ -68,8 +68,9 @@ def test_seed_workflow_step_three_hyperparameter_tuner(
     space = dict(get_spec("xgboost").search_space)
     del space["n_estimators"]  # held fixed, out of the search
     assert params["n_estimators"] == 30 and in_space(params, space)
-    # The returned model is the best params refit as the trainers do, threshold included.
-    assert tuner.refits_[0]["params"] == params
+    # The returned model is the best params refit as the trainers do (over the family's
+    # defaults), threshold included.
+    assert tuner.refits_[0]["params"] == get_spec("xgboost").resolve_params(params)
     assert best_xgb.threshold == pytest.approx(tuner.refits_[0]["threshold"])
     assert tuner.results_[0].family == "xgboost" and len(tuner.results_[0].trials) == 3
     assert tuner.refits_[0]["cv"]["oof"]["f1"] == pytest.approx(tuner.results_[0].best_score)
