@@ -5,8 +5,9 @@ it is given, boosts on the rest, and stops once the slice's log loss has not imp
 ``early_stopping_rounds`` rounds. The slice's loss is not class-weighted: with the heavy positive
 weights of a rare class, a weighted loss stops a booster long before its ranking of the rows stops
 improving (XGBoost on 20,000 synthetic rows, learning rate 0.3, 50 rounds of patience: 14 rounds
-and a holdout average precision of 0.558 weighted, against 134 rounds and 0.586 unweighted). The rounds after the best are dropped, so
-predictions, SHAP values and the saved model use the same trees; ``n_estimators_`` counts them.
+and a holdout average precision of 0.558 weighted, against 134 rounds and 0.586 unweighted). The
+rounds after the best are dropped, so predictions, SHAP values and the saved model use the same
+trees; ``n_estimators_`` counts them.
 The slice comes from the rows given to ``fit``, never from the rows being scored: inside a CV fold
 it is a slice of the fold's training rows.
 
@@ -72,6 +73,19 @@ class _Slice:
     their inputs only after): ``fit`` and ``valid`` are (X, y, sample weight or None). When the
     rows are too few for a stratified slice, ``valid`` is None: the fit boosts every round, with a
     warning."""
+
+    @classmethod
+    def of(cls, booster: Any, X: Any, y: Any, params: dict[str, Any]) -> _Slice:
+        """The slice ``booster`` (an early-stopping classifier) takes of the rows given to its
+        ``fit``; a ``sample_weight`` in ``params`` is taken out and sliced with them."""
+        return cls(
+            X,
+            y,
+            params.pop("sample_weight", None),
+            booster.early_stopping_rounds,
+            booster.validation_fraction,
+            booster.random_state,
+        )
 
     def __init__(self, X: Any, y: Any, weight: Any, rounds: Any, fraction: float, seed: Any):
         check_rounds(rounds)
@@ -143,14 +157,7 @@ class EarlyStoppingXGBClassifier(xgb.XGBClassifier):
             super().fit(X, y, **params)
             self.n_estimators_ = int(self.get_booster().num_boosted_rounds())
             return self
-        rows = _Slice(
-            X,
-            y,
-            params.pop("sample_weight", None),
-            self.early_stopping_rounds,
-            self.validation_fraction,
-            self.random_state,
-        )
+        rows = _Slice.of(self, X, y, params)
         X_fit, y_fit, w_fit = rows.fit
         if rows.valid is None:
             return self._all_rounds(X_fit, y_fit, w_fit, params)
@@ -218,14 +225,7 @@ class EarlyStoppingLGBMClassifier(lgb.LGBMClassifier):
         if self.early_stopping_rounds is None or "eval_set" in params or "eval_X" in params:
             super().fit(X, y, **params)
             return self
-        rows = _Slice(
-            X,
-            y,
-            params.pop("sample_weight", None),
-            self.early_stopping_rounds,
-            self.validation_fraction,
-            self.random_state,
-        )
+        rows = _Slice.of(self, X, y, params)
         X_fit, y_fit, w_fit = rows.fit
         if rows.valid is None:
             super().fit(X_fit, y_fit, sample_weight=w_fit, **params)
