@@ -120,30 +120,39 @@ def proc_cmdline(pid: int) -> str:
         return ""
 
 
+def process_tree(
+    root: int, ignore: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()
+) -> dict[int, ProcStat]:
+    """``root`` and every process under it now (not another session's Ray), but those in
+    ``ignore`` (pid, start time)."""
+    stats: dict[int, ProcStat] = {}
+    for entry in os.listdir("/proc"):
+        st = proc_stat(int(entry)) if entry.isdigit() else None
+        if st is not None and (int(entry), st.started) not in ignore:
+            stats[int(entry)] = st
+    children: dict[int, list[int]] = {}
+    for pid, st in stats.items():
+        children.setdefault(st.ppid, []).append(pid)
+    tree: dict[int, ProcStat] = {}
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in stats and pid not in tree:
+            tree[pid] = stats[pid]
+            frontier.extend(children.get(pid, []))
+    return tree
+
+
 def cpu_by_process(root: int) -> dict[tuple[int, int], tuple[str, float]]:
     """CPU seconds so far of ``root`` and every process under it, by (pid, start time), with its
     kind: ``driver`` (root), ``trials`` (Ray workers: ``ray::`` processes but Ray's agents) or
     ``ray`` (GCS, raylet, agents, dashboard)."""
-    stats = {int(e): st for e in os.listdir("/proc") if e.isdigit() and (st := proc_stat(int(e)))}
-    children: dict[int, list[int]] = {}
-    for pid, st in stats.items():
-        children.setdefault(st.ppid, []).append(pid)
     out: dict[tuple[int, int], tuple[str, float]] = {}
-    frontier = [root]
-    while frontier:
-        pid = frontier.pop()
-        if pid not in stats:
-            continue
-        frontier.extend(children.get(pid, []))
+    for pid, st in process_tree(root).items():
         name = proc_cmdline(pid).split(" ", 1)[0]
-        kind = (
-            "driver"
-            if pid == root
-            else "trials"
-            if name.startswith("ray::") and name not in RAY_AGENTS
-            else "ray"
-        )
-        out[(pid, stats[pid].started)] = (kind, stats[pid].cpu_seconds)
+        worker = name.startswith("ray::") and name not in RAY_AGENTS
+        kind = "driver" if pid == root else "trials" if worker else "ray"
+        out[(pid, st.started)] = (kind, st.cpu_seconds)
     return out
 
 

@@ -40,17 +40,16 @@ MODES = {
 }
 
 
-STOPPING = ("xgboost", "lightgbm")  # the families with early_stopping_rounds
-
-
 def _config(args: argparse.Namespace, data: Path, name: str) -> str:
     import yaml
+
+    from uctune.models import get_spec
 
     mode = dict(MODES[name])
     families = args.families.split(",")
     if args.early_stopping is not None and name == "multi_fidelity":
-        rounds = {"early_stopping_rounds": args.early_stopping}
-        mode["params"] = {f: rounds for f in families if f in STOPPING}
+        stopping = [f for f in families if "early_stopping_rounds" in get_spec(f).defaults]
+        mode["params"] = {f: {"early_stopping_rounds": args.early_stopping} for f in stopping}
 
     split = args.split or ("time" if args.data else "stratified")
     config = {

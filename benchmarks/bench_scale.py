@@ -47,9 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     NICENESS,
     RAY_AGENTS,
-    ProcStat,
     proc_cmdline,
     proc_stat,
+    process_tree,
     save,
     synth_file,
 )
@@ -123,24 +123,10 @@ class Sampler(threading.Thread):
                 return
 
     def sample(self) -> None:
-        seen: dict[int, ProcStat] = {}
-        for entry in os.listdir("/proc"):
-            st = proc_stat(int(entry)) if entry.isdigit() else None
-            if st is not None and (int(entry), st.started) not in self.ignore:
-                seen[int(entry)] = st
         # Descendants of the driver only: other sessions on this machine may run Ray too.
-        tree, frontier = {self.root}, [self.root]
-        children: dict[int, list[int]] = {}
-        for pid, st in seen.items():
-            children.setdefault(st.ppid, []).append(pid)
-        while frontier:
-            for child in children.get(frontier.pop(), []):
-                if child not in tree:
-                    tree.add(child)
-                    frontier.append(child)
         total = 0
-        for pid in tree & seen.keys():
-            st, cmdline = seen[pid], proc_cmdline(pid)
+        for pid, st in process_tree(self.root, self.ignore).items():
+            cmdline = proc_cmdline(pid)
             proc = self.procs.get(pid)
             if proc is None:
                 kind = "driver" if pid == self.root else "ray"
