@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from optuna.trial import TrialState
-from ray.tune.schedulers import ASHAScheduler
 
 from uctune.data import generate, validate_table
 from uctune.errors import ConfigError
@@ -13,6 +12,7 @@ from uctune.metrics import honest_objective
 from uctune.splits import cv_folds
 from uctune.training import fit_and_predict
 from uctune.tuning import Fidelity, cv_score, cv_steps, fidelity_schedule
+from uctune.tuning._asha import BudgetedASHA
 from uctune.tuning._fidelity import AUTO_MIN_ROWS, scaled_params, subsample
 from uctune.tuning._search import StudySearch
 from uctune.tuning._study import open_study, study_storage, trial_records
@@ -57,15 +57,15 @@ def test_rows_then_folds_with_rounds_one_rung_ahead_of_the_rows():
 
 @pytest.mark.parametrize("rf", [2, 3, 4])
 def test_ashas_milestones_fall_on_the_steps(rf):
-    """Every rung of Ray's ASHA over the budget is a step's budget: trials are compared on the
+    """Every rung of the ASHA over the budget is a step's budget: trials are compared on the
     same rows and folds."""
     fidelity = fidelity_schedule(
         "rows", n_folds=5, reduction_factor=rf, train_rows=200_000, train_positives=9_000
     )
-    scheduler = ASHAScheduler(
+    scheduler = BudgetedASHA(
         time_attr=BUDGET, max_t=fidelity.max_budget, grace_period=1, reduction_factor=rf
     )
-    milestones = {m for m, _ in scheduler._brackets[0]._rungs}
+    milestones = set(scheduler.milestones)
     budgets = {s.budget for s in fidelity.steps()}
     assert milestones <= budgets
     # The first rungs are the subsamples, smallest first.

@@ -8,11 +8,12 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 from ray import tune
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
 from uctune.training import make_split
 from uctune.tuning import FamilySearch, TuneSettings, tune_families
+from uctune.tuning._asha import BudgetedASHA
 from uctune.tuning._joint import FamilyScheduler, JointSearch
 from uctune.tuning._search import StudySearch
 from uctune.tuning._study import open_study, study_storage, trial_records
@@ -85,9 +86,9 @@ def test_each_family_is_pruned_against_its_own_trials_only():
     not stopped for being worse than another family."""
 
     def asha():
-        scheduler = ASHAScheduler(time_attr=BUDGET, max_t=4, grace_period=1, reduction_factor=2)
-        scheduler.set_search_properties(SCORE, "max")
-        return scheduler
+        return BudgetedASHA(
+            time_attr=BUDGET, max_t=4, grace_period=1, reduction_factor=2, metric=SCORE, mode="max"
+        )
 
     joint = FamilyScheduler({"good": asha(), "poor": asha()})
     shared = asha()

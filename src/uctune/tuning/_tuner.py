@@ -31,7 +31,7 @@ import ray
 from optuna.distributions import BaseDistribution, distribution_to_json
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
 from uctune.calibration import CalibrationChoice
@@ -41,6 +41,7 @@ from uctune.metrics import ObjectiveMetric
 from uctune.models import DEVICES, Device, ModelSpec, get_spec
 from uctune.splits import CVScheme
 from uctune.storage import join_storage
+from uctune.tuning._asha import BudgetedASHA
 from uctune.tuning._fidelity import FIDELITIES, Fidelity, FidelityChoice, fidelity_schedule
 from uctune.tuning._joint import FamilyScheduler, JointSearch
 from uctune.tuning._result import TuningResult
@@ -147,11 +148,13 @@ class TuneSettings:
 def _scheduler(settings: TuneSettings, fidelity: Fidelity) -> TrialScheduler:
     if not settings.pruning:
         return FIFOScheduler()
-    return ASHAScheduler(
+    return BudgetedASHA(
         time_attr=BUDGET,
         max_t=fidelity.max_budget,
         grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor,
+        metric=SCORE,
+        mode="max",
     )
 
 
