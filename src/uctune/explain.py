@@ -61,6 +61,7 @@ __all__ = [
     "Reason",
     "explain",
     "explain_all",
+    "has_members",
     "unwrap_pipeline",
     "top_features",
     "top_reasons",
@@ -503,6 +504,15 @@ def _layer(model: Any) -> Any:
             break
         inner = nested
     return inner
+
+
+def has_members(model: Any) -> bool:
+    """Whether ``model`` is (inside its threshold and calibration) an ensemble, whose explanation
+    is its members' combined: :func:`explain` reuses the members' explanations given to it."""
+    inner = _layer(model)
+    while isinstance(inner, CalibratedClassifier):
+        inner = _layer(inner.estimator_)
+    return isinstance(inner, EnsembleClassifier)
 
 
 def _composed(

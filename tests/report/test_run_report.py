@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import joblib
 import numpy as np
@@ -246,3 +247,53 @@ def test_tuning_entries_that_are_not_families_are_left_out(reported_run, monkeyp
     assert [t.family for t in results] == ["xgboost", "lightgbm"]
     assert results[0].importances and results[0].reference is not None
     assert results[1].trials is None and results[1].note.startswith("no trials file at ")
+
+
+@pytest.mark.ray
+def test_on_ray_each_model_is_a_task_and_the_report_is_the_same(
+    ray_cluster, reported_run, written, tmp_path
+):
+    """A run's report stage on Ray assesses each model in a task (the ensemble afterwards, from
+    its members' explanations): the numbers are those of the in-process report."""
+    import ray
+
+    from uctune.explain import has_members
+    from uctune.workflow import resume_run
+    from uctune.workflow._report import build_run_report
+
+    _, results = written
+    run_dir = reported_run.run_dir
+    seen: list[tuple[int, int, str]] = []
+    before = {e["args"].get("task_id") for e in ray.timeline()}
+    on_ray = resume_run(run_dir, backend="ray")
+    on_ray.progress = lambda stage: lambda done, total, what: seen.append((done, total, what))
+    build_run_report(on_ray, out=tmp_path / "report")
+    again = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert list(again["models"]) == list(results["models"])
+    for name in MODELS:
+        ours, theirs = again["models"][name], results["models"][name]
+        for key in ("at_0.5", "at_threshold", "intervals", "calibration"):
+            assert ours[key] == theirs[key], (name, key)
+        assert ours["shap"]["method"] == theirs["shap"]["method"]
+        assert ours["shap"]["mean_abs"] == pytest.approx(theirs["shap"]["mean_abs"], abs=1e-12)
+    # The ensemble reused its members' explanations instead of explaining them again.
+    members = reported_run.results["ensemble"]["members"]
+    assert again["models"]["ensemble"]["shap"]["seconds"] < 0.5 * sum(
+        again["models"][m]["shap"]["seconds"] for m in members
+    )
+    assert [d for d, _, _ in seen] == list(range(1, len(MODELS) + 1))
+    assert seen[-1][2].startswith("ensemble")
+    # Ray's task events (read from its GCS; the session's Ray has no dashboard for the state API).
+    deadline = time.monotonic() + 15
+    while True:
+        ran = {
+            e["args"]["task_id"]
+            for e in ray.timeline()
+            if e["name"].endswith("._assess_task") and e["args"]["task_id"] not in before
+        }
+        if len(ran) >= len(MODELS) - 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(ran) == len(MODELS) - 1  # every model but the ensemble
+    assert has_members(stored(run_dir, "ensemble"))
+    assert not any(has_members(stored(run_dir, m)) for m in MODELS if m != "ensemble")

@@ -7,7 +7,15 @@
 
 from __future__ import annotations
 
-from uctune.report._assess import ModelInput, ModelReport, assess_models, stored_threshold
+from uctune.report._assess import (
+    ModelInput,
+    ModelReport,
+    assess_model,
+    assess_models,
+    check_inputs,
+    progress_label,
+    stored_threshold,
+)
 from uctune.report._render import Report, build_report, write_report
 from uctune.report._settings import RANK_METRICS, RankMetric, ReportSettings
 from uctune.report._tuning import STATUSES, TuningReport, param_importances, read_trials
@@ -21,9 +29,12 @@ __all__ = [
     "Report",
     "ReportSettings",
     "TuningReport",
+    "assess_model",
     "assess_models",
     "build_report",
+    "check_inputs",
     "param_importances",
+    "progress_label",
     "read_trials",
     "stored_threshold",
     "write_report",

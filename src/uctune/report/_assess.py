@@ -19,7 +19,15 @@ from uctune.metrics import model_threshold
 from uctune.models import CalibratedClassifier
 from uctune.report._settings import ReportSettings
 
-__all__ = ["ModelInput", "ModelReport", "assess_models", "stored_threshold"]
+__all__ = [
+    "ModelInput",
+    "ModelReport",
+    "assess_model",
+    "assess_models",
+    "check_inputs",
+    "progress_label",
+    "stored_threshold",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +171,63 @@ def _explain(
     return explanation, None
 
 
+def check_inputs(
+    models: Sequence[ModelInput], y_true: np.ndarray, X: pd.DataFrame | None
+) -> np.ndarray:
+    """The test labels as a flat array, once the models and rows are checked: at least one model,
+    unique names, as many rows as labels."""
+    if not models:
+        raise ConfigError("a report needs at least one model, got none")
+    names = [m.name for m in models]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"model names must be unique, got {', '.join(duplicated)} twice")
+    y = np.asarray(y_true).ravel()
+    if X is not None and len(X) != len(y):
+        raise DataError(f"X_test has {len(X)} rows but y_test has {len(y)}")
+    return y
+
+
+def assess_model(
+    given: ModelInput,
+    y: np.ndarray,
+    *,
+    X: pd.DataFrame | None,
+    background: pd.DataFrame | None,
+    settings: ReportSettings,
+    members: Mapping[str, Explanation] | None = None,
+) -> ModelReport:
+    """One model of :func:`assess_models`: pure, so it may run anywhere. ``members`` are
+    explanations (by model name) that an ensemble's members may reuse."""
+    s = settings
+    item = _before_calibration(given, X)
+    evaluation = evaluate(
+        y,
+        item.proba,
+        threshold=item.threshold,
+        n_resamples=s.bootstrap,
+        level=s.level,
+        random_state=s.seed,
+    )
+    before = None
+    if item.calibrated and item.raw_proba is not None:
+        before = calibration_check(
+            y, item.raw_proba, n_resamples=s.bootstrap, level=s.level, random_state=s.seed
+        )
+    explanation, note = _explain(item, X, background, s, members or {})
+    if explanation is not None:
+        logger.info(
+            "SHAP %s: %s explainer, %.2fs", item.name, explanation.method, explanation.seconds
+        )
+    return ModelReport(item, evaluation, explanation, note, before)
+
+
+def progress_label(report: ModelReport) -> str:
+    """How progress names an assessed model: its name and what its SHAP values cost."""
+    e = report.explanation
+    return f"{report.name} ({f'SHAP {e.seconds:.1f}s' if e is not None else 'no SHAP'})"
+
+
 def assess_models(
     models: Sequence[ModelInput],
     y_true: np.ndarray,
@@ -178,44 +243,18 @@ def assess_models(
     the map are the model's on ``X`` unless given).
 
     SHAP values are computed against ``background`` (the training rows; default: ``X``). A model
-    SHAP cannot explain gets a note instead of values. ``progress(done, total, what)`` is called
-    after each model.
+    SHAP cannot explain gets a note instead of values; an ensemble reuses the explanations of its
+    members listed before it. ``progress(done, total, what)`` is called after each model.
     """
     s = settings or ReportSettings()
-    if not models:
-        raise ConfigError("a report needs at least one model, got none")
-    names = [m.name for m in models]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ConfigError(f"model names must be unique, got {', '.join(duplicated)} twice")
-    y = np.asarray(y_true).ravel()
-    if X is not None and len(X) != len(y):
-        raise DataError(f"X_test has {len(X)} rows but y_test has {len(y)}")
+    y = check_inputs(models, y_true, X)
     out: list[ModelReport] = []
     explained: dict[str, Explanation] = {}
     for given in models:
-        item = _before_calibration(given, X)
-        evaluation = evaluate(
-            y,
-            item.proba,
-            threshold=item.threshold,
-            n_resamples=s.bootstrap,
-            level=s.level,
-            random_state=s.seed,
-        )
-        before = None
-        if item.calibrated and item.raw_proba is not None:
-            before = calibration_check(
-                y, item.raw_proba, n_resamples=s.bootstrap, level=s.level, random_state=s.seed
-            )
-        explanation, note = _explain(item, X, background, s, explained)
-        if explanation is not None:
-            explained[item.name] = explanation
-            logger.info(
-                "SHAP %s: %s explainer, %.2fs", item.name, explanation.method, explanation.seconds
-            )
-        out.append(ModelReport(item, evaluation, explanation, note, before))
+        report = assess_model(given, y, X=X, background=background, settings=s, members=explained)
+        if report.explanation is not None:
+            explained[report.name] = report.explanation
+        out.append(report)
         if progress is not None:
-            shap = f"SHAP {explanation.seconds:.1f}s" if explanation is not None else "no SHAP"
-            progress(len(out), len(models), f"{item.name} ({shap})")
+            progress(len(out), len(models), progress_label(report))
     return out

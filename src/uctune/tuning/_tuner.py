@@ -1,12 +1,12 @@
 """The tuning driver: one family's search as a Ray Tune experiment driven by Optuna's TPE.
 
 A :class:`ray.tune.Tuner` runs the trials (``cv_trial``: k-fold or walk-forward CV, a report after
-every fold, each fold's F1 at a threshold chosen without it) with
-a :class:`StudySearch` over the family's Optuna distributions and, with pruning on, an ASHA scheduler
-(:class:`BudgetedASHA`) that stops trials whose running score falls behind at a milestone. The study is persisted in
-SQLite, so an interrupted search resumes (``resume=True``) with every finished trial and TPE's full
-history: Ray Tune restores its experiment from its last snapshot, and the study settles what that
-snapshot had not caught yet.
+every fold, each fold's F1 at a threshold chosen without it) with a :class:`StudySearch` over the
+family's Optuna distributions and, with pruning on, an ASHA scheduler (:class:`BudgetedASHA`) that
+stops trials whose running score falls behind at a milestone. The study is persisted in SQLite, so
+an interrupted search resumes (``resume=True``) with every finished trial and TPE's full history:
+Ray Tune restores its experiment from its last snapshot, and the study settles what that snapshot
+had not caught yet.
 """
 
 from __future__ import annotations

@@ -18,18 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import ray
 
 from uctune.config import RunConfig
 from uctune.data.schema import ID_COLUMNS
 from uctune.errors import ConfigError, DataError, IntegrityError, NotFoundError
+from uctune.explain import Explanation, has_members
 from uctune.models import SPECS, get_spec
 from uctune.report import (
     ModelInput,
+    ModelReport,
     ReportSettings,
     TuningReport,
+    assess_model,
     assess_models,
     build_report,
+    check_inputs,
     param_importances,
+    progress_label,
     read_trials,
     stored_threshold,
     write_report,
@@ -256,6 +262,69 @@ def _cv_text(ctx: RunContext) -> str:
     return f"stratified {folds}-fold; each fold's threshold chosen on the other folds"
 
 
+def _assess_task(
+    item: ModelInput,
+    y: np.ndarray,
+    X: pd.DataFrame,
+    background: pd.DataFrame,
+    settings: ReportSettings,
+) -> ModelReport:
+    return assess_model(item, y, X=X, background=background, settings=settings)
+
+
+_assess_remote = ray.remote(_assess_task)
+
+
+def _assess_on_ray(
+    models: list[ModelInput],
+    y_true: np.ndarray,
+    *,
+    X: pd.DataFrame,
+    background: pd.DataFrame,
+    settings: ReportSettings,
+    progress: Any,
+) -> list[ModelReport]:
+    """:func:`assess_models` with a Ray task per model (the rows in the object store once), then
+    the ensembles here, with their members' explanations. The reports are the same."""
+    y = check_inputs(models, y_true, X)
+    refs = ray.put(y), ray.put(X), ray.put(background)
+    alone = [i for i, m in enumerate(models) if not has_members(m.model)]
+    pending = {
+        _assess_remote.options(num_cpus=1, max_retries=1).remote(models[i], *refs, settings): i
+        for i in alone
+    }
+    done: dict[int, ModelReport] = {}
+
+    def finished(i: int, report: ModelReport) -> None:
+        done[i] = report
+        if progress is not None:
+            progress(len(done), len(models), progress_label(report))
+
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        i = pending.pop(ready[0])
+        try:
+            report = ray.get(ready[0])
+        except ray.exceptions.RayError as exc:  # its worker died: assess it here instead
+            logger.warning(
+                "report: assessing %s on Ray failed (%s); assessing it here", models[i].name, exc
+            )
+            report = assess_model(models[i], y, X=X, background=background, settings=settings)
+        finished(i, report)
+    explained: dict[str, Explanation] = {
+        r.name: r.explanation for r in done.values() if r.explanation is not None
+    }
+    for i, item in enumerate(models):
+        if i not in done:
+            report = assess_model(
+                item, y, X=X, background=background, settings=settings, members=explained
+            )
+            if report.explanation is not None:
+                explained[report.name] = report.explanation
+            finished(i, report)
+    return [done[i] for i in range(len(models))]
+
+
 def build_run_report(
     ctx: RunContext, *, out: Path | None = None, settings: ReportSettings | None = None
 ) -> RunReport:
@@ -272,7 +341,8 @@ def build_run_report(
     items, y = _model_inputs(ctx)
     X = ctx.table.X
     progress = ctx.progress("report")
-    reports = assess_models(
+    assess = _assess_on_ray if ctx.backend == "ray" and ray.is_initialized() else assess_models
+    reports = assess(
         items,
         y,
         X=X.iloc[ctx.split.test_index],
