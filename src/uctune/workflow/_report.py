@@ -305,7 +305,7 @@ def _assess_on_ray(
         i = pending.pop(ready[0])
         try:
             report = ray.get(ready[0])
-        except ray.exceptions.RayError as exc:  # its worker died: assess it here instead
+        except ray.exceptions.RayError as exc:  # its worker died, say: here an error is itself
             logger.warning(
                 "report: assessing %s on Ray failed (%s); assessing it here", models[i].name, exc
             )
