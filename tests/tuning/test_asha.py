@@ -138,3 +138,21 @@ def test_tune_may_set_the_metric_it_already_has():
     assert ours.set_search_properties(SCORE, "max")
     assert not ours.set_search_properties("other", "max")
     assert not ours.set_search_properties(SCORE, "min")
+
+
+def test_the_tuner_prunes_each_family_with_it():
+    from uctune.tuning import fidelity_schedule
+    from uctune.tuning._joint import FamilyScheduler
+    from uctune.tuning._tuner import TuneSettings, _joint_scheduler
+
+    fidelity = fidelity_schedule(
+        "rows", n_folds=5, reduction_factor=3, train_rows=200_000, train_positives=9_000
+    )
+    settings = TuneSettings(reduction_factor=3)
+    single = _joint_scheduler(settings, fidelity, ["xgboost"])
+    assert isinstance(single, BudgetedASHA) and single.milestones == (1, 3, 9, 27)
+    joint = _joint_scheduler(settings, fidelity, ["xgboost", "lightgbm"])
+    assert isinstance(joint, FamilyScheduler)
+    assert all(isinstance(s, BudgetedASHA) for s in joint._by_family.values())
+    unpruned = _joint_scheduler(TuneSettings(pruning=False), fidelity, ["xgboost"])
+    assert not isinstance(unpruned, BudgetedASHA)
