@@ -236,6 +236,7 @@ def assess_models(
     background: pd.DataFrame | None = None,
     settings: ReportSettings | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    assessed: Mapping[str, ModelReport] | None = None,
 ) -> list[ModelReport]:
     """Evaluate every model on the test labels and explain it on (a sample of) the test rows ``X``.
 
@@ -244,17 +245,28 @@ def assess_models(
 
     SHAP values are computed against ``background`` (the training rows; default: ``X``). A model
     SHAP cannot explain gets a note instead of values; an ensemble reuses the explanations of its
-    members listed before it. ``progress(done, total, what)`` is called after each model.
+    members listed before it or ``assessed``: reports made already (elsewhere, by
+    :func:`assess_model`), by model name, which are taken as they are. ``progress(done, total,
+    what)`` is called after each model assessed here, counting on from the ``assessed`` ones.
     """
     s = settings or ReportSettings()
     y = check_inputs(models, y_true, X)
+    given_reports = dict(assessed or {})
+    explained: dict[str, Explanation] = {
+        name: r.explanation for name, r in given_reports.items() if r.explanation is not None
+    }
     out: list[ModelReport] = []
-    explained: dict[str, Explanation] = {}
+    done = len(given_reports)
     for given in models:
-        report = assess_model(given, y, X=X, background=background, settings=s, members=explained)
+        report = given_reports.get(given.name)
+        if report is None:
+            report = assess_model(
+                given, y, X=X, background=background, settings=s, members=explained
+            )
+            done += 1
+            if progress is not None:
+                progress(done, len(models), progress_label(report))
         if report.explanation is not None:
             explained[report.name] = report.explanation
         out.append(report)
-        if progress is not None:
-            progress(len(out), len(models), progress_label(report))
     return out

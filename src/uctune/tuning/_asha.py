@@ -18,12 +18,13 @@ Trials are decided when they report, as in Ray's ASHA (none is paused to be prom
 from __future__ import annotations
 
 import math
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from uctune.tuning._joint import _load_state, _save_state
 
 __all__ = ["BudgetedASHA"]
 
@@ -61,14 +62,12 @@ class BudgetedASHA(FIFOScheduler):
         self._max_t = max_t
         self._rf = reduction_factor
         self._metric = metric
-        self._sign = 1.0
         self._set_mode(mode)
         self._rungs: list[_Rung] = []
         milestone = grace_period
         while milestone < max_t:
             self._rungs.append(_Rung(milestone))
             milestone *= reduction_factor
-        self._stopped = 0
 
     @property
     def milestones(self) -> tuple[int, ...]:
@@ -78,7 +77,6 @@ class BudgetedASHA(FIFOScheduler):
         if mode not in (None, "max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self._mode = mode
-        self._sign = -1.0 if mode == "min" else 1.0
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         if (self._metric and metric and metric != self._metric) or (
@@ -96,9 +94,7 @@ class BudgetedASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         if t >= self._max_t:
             return TrialScheduler.STOP
-        action = self.decide(trial.trial_id, t, float(score))
-        self._stopped += action == TrialScheduler.STOP
-        return action
+        return self.decide(trial.trial_id, t, float(score))
 
     def decide(self, trial_id: str, t: float, score: float) -> str:
         """CONTINUE or STOP for ``trial_id`` reporting ``score`` at budget ``t`` (below ``max_t``)."""
@@ -107,7 +103,7 @@ class BudgetedASHA(FIFOScheduler):
             # Between milestones, already judged here, or a failed fit (the trial ends on its own).
             return TrialScheduler.CONTINUE
         rung = reached[-1]
-        value = self._sign * score
+        value = -score if self._mode == "min" else score
         seen = list(rung.scores.values())
         go_on = True
         if seen:
@@ -122,12 +118,11 @@ class BudgetedASHA(FIFOScheduler):
         rungs = " | ".join(
             f"{r.milestone}: {r.promoted}/{len(r.scores)} promoted" for r in self._rungs
         )
-        return f"BudgetedASHA (rf={self._rf}), {self._stopped} stopped; rungs {rungs}"
+        stopped = sum(len(r.scores) - r.promoted for r in self._rungs)
+        return f"BudgetedASHA (rf={self._rf}), {stopped} stopped; rungs {rungs}"
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as out:
-            pickle.dump(self.__dict__, out)
+        _save_state(self, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as stream:
-            self.__dict__.update(pickle.load(stream))
+        _load_state(self, checkpoint_path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ import ray
 from uctune.config import RunConfig
 from uctune.data.schema import ID_COLUMNS
 from uctune.errors import ConfigError, DataError, IntegrityError, NotFoundError
-from uctune.explain import Explanation, has_members
+from uctune.explain import has_members
 from uctune.models import SPECS, get_spec
 from uctune.report import (
     ModelInput,
@@ -282,47 +282,40 @@ def _assess_on_ray(
     X: pd.DataFrame,
     background: pd.DataFrame,
     settings: ReportSettings,
-    progress: Any,
+    progress: Callable[[int, int, str], None] | None,
 ) -> list[ModelReport]:
     """:func:`assess_models` with a Ray task per model (the rows in the object store once), then
     the ensembles here, with their members' explanations. The reports are the same."""
     y = check_inputs(models, y_true, X)
     refs = ray.put(y), ray.put(X), ray.put(background)
-    alone = [i for i, m in enumerate(models) if not has_members(m.model)]
     pending = {
-        _assess_remote.options(num_cpus=1, max_retries=1).remote(models[i], *refs, settings): i
-        for i in alone
+        _assess_remote.options(num_cpus=1, max_retries=1).remote(m, *refs, settings): m
+        for m in models
+        if not has_members(m.model)
     }
-    done: dict[int, ModelReport] = {}
-
-    def finished(i: int, report: ModelReport) -> None:
-        done[i] = report
-        if progress is not None:
-            progress(len(done), len(models), progress_label(report))
-
+    done: dict[str, ModelReport] = {}
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
-        i = pending.pop(ready[0])
+        item = pending.pop(ready[0])
         try:
             report = ray.get(ready[0])
         except ray.exceptions.RayError as exc:  # its worker died, say: here an error is itself
             logger.warning(
-                "report: assessing %s on Ray failed (%s); assessing it here", models[i].name, exc
+                "report: assessing %s on Ray failed (%s); assessing it here", item.name, exc
             )
-            report = assess_model(models[i], y, X=X, background=background, settings=settings)
-        finished(i, report)
-    explained: dict[str, Explanation] = {
-        r.name: r.explanation for r in done.values() if r.explanation is not None
-    }
-    for i, item in enumerate(models):
-        if i not in done:
-            report = assess_model(
-                item, y, X=X, background=background, settings=settings, members=explained
-            )
-            if report.explanation is not None:
-                explained[report.name] = report.explanation
-            finished(i, report)
-    return [done[i] for i in range(len(models))]
+            report = assess_model(item, y, X=X, background=background, settings=settings)
+        done[item.name] = report
+        if progress is not None:
+            progress(len(done), len(models), progress_label(report))
+    return assess_models(
+        models,
+        y,
+        X=X,
+        background=background,
+        settings=settings,
+        progress=progress,
+        assessed=done,
+    )
 
 
 def build_run_report(
