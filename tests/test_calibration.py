@@ -113,3 +113,25 @@ def test_calibrated_classifier_fits_like_calibrated_classifier_cv(tiny_table):
     np.testing.assert_allclose(calibrated, model.calibrator_.predict(raw))
     # Balanced weights push the probabilities up; calibrated, their mean is near the base rate.
     assert abs(calibrated.mean() - y.mean()) < 0.03 < abs(raw.mean() - y.mean())
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_calibration_keeps_the_models_order(method):
+    # Isotonic regression alone maps these 2,400 distinct scores to a few dozen steps; ties cost
+    # ranking. The calibrators here keep every raw difference, so PR-AUC and ROC-AUC are unchanged.
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y_folds, p_folds = _folds(seed=3)
+    y, p = np.concatenate(y_folds), np.concatenate(p_folds)
+    calibrator = fit_calibrator(method, p, y)
+    q = calibrator.predict(p)
+    assert len(np.unique(q)) == len(np.unique(p))
+    np.testing.assert_array_equal(np.argsort(q, kind="stable"), np.argsort(p, kind="stable"))
+    assert average_precision_score(y, q) == pytest.approx(average_precision_score(y, p), abs=1e-12)
+    assert roc_auc_score(y, q) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    if method == "isotonic":
+        steps = IsotonicRegression(out_of_bounds="clip").fit(p, y).predict(p)
+        assert len(np.unique(steps)) < len(np.unique(p)) / 10  # what the plain fit would keep
+        assert np.max(np.abs(q - steps)) <= 1e-4  # and the calibration is the isotonic one's
+        assert average_precision_score(y, steps) != pytest.approx(average_precision_score(y, p))

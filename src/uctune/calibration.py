@@ -1,10 +1,11 @@
 """Calibration of out-of-fold probabilities, cross-fitted so that no row calibrates itself.
 
-Every family is fitted class-balanced, which pushes its probabilities up: a 5 % event comes out
-near 0.5. The PRD's alert buckets (p >= 0.9, 0.7-0.9, 0.5-0.7) mean something only for calibrated
-probabilities. A calibrator is a monotone map fitted on the out-of-fold predictions of the training
-rows (what scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does, with the folds fitted on
-Ray instead of inside one process): isotonic regression, or Platt's sigmoid on the log-odds.
+The class-balanced families push their probabilities up (a 5 % event comes out near 0.5), and no
+family's raw probabilities are calibrated on their own. The alert buckets (p >= 0.9, 0.7-0.9,
+0.5-0.7) mean something only for calibrated probabilities. A calibrator is a monotone map fitted on
+the out-of-fold predictions of the training rows (what scikit-learn's
+``CalibratedClassifierCV(ensemble=False)`` does, with the folds fitted on Ray instead of inside one
+process): isotonic regression, or Platt's sigmoid on the log-odds.
 
 Honesty, as for thresholds (:mod:`uctune.metrics`): fold ``k``'s predictions are calibrated by a map
 fitted on the folds it may learn from (every other fold, or only the earlier ones under walk-forward
@@ -14,6 +15,12 @@ a fold is scored on never shaped its calibration or its threshold. A fold with n
 chooses the method with the lower Brier score of these cross-fitted predictions (a proper score, and
 bounded, unlike the log-loss an isotonic step at 0 can send to infinity; the log-loss is reported).
 The final map is fitted on every fold's predictions.
+
+A calibrator never costs the model its order, so its PR-AUC and ROC-AUC are the raw model's.
+Isotonic regression alone is a step function: on the 200,000-row NSE sample it left 91-119
+distinct probabilities and cost the boosters about 0.02 test PR-AUC in ties. So isotonic here is
+:class:`IsotonicCalibrator`: the isotonic fit plus a ``1e-4`` share of the raw probability, which
+breaks every tie the steps made in the raw order and moves no probability by more than ``1e-4``.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ __all__ = [
     "CalibrationChoice",
     "CalibrationMethod",
     "CrossFitted",
+    "IsotonicCalibrator",
     "SigmoidCalibrator",
     "calibration_scores",
     "cross_fit_calibration",
@@ -70,6 +78,28 @@ class SigmoidCalibrator:
         return np.asarray(expit(self.a * _logit(proba) + self.b), dtype=np.float64)
 
 
+_TIE_BREAK = 1e-4
+
+
+@dataclass(frozen=True)
+class IsotonicCalibrator:
+    """Isotonic regression whose ties are broken by the raw probability:
+    ``p' = (1 - 1e-4) * isotonic(p) + 1e-4 * p``, strictly increasing wherever ``p`` is, so the
+    calibrated probabilities rank the rows exactly as the raw ones do."""
+
+    isotonic: IsotonicRegression
+
+    @classmethod
+    def fit(cls, proba: Any, y: Any) -> IsotonicCalibrator:
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        return cls(iso.fit(np.asarray(proba, dtype=np.float64).ravel(), y))
+
+    def predict(self, proba: Any) -> np.ndarray:
+        p = np.clip(np.asarray(proba, dtype=np.float64).ravel(), 0.0, 1.0)
+        stepped = np.asarray(self.isotonic.predict(p), dtype=np.float64)
+        return (1.0 - _TIE_BREAK) * stepped + _TIE_BREAK * p
+
+
 def _logit(proba: Any) -> np.ndarray:
     p = np.clip(np.asarray(proba, dtype=np.float64).ravel(), _EPS, 1 - _EPS)
     return np.asarray(logit(p), dtype=np.float64)
@@ -80,7 +110,7 @@ def fit_calibrator(method: CalibrationMethod, proba: Any, y: Any) -> Any:
     p = np.asarray(proba, dtype=np.float64).ravel()
     labels = np.asarray(y, dtype=np.int64).ravel()
     if method == "isotonic":
-        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, labels)
+        return IsotonicCalibrator.fit(p, labels)
     if method == "sigmoid":
         return SigmoidCalibrator.fit(p, labels)
     raise ConfigError(f"calibration method must be one of {', '.join(METHODS)}, got {method!r}")
