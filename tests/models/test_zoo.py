@@ -99,14 +99,29 @@ def test_thread_count_reaches_the_model(name):
         assert model.get_params()["n_jobs"] == 3
 
 
-@pytest.mark.parametrize("name", SPEC_NAMES)
-def test_class_imbalance_is_handled(name):
-    model = SPECS[name].build(pos_weight=12.5)[-1]
-    params = model.get_params()
-    assert (
+def _weighted(params):
+    return (
         params.get("class_weight") in ("balanced", "balanced_subsample")
         or params.get("scale_pos_weight") == 12.5
     )
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_class_imbalance_is_handled(name):
+    # The boosters fit unweighted by default (weights cost them ranking) and balanced on request;
+    # the other families are class-balanced.
+    spec = SPECS[name]
+    model = spec.build(pos_weight=12.5)[-1]
+    if "class_weight" in spec.defaults and spec.defaults["class_weight"] is None:
+        assert not _weighted(model.get_params())
+        model = spec.build({"class_weight": "balanced"}, pos_weight=12.5)[-1]
+    assert _weighted(model.get_params())
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
+def test_booster_class_weight_is_checked(name):
+    with pytest.raises(ConfigError, match=r"class_weight must be null or 'balanced', got 'heavy'"):
+        SPECS[name].resolve_params({"class_weight": "heavy"})
 
 
 @pytest.mark.parametrize("name", SPEC_NAMES)

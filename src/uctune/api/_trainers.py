@@ -139,7 +139,8 @@ class AdvancedTrainer(_Trainer):
     """
 
     def train_xgboost(self, X_train: Any, y_train: Any, **params: Any) -> ThresholdedClassifier:
-        """XGBoost, max_depth=5, learning_rate=0.1, hist, scale_pos_weight = negatives/positives."""
+        """XGBoost, max_depth=5, learning_rate=0.1, hist, unweighted (``class_weight="balanced"``
+        weighs the positives by negatives/positives)."""
         return self._train("xgboost", X_train, y_train, params)
 
     def train_lightgbm(self, X_train: Any, y_train: Any, **params: Any) -> ThresholdedClassifier:
