@@ -22,6 +22,16 @@ def test_no_file_and_an_empty_file_give_the_defaults(tmp_path):
     config = RunConfig()
     assert (config.seed, config.train.cv_folds, config.split.test_size) == (42, 5, 0.2)
     assert config.tune.families == ("xgboost", "lightgbm", "neural_network")
+    # Trials are searched on average precision, the defaults kept unless beaten beyond the noise.
+    assert (config.tune.metric, config.tune.min_gain_se) == ("pr_auc", 1.0)
+
+
+def test_the_search_metric_is_an_option(tmp_path):
+    assert load_config(write(tmp_path, "tune:\n  metric: log_loss\n")).tune.metric == "log_loss"
+    with pytest.raises(ConfigError, match=r"tune\.metric: .*'pr_auc'.*\(got 'accuracy'\)"):
+        load_config(write(tmp_path, "tune:\n  metric: accuracy\n"))
+    with pytest.raises(ConfigError, match=r"tune\.min_gain_se: .*\(got -1\)"):
+        load_config(write(tmp_path, "tune:\n  min_gain_se: -1\n"))
 
 
 def test_family_aliases_are_resolved_in_lists_and_params(tmp_path):

@@ -74,6 +74,21 @@ def test_objective_scores():
         objective_score("accuracy", Y, P)  # type: ignore[arg-type]
 
 
+def test_log_loss_objective_is_the_negated_log_loss_higher_is_better():
+    from sklearn.metrics import log_loss
+
+    from uctune.metrics import honest_objective
+
+    assert objective_score("log_loss", Y, P) == pytest.approx(-log_loss(Y, P))
+    sharper = np.where(Y == 1, np.maximum(P, 0.9), np.minimum(P, 0.1))
+    assert objective_score("log_loss", Y, sharper) > objective_score("log_loss", Y, P)
+    # A fold of one class still has a log loss (a ranking score has none there).
+    pooled, each = honest_objective("log_loss", [Y[:3] * 0, Y], [P[:3], P])
+    assert np.isfinite(each).all() and pooled < 0
+    _, ranked = honest_objective("pr_auc", [Y[:3] * 0, Y], [P[:3], P])
+    assert np.isnan(ranked[0])
+
+
 @pytest.mark.parametrize(
     ("p", "band"),
     [

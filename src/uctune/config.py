@@ -101,15 +101,24 @@ class TuningConfig(_Strict):
     such steps); ``auto`` is ``rows`` from 20,000 training rows in the first fold. ``params`` pins
     parameters (left out of the search). ``storage`` is where Ray Tune keeps its experiment: a
     directory or a pyarrow URI (``s3://bucket/prefix``); default: the run directory.
+
+    ``metric`` is what trials are scored, pruned and picked on: ``pr_auc`` (average precision: a
+    ranking score that calibration leaves unchanged and that carries signal with rare positives),
+    ``log_loss`` (scored as its negative), ``roc_auc``, or ``f1`` (at honest per-fold thresholds; a
+    step function of the ranking, so noisy with few positives). The decision threshold is chosen
+    for F1 after the search whatever the metric. The family's defaults are trial 0 and always run
+    every fold; a tuned configuration replaces them only when its CV score beats theirs by more
+    than ``min_gain_se`` standard errors of the paired per-fold differences (0: any gain).
     """
 
     families: tuple[str, ...] = ("xgboost", "lightgbm", "neural_network")
     trials: int = Field(12, ge=1)
-    metric: Literal["f1", "pr_auc", "roc_auc"] = "f1"
+    metric: Literal["pr_auc", "log_loss", "roc_auc", "f1"] = "pr_auc"
     pruning: bool = True
     grace_period: int = Field(1, ge=1)
     reduction_factor: int = Field(2, ge=2)
     fidelity: Literal["auto", "folds", "rows"] = "auto"
+    min_gain_se: float = Field(1.0, ge=0.0, le=10.0)
     cpus_per_trial: int = Field(1, ge=1)
     max_failures: int = Field(2, ge=0)
     storage: str | None = None
@@ -133,13 +142,17 @@ class EnsembleConfig(_Strict):
 
     ``method``: Caruana's greedy selection with replacement (``caruana``), a logistic-regression
     stacker (``stacker``), or ``auto`` (the one with the better cross-validated ``metric``).
-    ``size`` is the number of greedy steps (each adds one member, repeats allowed).
+    ``size`` is the number of greedy steps (each adds one member, repeats allowed). ``registered``:
+    ``if_better`` registers the ensemble only when its cross-fitted ``metric`` beats its best
+    member's on the same out-of-fold rows (otherwise the run says so, and the registry's best is a
+    single model); ``always`` registers it regardless.
     """
 
     enabled: bool = True
     method: Literal["auto", "caruana", "stacker"] = "auto"
     metric: Literal["pr_auc", "roc_auc", "f1"] = "pr_auc"
     size: int = Field(25, ge=1, le=1000)
+    registered: Literal["if_better", "always"] = "if_better"
 
 
 class RegistryConfig(_Strict):

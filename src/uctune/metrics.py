@@ -10,6 +10,7 @@ from sklearn.metrics import (
     average_precision_score,
     confusion_matrix,
     f1_score,
+    log_loss,
     precision_recall_curve,
     precision_score,
     recall_score,
@@ -31,6 +32,7 @@ __all__ = [
     "FALLBACK_THRESHOLD",
     "ThresholdFrom",
     "ObjectiveMetric",
+    "OBJECTIVE_METRICS",
     "classification_metrics",
     "f1_optimal_threshold",
     "model_threshold",
@@ -39,7 +41,10 @@ __all__ = [
 ]
 
 METRICS: tuple[str, ...] = ("f1", "precision", "recall", "roc_auc", "pr_auc")
-ObjectiveMetric = Literal["f1", "pr_auc", "roc_auc"]
+ObjectiveMetric = Literal["pr_auc", "log_loss", "roc_auc", "f1"]
+"""What a search scores its trials on; every score is higher-is-better (``log_loss`` is scored as
+its negative, as scikit-learn's ``neg_log_loss`` scorer does)."""
+OBJECTIVE_METRICS: tuple[str, ...] = ("pr_auc", "log_loss", "roc_auc", "f1")
 ThresholdFrom = Literal["other_folds", "earlier_folds"]
 """Which folds' out-of-fold predictions may choose a fold's threshold: every other fold (shuffled
 k-fold), or only the folds before it (walk-forward CV, where a later fold is the future)."""
@@ -51,10 +56,13 @@ BEST_SCORE_IS = (
 )
 """What a tuning's ``best_score`` is, stated beside it in ``results.json`` and the registry."""
 
+_EPS = 1e-15  # keeps the log loss finite for probabilities of exactly 0 or 1
+
 FALLBACK_THRESHOLD = 0.5
 """A fold's threshold when no allowed fold has predictions of both classes yet (the first fold of a
-trial's running score, the first walk-forward block): every family is fitted class-balanced, so 0.5
-is the balanced decision point, and it is chosen without looking at any fold."""
+trial's running score, the first walk-forward block): chosen without looking at any fold. It is the
+balanced decision point of the class-balanced families; for the boosters, fitted unweighted, it
+predicts few positives, so such a fold's F1 is low for every configuration alike."""
 
 # The PRD's alert buckets: (name, lower bound inclusive, upper bound exclusive; 1.0 included).
 ALERT_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -158,8 +166,9 @@ def f1_optimal_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
 
 
 def objective_score(metric: ObjectiveMetric, y_true: np.ndarray, proba: np.ndarray) -> float:
-    """``metric`` on these predictions; F1 at the threshold that is F1-optimal on these very
-    predictions, which flatters it (the tuning objective is :func:`honest_objective`)."""
+    """``metric`` on these predictions, higher is better (``log_loss`` is negated); F1 at the
+    threshold that is F1-optimal on these very predictions, which flatters it (the tuning
+    objective is :func:`honest_objective`)."""
     if metric == "f1":
         # The F1 of classification_metrics at that threshold, without its other five metrics:
         # this runs after every fold of every tuning trial.
@@ -170,7 +179,14 @@ def objective_score(metric: ObjectiveMetric, y_true: np.ndarray, proba: np.ndarr
         return float(average_precision_score(y_true, proba))
     if metric == "roc_auc":
         return float(roc_auc_score(y_true, proba))
-    raise ConfigError(f"objective metric must be one of f1, pr_auc, roc_auc; got {metric!r}")
+    if metric == "log_loss":
+        p = np.clip(np.asarray(proba, dtype=np.float64), _EPS, 1 - _EPS)
+        return -float(log_loss(np.asarray(y_true, dtype=np.int64), p, labels=[0, 1]))
+    raise ConfigError(_unknown_metric(metric))
+
+
+def _unknown_metric(metric: object) -> str:
+    return f"objective metric must be one of {', '.join(OBJECTIVE_METRICS)}; got {metric!r}"
 
 
 def allowed_folds(k: int, n: int, source: ThresholdFrom) -> list[int]:
@@ -242,11 +258,11 @@ def honest_objective(
     """The tuning objective on pooled out-of-fold predictions, and each fold's own score.
 
     F1 is taken with each fold at its :func:`cross_fitted_thresholds` threshold, so it is not the
-    optimistic F1 of a threshold chosen on the very predictions it scores; PR-AUC and ROC-AUC use
-    no threshold. Returns ``(pooled score, [score of each fold])``.
+    optimistic F1 of a threshold chosen on the very predictions it scores; PR-AUC, ROC-AUC and the
+    (negated) log loss use no threshold. Returns ``(pooled score, [score of each fold])``.
     """
-    if metric not in ("f1", "pr_auc", "roc_auc"):
-        raise ConfigError(f"objective metric must be one of f1, pr_auc, roc_auc; got {metric!r}")
+    if metric not in OBJECTIVE_METRICS:
+        raise ConfigError(_unknown_metric(metric))
     if metric != "f1":
         pooled = objective_score(
             metric, np.concatenate(list(y_folds)), np.concatenate(list(proba_folds))
@@ -277,6 +293,6 @@ def honest_objective(
 
 def _ranking_or_nan(metric: ObjectiveMetric, y: np.ndarray, proba: np.ndarray) -> float:
     # A walk-forward block may hold one class only: its ranking score is undefined, not an error.
-    if len(np.unique(np.asarray(y))) < 2:
+    if metric != "log_loss" and len(np.unique(np.asarray(y))) < 2:
         return float("nan")
     return objective_score(metric, y, proba)

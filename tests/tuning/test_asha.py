@@ -156,3 +156,19 @@ def test_the_tuner_prunes_each_family_with_it():
     assert all(isinstance(s, BudgetedASHA) for s in joint._by_family.values())
     unpruned = _joint_scheduler(TuneSettings(pruning=False), fidelity, ["xgboost"])
     assert not isinstance(unpruned, BudgetedASHA)
+
+
+def test_the_defaults_trial_is_never_stopped_nor_counted():
+    scheduler = BudgetedASHA(
+        time_attr=BUDGET, max_t=9, reduction_factor=3, metric=SCORE, mode="max", keep_key="defaults"
+    )
+    for k, score in enumerate([0.9, 0.8, 0.7]):
+        assert _report(scheduler, f"t{k}", 1, score) in (CONTINUE, STOP)
+    trial = _trial("defaults")
+    # The worst score at every rung: any other trial would be stopped at the first.
+    for budget in (1, 3):
+        result = {BUDGET: budget, SCORE: 0.1, "defaults": True}
+        assert scheduler.on_trial_result(None, trial, result) == CONTINUE
+    assert scheduler.on_trial_result(None, trial, {BUDGET: 9, SCORE: 0.1, "defaults": True}) == STOP
+    assert "defaults" not in scheduler._rungs[0].scores  # the rungs' quantiles are the search's
+    assert _report(scheduler, "t9", 1, 0.1) == STOP

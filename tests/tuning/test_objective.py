@@ -70,7 +70,9 @@ def test_a_failing_fold_ends_the_trial_with_its_error(rows):
 
 def test_an_unknown_metric_is_refused(rows):
     _, X, y, folds = rows
-    with pytest.raises(ConfigError, match="objective metric must be one of f1, pr_auc, roc_auc"):
+    with pytest.raises(
+        ConfigError, match="objective metric must be one of pr_auc, log_loss, roc_auc, f1; got"
+    ):
         list(cv_steps("lr", {}, X, y, folds, metric="accuracy"))  # type: ignore[arg-type]
 
 
@@ -78,7 +80,11 @@ def test_an_unknown_metric_is_refused(rows):
     ("field", "value", "message"),
     [
         ("n_trials", 0, "n_trials must be at least 1, got 0"),
-        ("metric", "accuracy", "metric must be one of f1, pr_auc, roc_auc, got 'accuracy'"),
+        (
+            "metric",
+            "accuracy",
+            "metric must be one of pr_auc, log_loss, roc_auc, f1, got 'accuracy'",
+        ),
         ("grace_period", 6, "grace_period must be at most the 5 folds, got 6"),
         ("reduction_factor", 1, "reduction_factor must be at least 2, got 1"),
         ("cpus_per_trial", 0, "cpus_per_trial must be at least 1, got 0"),

@@ -62,8 +62,16 @@ def test_each_family_finds_params_inside_its_declared_space(
     assert in_space(result.best_params, space)
     # The first trial is the family's defaults (the seed's), which lie inside the space.
     assert result.trials[0].params == {k: get_spec(family).defaults[k] for k in space}
-    best = max((t for t in result.trials if t.status == "completed"), key=lambda t: t.score)
-    assert (result.best_trial, result.best_score) == (best.number, best.score)
+    top = max((t for t in result.trials if t.status == "completed"), key=lambda t: t.score)
+    # The refit gets the top trial, or the defaults when the top one is within the CV noise.
+    selection = result.selection
+    assert selection is not None
+    assert (selection["top_trial"], selection["top_score"]) == (top.number, top.score)
+    picked = next(t for t in result.trials if t.number == result.best_trial)
+    assert result.best_score == picked.score and picked.status == "completed"
+    assert selection["picked"] == ("defaults" if picked.number == 0 else "tuned")
+    if picked.number != top.number:
+        assert selection["gain"] <= selection["noise"]
     frame = result.trials_frame()
     assert list(frame.columns) == CONTRACT_COLUMNS + [f"param_{p}" for p in space]
     assert set(frame["status"]) <= {"completed", "pruned", "failed"}
@@ -133,7 +141,13 @@ def test_asha_over_rows_stops_bad_trials_on_a_subsample(ray_cluster, tmp_path):
     for t in completed:
         assert t.budget == result.fidelity.max_budget and len(t.subsample_scores) == 2
         alone = cv_score(
-            "xgboost", {**t.params, "n_estimators": 12, "max_depth": 3}, X, y, folds, random_state=1
+            "xgboost",
+            {**t.params, "n_estimators": 12, "max_depth": 3},
+            X,
+            y,
+            folds,
+            metric=settings.metric,
+            random_state=1,
         )
         assert t.score == pytest.approx(alone[-1].score)
     frame = result.trials_frame()
@@ -235,7 +249,7 @@ def test_a_used_directory_is_refused_and_changed_settings_cannot_resume(
     first = tune_family("lr", X, y, experiment_dir=tmp_path, settings=settings)
     with pytest.raises(ConfigError, match="already holds a tuning study; resume it"):
         tune_family("lr", X, y, experiment_dir=tmp_path, settings=settings)
-    other = TuneSettings(n_trials=1, n_folds=3, seed=1, metric="pr_auc")
+    other = TuneSettings(n_trials=1, n_folds=3, seed=1, metric="f1")
     with pytest.raises(IntegrityError, match=r"different settings \(metric\)"):
         tune_family("lr", X, y, experiment_dir=tmp_path, settings=other, resume=True)
     # Resuming a finished search runs nothing more and gives the same answer.

@@ -71,7 +71,7 @@ class HyperparameterTuner:
         self,
         n_trials: int = 100,
         *,
-        metric: ObjectiveMetric = "f1",
+        metric: ObjectiveMetric = "pr_auc",
         cv_folds: int = 5,
         pruning: bool = True,
         grace_period: int = 1,

@@ -17,8 +17,9 @@ def _num(value: Any, digits: int = 4) -> str:
 
 
 def print_tuning_summary(payload: dict[str, Any]) -> None:
-    """Trials and their fate, the best CV score, the refit's holdout scores (beside the untuned
-    model's when the run trained one), and the best params of every tuned family."""
+    """Trials and their fate, the picked trial's CV score and whether it is the defaults, the
+    refit's holdout scores (beside the untuned model's PR-AUC when the run trained one), and the
+    picked params of every tuned family with why they were picked."""
     tuning: dict[str, Any] = payload.get("tuning", {})
     trained: dict[str, Any] = payload.get("families", {})
     rows = []
@@ -36,7 +37,8 @@ def print_tuning_summary(payload: dict[str, Any]) -> None:
                 t["failed"],
                 _num(t["best_score"]),
                 t["best_trial"],
-                _num(untuned.get("f1"), 3) if untuned else "-",
+                (t.get("selection") or {}).get("picked", "-"),
+                _num(untuned.get("pr_auc"), 3) if untuned else "-",
                 _num(holdout.get("f1"), 3),
                 _num(holdout.get("roc_auc"), 3),
                 _num(holdout.get("pr_auc"), 3),
@@ -50,9 +52,10 @@ def print_tuning_summary(payload: dict[str, Any]) -> None:
             "done",
             "pruned",
             "failed",
-            f"best cv {metric}*",
+            f"cv {metric}*",
             "trial",
-            "untuned f1",
+            "picked",
+            "untuned pr_auc",
             "test f1@thr",
             "roc_auc",
             "pr_auc",
@@ -60,12 +63,16 @@ def print_tuning_summary(payload: dict[str, Any]) -> None:
         ]
         click.echo(format_table(headers, rows))
         click.echo(
-            "* the maximum over trials: optimistic; compare tuned with untuned on the test columns"
+            "* the picked trial's, chosen over trials: optimistic; compare tuned with untuned on "
+            "the test columns"
         )
         walls = {round(t["wall_seconds"], 1) for t in tuning.values() if "wall_seconds" in t}
         if len(tuning) > 1 and len(walls) == 1:
             click.echo(f"the searches ran as one experiment: {walls.pop():.1f} s wall")
         for family, t in tuning.items():
+            reason = (t.get("selection") or {}).get("reason")
+            if reason:
+                click.echo(f"{family} picked: {reason}")
             click.echo(f"{family} best params: {json.dumps(t['best_params'], sort_keys=True)}")
     for family, why in payload.get("tuning_failures", {}).items():
         click.echo(f"{family}: TUNING FAILED: {why}", err=True)

@@ -33,8 +33,9 @@ SEED_TRIALS = 100
     "--metric",
     default=None,
     metavar="NAME",
-    help="Objective: f1 (each fold at a threshold chosen on the other folds, or the earlier ones "
-    "with walk-forward CV), pr_auc or roc_auc [default: f1].",
+    help="What trials are searched, pruned and picked on: pr_auc (average precision), log_loss, "
+    "roc_auc, or f1 (each fold at a threshold chosen on the other folds, or the earlier ones with "
+    "walk-forward CV) [default: pr_auc]. The decision threshold is F1's whatever the metric.",
 )
 @click.option(
     "--pruning/--no-pruning",

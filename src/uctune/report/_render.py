@@ -318,7 +318,7 @@ def _model_section(
 
 
 CALIBRATION_NAMES = {
-    "isotonic": "isotonic regression",
+    "isotonic": "isotonic regression (ties broken in the raw order)",
     "sigmoid": "sigmoid (Platt scaling)",
     "none": "none",
 }
@@ -537,24 +537,67 @@ def _ensemble_section(
     }
 
 
-def tuned_vs_untuned(t: TuningReport, reports: Sequence[ModelReport]) -> dict[str, Any] | None:
+def tuned_vs_untuned(
+    t: TuningReport, reports: Sequence[ModelReport], settings: ReportSettings | None = None
+) -> dict[str, Any] | None:
     """A tuned family against its untuned model on the test split, each at its stored threshold:
     the only comparison of the two free of selection bias (the tuned params were chosen on the CV
-    folds). ``None`` when the report lacks either model."""
+    folds), with the paired bootstrap interval of each difference when ``settings`` ask for
+    resamples. ``None`` when the report lacks either model."""
     found = {r.input.tuned: r for r in reports if r.input.family == t.family}
     if True not in found or False not in found:
         return None
-    tuned, untuned = found[True].evaluation.at_threshold, found[False].evaluation.at_threshold
+    a, b = found[True].evaluation, found[False].evaluation
+    tuned, untuned = a.at_threshold, b.at_threshold
+    intervals: Mapping[str, Interval] = {}
+    if settings is not None and settings.bootstrap:
+        intervals = difference_intervals(
+            a.y_true,
+            a.proba,
+            a.threshold,
+            b.proba,
+            b.threshold,
+            n_resamples=settings.bootstrap,
+            level=settings.level,
+            random_state=settings.seed,
+        )
+    metrics: dict[str, Any] = {}
+    for m in METRIC_LABELS:
+        if m not in tuned or m not in untuned:
+            continue
+        i = intervals.get(m)
+        metrics[m] = {
+            "tuned": tuned[m],
+            "untuned": untuned[m],
+            "difference": tuned[m] - untuned[m],
+            "difference_interval": None
+            if i is None
+            else {"low": i.low, "high": i.high, "level": i.level},
+        }
     return {
-        "basis": "test split, each model at its own out-of-fold threshold",
+        "basis": "test split, each model at its own out-of-fold threshold; paired bootstrap "
+        "intervals of the differences",
         "tuned_model": found[True].name,
         "untuned_model": found[False].name,
-        "metrics": {
-            m: {"tuned": tuned[m], "untuned": untuned[m], "difference": tuned[m] - untuned[m]}
-            for m in METRIC_LABELS
-            if m in tuned and m in untuned
-        },
+        "metrics": metrics,
     }
+
+
+def _pick_fact(selection: Mapping[str, Any] | None) -> str | None:
+    if not selection:
+        return None
+    picked = selection.get("picked")
+    trial = selection.get("picked_trial")
+    what = f"the defaults (trial {trial})" if picked == "defaults" else f"trial {trial}"
+    return f"{what}: {selection.get('reason', '')}"
+
+
+def _rank_fact(record: Mapping[str, Any] | None) -> str | None:
+    rungs = (record or {}).get("rungs") or {}
+    shown = [f"{name} {rho:.2f}" for name, rho in rungs.items() if _finite(rho)]
+    if not shown:
+        return None
+    return f"{', '.join(shown)} (over {record.get('trials')} completed trials)"  # type: ignore[union-attr]
 
 
 def _tuning_section(t: TuningReport, comparison: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -588,11 +631,24 @@ def _tuning_section(t: TuningReport, comparison: Mapping[str, Any] | None) -> di
             f"{s.get('completed', '–')} / {s.get('pruned', '–')} / {s.get('failed', '–')}",
         ),
         (
-            "Best CV score (maximum over trials: optimistic)",
+            "CV score of the picked trial (chosen over trials: optimistic)",
             _fmt(s.get("best_score")) if s.get("best_score") is not None else None,
         ),
-        ("Best trial", s.get("best_trial")),
-        ("Untuned CV score (honest)", _fmt(t.reference) if t.reference is not None else None),
+        ("Picked for the refit, and why", _pick_fact(s.get("selection"))),
+        (
+            "CV noise of the picked trial (standard error over folds)",
+            _fmt((s.get("selection") or {}).get("cv_noise"))
+            if _finite((s.get("selection") or {}).get("cv_noise"))
+            else None,
+        ),
+        (
+            "Rank correlation of each fidelity rung with the full CV score (Spearman)",
+            _rank_fact(s.get("rank_correlation")),
+        ),
+        (
+            "The defaults' CV score (the search's trial of them, or the untuned model's)",
+            _fmt(t.reference) if t.reference is not None else None,
+        ),
         (
             "Search wall time (all families' searches are one experiment)",
             f"{s['wall_seconds']:.1f} s" if _finite(s.get("wall_seconds")) else None,
@@ -603,10 +659,16 @@ def _tuning_section(t: TuningReport, comparison: Mapping[str, Any] | None) -> di
         ),
     ]
     for metric, row in ((comparison or {}).get("metrics") or {}).items():
+        interval = row.get("difference_interval")
+        within = (
+            f", {interval['level']:.0%} interval [{interval['low']:+.3f}, {interval['high']:+.3f}]"
+            if interval
+            else ""
+        )
         facts.append(
             (
                 f"Test {METRIC_LABELS[metric]}: tuned vs untuned",
-                f"{_fmt(row['tuned'])} vs {_fmt(row['untuned'])} ({row['difference']:+.3f})",
+                f"{_fmt(row['tuned'])} vs {_fmt(row['untuned'])} ({row['difference']:+.3f}{within})",
             )
         )
     params = s.get("best_params") or {}
@@ -704,7 +766,7 @@ def build_report(
     ]
     calibration = _calibration_section(reports, colors, anchors)
     ensemble_section = _ensemble_section(ensemble, reports, anchors, s)
-    comparisons = {t.family: tuned_vs_untuned(t, reports) for t in tuning}
+    comparisons = {t.family: tuned_vs_untuned(t, reports, s) for t in tuning}
     tuning_sections = [_tuning_section(t, comparisons[t.family]) for t in tuning]
     figures_seconds = time.perf_counter() - started
     shap_seconds = {r.name: round(r.shap_seconds, 3) for r in reports if r.explanation is not None}

@@ -13,6 +13,8 @@ of the trials it has seen): a trial that clears the quantile but finds its rung'
 (``ceil(n/rf)`` promotions, ``n`` counting the trial itself) goes on only when it beats every
 score recorded at the rung, so the best configuration seen is never stopped for want of quota.
 Trials are decided when they report, as in Ray's ASHA (none is paused to be promoted later).
+A result whose ``keep_key`` is true (the family's defaults: the contender every tuned configuration
+is compared with) is never stopped, and is left out of the rungs' records and quotas.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class BudgetedASHA(FIFOScheduler):
         reduction_factor: int = 2,
         metric: str | None = None,
         mode: str | None = None,
+        keep_key: str | None = None,
     ) -> None:
         if grace_period < 1 or max_t < grace_period or reduction_factor < 2:
             raise ValueError(
@@ -62,6 +65,7 @@ class BudgetedASHA(FIFOScheduler):
         self._max_t = max_t
         self._rf = reduction_factor
         self._metric = metric
+        self._keep_key = keep_key
         self._set_mode(mode)
         self._rungs: list[_Rung] = []
         milestone = grace_period
@@ -94,6 +98,8 @@ class BudgetedASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         if t >= self._max_t:
             return TrialScheduler.STOP
+        if self._keep_key is not None and result.get(self._keep_key):
+            return TrialScheduler.CONTINUE
         return self.decide(trial.trial_id, t, float(score))
 
     def decide(self, trial_id: str, t: float, score: float) -> str:

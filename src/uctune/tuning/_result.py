@@ -26,6 +26,9 @@ class TuningResult:
     its own session only; when families are searched as one experiment, that experiment's);
     ``interrupted`` counts trials cut short by an interruption and run again.
     ``fidelity`` is the trials' schedule (folds alone, or subsamples of the first fold first).
+    ``best_trial`` is the trial picked for the refit: the top one, or the defaults when the top one
+    beats them only within the CV noise; ``selection`` says which and why
+    (:mod:`uctune.tuning._selection`).
     """
 
     family: str
@@ -41,6 +44,7 @@ class TuningResult:
     study_path: str = ""
     experiment_path: str = ""
     fidelity: Fidelity | None = None
+    selection: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.trials if t.status == status)
@@ -142,7 +146,41 @@ class TuningResult:
             "retried": sum(1 for t in self.trials if t.attempts > 1),
             "nodes": self.nodes(),
             "fidelity": self.fidelity.to_dict() if self.fidelity else None,
+            "selection": dict(self.selection) if self.selection else None,
+            "rank_correlation": self.rank_correlation(),
         }
+
+    def rank_correlation(self) -> dict[str, Any]:
+        """Spearman's correlation of each fidelity rung's scores with the full CV score, over the
+        completed trials (those that reached every rung: survivors of the earlier rungs, so an
+        optimistic sample). ``None`` for a rung with fewer than 3 such trials or no spread."""
+        from scipy.stats import spearmanr
+
+        done = [t for t in self.trials if t.status == "completed" and t.score is not None]
+        rungs: dict[str, list[float]] = {}
+        steps = self.fidelity.row_steps if self.fidelity else 0
+        for j in range(steps):
+            rungs[f"subsample_{j + 1}"] = [
+                t.subsample_scores[j] if j < len(t.subsample_scores) else float("nan") for t in done
+            ]
+        for k in range(self.n_folds - 1):
+            # The running score after k + 1 folds is not kept; a fold's own score is.
+            rungs[f"fold_{k + 1}"] = [
+                t.fold_scores[k] if k < len(t.fold_scores) else float("nan") for t in done
+            ]
+        full = [float(t.score or 0.0) for t in done]
+        out: dict[str, Any] = {"trials": len(done), "basis": "completed trials", "rungs": {}}
+        for name, scores in rungs.items():
+            pairs = [(a, b) for a, b in zip(scores, full, strict=True) if a == a]
+            rho = None
+            if (
+                len(pairs) >= 3
+                and len({a for a, _ in pairs}) > 1
+                and len({b for _, b in pairs}) > 1
+            ):
+                rho = float(spearmanr([a for a, _ in pairs], [b for _, b in pairs]).statistic)
+            out["rungs"][name] = rho
+        return out
 
     def nodes(self) -> dict[str, int]:
         """How many trials each Ray node finished (by node id; trials replayed from an older run's

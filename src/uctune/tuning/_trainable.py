@@ -23,8 +23,18 @@ from uctune.metrics import ObjectiveMetric, ThresholdFrom
 from uctune.models import Device
 from uctune.tuning._fidelity import Fidelity
 from uctune.tuning._objective import cv_steps
+from uctune.tuning._selection import is_defaults
 
-__all__ = ["TRIAL_KEY", "FAMILY_KEY", "SCORE", "BUDGET", "TrialData", "cv_trial", "trial_report"]
+__all__ = [
+    "TRIAL_KEY",
+    "FAMILY_KEY",
+    "SCORE",
+    "BUDGET",
+    "DEFAULTS_KEY",
+    "TrialData",
+    "cv_trial",
+    "trial_report",
+]
 
 TRIAL_KEY = "__trial"
 """Config key carrying the Optuna trial number, so that a trial can be matched to its study record."""
@@ -37,6 +47,10 @@ SCORE = "score"
 
 BUDGET = "budget"
 """The reported fidelity budget spent (ASHA's time attribute; folds done without subsamples)."""
+
+DEFAULTS_KEY = "defaults"
+"""Reported true by the trial of the family's defaults, which the scheduler never stops: every
+tuned configuration is compared with them on every fold (:mod:`uctune.tuning._selection`)."""
 
 Rows = tuple[pd.DataFrame, np.ndarray, Sequence[tuple[np.ndarray, np.ndarray]]]
 
@@ -62,6 +76,7 @@ class TrialData:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     fidelity: Fidelity | None = None
+    defaults: Mapping[str, Any] | None = None
 
 
 def trial_report(
@@ -78,6 +93,7 @@ def trial_report(
     budget: int | None = None,
     rows: float = 1.0,
     subsample_scores: Sequence[float] = (),
+    defaults: bool = False,
 ) -> dict[str, Any]:
     """The result a trial reports after each fold (a replayed trial, once): what the scheduler and
     :class:`~uctune.tuning._search.StudySearch` read."""
@@ -94,6 +110,7 @@ def trial_report(
         "fold_error": error or "",
         "node": node or "",
         "gpus": ",".join(gpus),
+        DEFAULTS_KEY: defaults,
     }
 
 
@@ -124,6 +141,7 @@ def cv_trial(config: dict[str, Any], data: Mapping[str, TrialData]) -> None:
         return
     params = {**own.fixed, **{k: v for k, v in config.items() if k not in (TRIAL_KEY, FAMILY_KEY)}}
     X, y, folds = _rows(own)
+    defaults = is_defaults(params, own.defaults)
     node = current_node()
     gpus = [str(g) for g in ray.get_gpu_ids()]
     started = time.perf_counter()
@@ -159,5 +177,6 @@ def cv_trial(config: dict[str, Any], data: Mapping[str, TrialData]) -> None:
                 budget=step.budget,
                 rows=step.rows,
                 subsample_scores=subsamples,
+                defaults=defaults,
             )
         )

@@ -46,6 +46,7 @@ from uctune.tuning._fidelity import FIDELITIES, Fidelity, FidelityChoice, fideli
 from uctune.tuning._joint import FamilyScheduler, JointSearch
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
+from uctune.tuning._selection import select_trial
 from uctune.tuning._study import (
     TrialRecord,
     fail_interrupted,
@@ -56,7 +57,15 @@ from uctune.tuning._study import (
     study_storage,
     trial_records,
 )
-from uctune.tuning._trainable import BUDGET, FAMILY_KEY, SCORE, TRIAL_KEY, TrialData, cv_trial
+from uctune.tuning._trainable import (
+    BUDGET,
+    DEFAULTS_KEY,
+    FAMILY_KEY,
+    SCORE,
+    TRIAL_KEY,
+    TrialData,
+    cv_trial,
+)
 
 __all__ = [
     "EXPERIMENT_NAME",
@@ -95,7 +104,7 @@ class TuneSettings:
     """
 
     n_trials: int = 100
-    metric: ObjectiveMetric = "f1"
+    metric: ObjectiveMetric = "pr_auc"
     n_folds: int = 5
     pruning: bool = True
     grace_period: int = 1
@@ -108,6 +117,7 @@ class TuneSettings:
     cv: CVScheme = CVScheme()
     calibration: CalibrationChoice = "auto"
     fidelity: FidelityChoice = "auto"
+    min_gain_se: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -126,6 +136,7 @@ class TuneSettings:
                 self.reduction_factor,
             ),
             (self.cpus_per_trial >= 1, "cpus_per_trial must be at least 1", self.cpus_per_trial),
+            (self.min_gain_se >= 0, "min_gain_se must be at least 0", self.min_gain_se),
             (self.max_failures >= 0, "max_failures must be at least 0", self.max_failures),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}", self.device),
             (self.gpus_per_trial > 0, "gpus_per_trial must be above 0", self.gpus_per_trial),
@@ -155,6 +166,7 @@ def _scheduler(settings: TuneSettings, fidelity: Fidelity) -> TrialScheduler:
         reduction_factor=settings.reduction_factor,
         metric=SCORE,
         mode="max",
+        keep_key=DEFAULTS_KEY,
     )
 
 
@@ -580,9 +592,11 @@ def tune_families(
         storage, study = _checked_study(
             study_path, family, resume, _settings_record(family, settings, space, fixed, fidelity)
         )
+        defaults = {k: spec.defaults[k] for k in space if k in spec.defaults}
         data = TrialData(
             family=family,
             metric=settings.metric,
+            defaults=defaults if in_space(defaults, space) else None,
             n_threads=settings.cpus_per_trial,
             random_state=settings.seed,
             device=settings.device,
@@ -726,8 +740,8 @@ def _by_cost(names: Sequence[str]) -> list[str]:
 
 def _searcher(p: _Prepared, settings: TuneSettings) -> StudySearch:
     known = len(p.study.get_trials(deepcopy=False))
-    defaults = {k: p.spec.defaults[k] for k in p.space}
-    first_defaults = not known and in_space(defaults, p.space)
+    defaults = p.data.defaults
+    first_defaults = not known and defaults is not None
     return StudySearch(
         p.space,
         n_folds=settings.n_folds,
@@ -737,7 +751,7 @@ def _searcher(p: _Prepared, settings: TuneSettings) -> StudySearch:
         seed=settings.seed,
         known_trials=known,
         n_startup_trials=settings.n_startup_trials,
-        points_to_evaluate=[defaults] if first_defaults else [],
+        points_to_evaluate=[defaults] if first_defaults and defaults else [],
     )
 
 
@@ -767,8 +781,8 @@ def _result(
     records = tuple(
         replace(r, attempts=1 + attempts.get(r.number, 0)) for r in trial_records(p.study)
     )
-    best = _best(records)
-    if best is None:
+    selection = select_trial(records, p.data.defaults, min_gain_se=settings.min_gain_se)
+    if selection is None:
         counts = Counter(r.status for r in records)
         errors = sorted({r.error for r in records if r.error})
         raise TrainingError(
@@ -781,13 +795,14 @@ def _result(
         metric=settings.metric,
         n_folds=settings.n_folds,
         trials=records,
-        best_trial=best.number,
-        best_score=float(best.score or 0.0),
-        best_params={**p.fixed, **best.params},
+        best_trial=selection.picked.number,
+        best_score=float(selection.picked.score or 0.0),
+        best_params={**p.fixed, **selection.picked.params},
         param_names=tuple(dict.fromkeys([*spec.search_space, *p.declared])),
         wall_seconds=wall,
         interrupted=len(interrupted(p.study)),
         study_path=str(p.study_path),
         experiment_path=experiment_path,
         fidelity=fidelity,
+        selection=selection.to_dict(),
     )

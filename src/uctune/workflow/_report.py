@@ -216,8 +216,12 @@ def _tuning_reports(ctx: RunContext, seed: int) -> list[TuningReport]:
             continue
         trials = read_trials(path)
         metric = str(summary.get("metric", "f1"))
-        oof = ctx.results.get("families", {}).get(canonical, {}).get("cv", {}).get("oof", {})
-        reference = oof.get(metric)
+        # The defaults' own trial scores on the search's very terms (raw probabilities, the same
+        # folds); the untuned model's out-of-fold scores are of calibrated probabilities.
+        reference = (summary.get("selection") or {}).get("defaults_score")
+        if reference is None:
+            oof = ctx.results.get("families", {}).get(canonical, {}).get("cv", {}).get("oof", {})
+            reference = oof.get(metric)
         importances, note = None, None
         try:
             importances = param_importances(canonical, trials, seed=seed) or None

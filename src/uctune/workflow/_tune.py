@@ -57,6 +57,7 @@ def _settings(ctx: RunContext) -> TuneSettings:
         grace_period=tc.grace_period,
         reduction_factor=tc.reduction_factor,
         fidelity=tc.fidelity,
+        min_gain_se=tc.min_gain_se,
         cpus_per_trial=tc.cpus_per_trial,
         max_failures=tc.max_failures,
         seed=config.seed,
