@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score
 
 from uctune.cli.main import main
 from uctune.config import EnsembleConfig, RegistryConfig, RunConfig
@@ -57,7 +58,33 @@ def _ensemble_again(ctx, folder, **ensemble):
 @pytest.fixture(scope="module")
 def ensembled(tmp_path_factory, run_csv):
     base = tmp_path_factory.mktemp("ensembled")
-    return _run(run_csv, base / "run", base / "registry")
+    # Registered whether or not it beats its members, so the round trip below is always tested.
+    return _run(run_csv, base / "run", base / "registry", registered="always")
+
+
+def test_an_ensemble_that_does_not_beat_its_best_member_is_not_registered(ensembled, tmp_path):
+    # One greedy step: the ensemble is a single member, so it cannot beat the best one.
+    ctx = _ensemble_again(ensembled, tmp_path, method="caruana", size=1)
+    versus = ctx.results["ensemble"]["versus_members"]
+    oof = ctx.out_of_fold()
+    label = ctx.table.label
+    for name, score in versus["members"].items():  # each member on its own out-of-fold rows
+        assert score == pytest.approx(average_precision_score(oof[label], oof[name]), abs=1e-12)
+    assert versus["best_member_score"] == max(versus["members"].values())
+    assert versus["ensemble"] <= versus["best_member_score"]
+    assert ctx.results["ensemble"]["earned"] is False
+    registry = ctx.results["registry"]
+    assert "ensemble" not in registry["models"] and registry["models"]
+    assert "does not beat its best member" in registry["ensemble_not_registered"]
+    assert registry["best"]["model_name"] != "ensemble"
+
+    # The same ensemble with registered: always is registered; a winning one is registered either way.
+    forced = _ensemble_again(
+        ensembled, tmp_path / "forced", method="caruana", size=1, registered="always"
+    )
+    assert "ensemble" in forced.results["registry"]["models"]
+    record = ensembled.results["ensemble"]["versus_members"]
+    assert record["earned"] == (record["ensemble"] > record["best_member_score"])
 
 
 def test_the_ensemble_is_learnt_on_the_stored_out_of_fold_predictions(ensembled):

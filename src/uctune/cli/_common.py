@@ -278,6 +278,11 @@ def print_ensemble(payload: dict[str, Any]) -> None:
     if after:
         line += f", test ECE {after['ece']:.3f}"
     click.echo(f"{line}; {section['seconds']:.1f}s")
+    versus = section.get("versus_members")
+    if versus and not versus.get("earned"):
+        registry = payload.get("registry") or {}
+        not_registered = "not registered: " if "ensemble_not_registered" in registry else ""
+        click.echo(f"ensemble {not_registered}{versus['verdict']}")
 
 
 def _print_families(payload: dict[str, Any], format_table: Any, *, ensemble: bool = True) -> None:

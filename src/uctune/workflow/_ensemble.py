@@ -7,7 +7,9 @@ cross-fitted predictions), calibrates and thresholds the ensemble's cross-fitted
 each family's are (:mod:`uctune.calibration`), and stores the result as model ``ensemble``: the
 members are the stored models themselves, so nothing is trained again. It adds the ensemble's test
 probabilities to ``predictions.csv`` and its numbers to ``results.json``'s ``ensemble``; the report
-and the register stage treat it like any other model.
+and the register stage treat it like any other model, except that with ``ensemble.registered:
+if_better`` an ensemble whose cross-fitted out-of-fold score does not beat its best member's is
+not registered (``versus_members`` says why).
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ import numpy as np
 
 from uctune.calibration import cross_fit_calibration
 from uctune.ensemble import COMBINERS, CombinerMethod, cross_fit_combiners, fit_combiner
-from uctune.metrics import METRICS, f1_optimal_threshold
+from uctune.metrics import (
+    METRICS,
+    ObjectiveMetric,
+    ThresholdFrom,
+    allowed_folds,
+    f1_optimal_threshold,
+    honest_objective,
+)
 from uctune.models import EnsembleClassifier, EnsembleThresholdClassifier
 from uctune.training import fold_mean_std, holdout_scores, score_folds, with_calibration
 
@@ -38,6 +47,54 @@ ENSEMBLE = "ensemble"
 def _member(model: Any) -> Any:
     """A stored model without its decision threshold: the ensemble thresholds its own average."""
     return getattr(model, "estimator", model)
+
+
+def _versus_members(
+    names: list[str],
+    P_folds: list[np.ndarray],
+    y_folds: list[np.ndarray],
+    ensemble_folds: list[np.ndarray],
+    metric: ObjectiveMetric,
+    source: ThresholdFrom,
+) -> dict[str, Any]:
+    """The ensemble's cross-fitted score against each member's, on the same out-of-fold rows and
+    terms: the folds whose combiner was learnt on other folds (under walk-forward CV the first
+    block has none before it, and its plain average of the members says nothing of the combiner).
+    ``earned`` when the ensemble beats the best member."""
+    n = len(y_folds)
+    learnt = [
+        k
+        for k in range(n)
+        if allowed_folds(k, n, source)
+        and len(np.unique(np.concatenate([y_folds[j] for j in allowed_folds(k, n, source)]))) == 2
+    ] or list(range(n))
+    ys = [y_folds[k] for k in learnt]
+
+    def score(folds: list[np.ndarray]) -> float:
+        return float(honest_objective(metric, ys, folds, source=source)[0])
+
+    ensemble = score([ensemble_folds[k] for k in learnt])
+    members = {name: score([P_folds[k][:, j] for k in learnt]) for j, name in enumerate(names)}
+    best = max(members, key=lambda n: members[n])
+    earned = bool(ensemble > members[best])
+    verdict = (
+        f"its out-of-fold {metric} {ensemble:.4f} beats its best member {best}'s {members[best]:.4f}"
+        if earned
+        else f"its out-of-fold {metric} {ensemble:.4f} does not beat its best member {best}'s "
+        f"{members[best]:.4f}"
+    )
+    return {
+        "metric": metric,
+        "basis": "out-of-fold predictions of the training rows in the folds whose combiner was "
+        "learnt on other folds; the ensemble's cross-fitted",
+        "folds": [k + 1 for k in learnt],
+        "ensemble": ensemble,
+        "members": members,
+        "best_member": best,
+        "best_member_score": members[best],
+        "earned": earned,
+        "verdict": verdict,
+    }
 
 
 def ensemble_stage(ctx: RunContext) -> None:
@@ -78,6 +135,11 @@ def ensemble_stage(ctx: RunContext) -> None:
         random_state=seed,
     )
     method = max(methods, key=lambda m: scored[m].score)
+    versus = _versus_members(
+        names, P_folds, y_folds, scored[method].fold_proba, settings.metric, source
+    )
+    if not versus["earned"]:
+        logger.warning("ensemble: %s", versus["verdict"])
     P_all, y_all = np.concatenate(P_folds), np.concatenate(y_folds)
     combiner = fit_combiner(
         method, P_all, y_all, size=settings.size, metric=settings.metric, random_state=seed
@@ -125,6 +187,8 @@ def ensemble_stage(ctx: RunContext) -> None:
             "basis": "each fold predicted by a combiner learnt without it",
             "scores": {m: {"score": c.score, "folds": c.fold_scores} for m, c in scored.items()},
         },
+        "versus_members": versus,
+        "earned": versus["earned"],
         "params": {"method": method, "size": settings.size, "metric": settings.metric},
         "threshold": threshold,
         "cv": {

@@ -47,7 +47,8 @@ def _candidates(ctx: RunContext) -> tuple[str, list[_Candidate]]:
     """``(source, candidates)``: the tuned models, else the trained ones; and the ensemble."""
     source, found = _members(ctx)
     ensemble = ctx.results.get(ENSEMBLE) or {}
-    if ENSEMBLE in ctx.model_names() and "threshold" in ensemble:
+    unearned = ensemble.get("earned") is False and ctx.config.ensemble.registered == "if_better"
+    if ENSEMBLE in ctx.model_names() and "threshold" in ensemble and not unearned:
         how = f"{ensemble['method']} of {', '.join(ensemble['members'])}"
         found.append(_Candidate(ENSEMBLE, ENSEMBLE, ensemble, how, None))
     return source, found
@@ -165,6 +166,11 @@ def register_stage(ctx: RunContext) -> None:
         "source": source,
         "models": registered,
     }
+    ensemble = ctx.results.get(ENSEMBLE) or {}
+    if ensemble.get("earned") is False and ENSEMBLE not in registered:
+        verdict = (ensemble.get("versus_members") or {}).get("verdict", "")
+        section["ensemble_not_registered"] = f"{verdict}: the single models are registered"
+        logger.info("ensemble not registered: %s", section["ensemble_not_registered"])
     scored = [(v["f1"], k) for k, v in registered.items() if isinstance(v["f1"], int | float)]
     if scored:
         best_name = max(scored)[1]
