@@ -23,7 +23,7 @@ def test_no_file_and_an_empty_file_give_the_defaults(tmp_path):
     assert (config.seed, config.train.cv_folds, config.split.test_size) == (42, 5, 0.2)
     assert config.tune.families == ("xgboost", "lightgbm", "neural_network")
     # Trials are searched on average precision, the defaults kept unless beaten beyond the noise.
-    assert (config.tune.metric, config.tune.min_gain_se) == ("pr_auc", 1.0)
+    assert (config.tune.metric, config.tune.min_gain_se) == ("pr_auc", 2.0)
 
 
 def test_the_search_metric_is_an_option(tmp_path):

@@ -265,7 +265,14 @@ def test_tuning_walks_forward_and_its_score_is_the_honest_objective(
     result = tune_family("lr", X, y, experiment_dir=tmp_path / "t", settings=settings, dates=dates)
     folds = cv.folds(y, n_splits=3, random_state=4, dates=dates)
     best = cv_score(
-        "lr", result.best_params, X, y, folds, random_state=4, threshold_from="earlier_folds"
+        "lr",
+        result.best_params,
+        X,
+        y,
+        folds,
+        metric=settings.metric,
+        random_state=4,
+        threshold_from="earlier_folds",
     )
     assert result.best_score == pytest.approx(best[-1].score)
     record = [t for t in result.trials if t.number == result.best_trial][0]

@@ -24,7 +24,10 @@ def run(capsys, *argv):
     [
         (["--model", "svm"], "tune.families: unknown model family 'svm'"),
         (["--trials", "0"], "tune.trials: Input should be greater than or equal to 1 (got 0)"),
-        (["--metric", "accuracy"], "tune.metric: Input should be 'f1', 'pr_auc' or 'roc_auc'"),
+        (
+            ["--metric", "accuracy"],
+            "tune.metric: Input should be 'pr_auc', 'log_loss', 'roc_auc' or 'f1'",
+        ),
         (["--grace-period", "9"], "tune.grace_period must be at most train.cv_folds (5), got 9"),
         (
             ["--cpus-per-trial", "0"],
@@ -91,7 +94,13 @@ def test_tune_writes_the_contracted_files_and_prints_the_best_params(
         "wall_seconds",
         "trials_csv",
         "refit",
+        "selection",
+        "rank_correlation",
     }
+    # The refit's params are the picked trial's: the top one, or the defaults within the noise.
+    selection = tuned["selection"]
+    assert selection["picked_trial"] == tuned["best_trial"]
+    assert selection["picked"] == ("defaults" if tuned["best_trial"] == 0 else "tuned")
     assert tuned["n_trials"] == 4 == tuned["completed"] + tuned["pruned"] + tuned["failed"]
     assert tuned["trials_csv"] == "tune/xgboost/trials.csv"
     assert tuned["best_params"]["n_estimators"] == 30
@@ -100,7 +109,7 @@ def test_tune_writes_the_contracted_files_and_prints_the_best_params(
     best = json.loads((out_dir / "tune" / "xgboost" / "best_params.json").read_text())
     assert best == {
         "family": "xgboost",
-        "metric": "f1",
+        "metric": "pr_auc",
         "best_score": tuned["best_score"],
         "best_trial": tuned["best_trial"],
         "params": tuned["best_params"],
@@ -129,11 +138,13 @@ def test_tune_writes_the_contracted_files_and_prints_the_best_params(
     assert row["status"] == "completed" and row["score"] == pytest.approx(tuned["best_score"])
     assert row["folds_done"] == 3 and (trials["param_n_estimators"] == 30).all()
 
-    # The refit is the train stage's (the best params over the family's defaults): its
-    # out-of-fold F1 is the best trial's score.
+    # The refit is the train stage's (the picked params over the family's defaults), on the
+    # trial's folds.
     refit = tuned["refit"]
     assert refit["params"] == get_spec("xgboost").resolve_params(tuned["best_params"])
-    assert refit["cv"]["oof"]["f1"] == pytest.approx(tuned["best_score"])
+    # Each fold's average precision is the trial's: calibration keeps every fold's order.
+    folds = [f["pr_auc"] for f in refit["cv"]["folds"]]
+    assert folds == pytest.approx([row[f"fold_{k}"] for k in (1, 2, 3)])
     model = joblib.load(out_dir / "models" / "xgboost_tuned.joblib")
     assert isinstance(model, FixedThresholdClassifier)
     assert model.threshold == pytest.approx(refit["threshold"])

@@ -71,7 +71,7 @@ def test_each_family_finds_params_inside_its_declared_space(
     assert result.best_score == picked.score and picked.status == "completed"
     assert selection["picked"] == ("defaults" if picked.number == 0 else "tuned")
     if picked.number != top.number:
-        assert selection["gain"] <= selection["noise"]
+        assert selection["gain"] <= selection["min_gain_se"] * selection["noise"]
     frame = result.trials_frame()
     assert list(frame.columns) == CONTRACT_COLUMNS + [f"param_{p}" for p in space]
     assert set(frame["status"]) <= {"completed", "pruned", "failed"}
@@ -280,3 +280,18 @@ def test_bad_arguments(ray_cluster, train_rows, tmp_path, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         tune_family("xgboost", X, y, experiment_dir=tmp_path, **kwargs)
     assert not (tmp_path / "study.db").exists()
+
+
+def test_a_log_loss_search_scores_and_picks_on_the_negated_log_loss(
+    ray_cluster, train_rows, tmp_path
+):
+    X, y = train_rows
+    settings = TuneSettings(n_trials=3, n_folds=3, seed=5, metric="log_loss")
+    result = tune_family("lr", X, y, experiment_dir=tmp_path, settings=settings)
+    completed = [t for t in result.trials if t.status == "completed"]
+    assert completed and all(t.score is not None and t.score < 0 for t in completed)
+    assert result.to_dict()["metric"] == "log_loss"
+    folds = settings.cv.folds(y, n_splits=3, random_state=5)
+    picked = next(t for t in result.trials if t.number == result.best_trial)
+    alone = cv_score("lr", dict(picked.params), X, y, folds, metric="log_loss", random_state=5)
+    assert result.best_score == pytest.approx(alone[-1].score)

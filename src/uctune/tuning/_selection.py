@@ -92,7 +92,7 @@ def select_trial(
     records: Sequence[TrialRecord],
     defaults: Mapping[str, Any] | None,
     *,
-    min_gain_se: float = 1.0,
+    min_gain_se: float = 2.0,
 ) -> Selection | None:
     """The trial to refit among ``records`` (``None`` when none completed): the top completed
     trial, unless the completed trial holding ``defaults`` is within the noise of it."""

@@ -117,7 +117,7 @@ class TuneSettings:
     cv: CVScheme = CVScheme()
     calibration: CalibrationChoice = "auto"
     fidelity: FidelityChoice = "auto"
-    min_gain_se: float = 1.0
+    min_gain_se: float = 2.0
 
     def __post_init__(self) -> None:
         checks = [
