@@ -141,6 +141,9 @@ def test_the_ensemble_section_shows_the_weights_and_the_comparison(run, reported
     rows = [c["data-model"] for c in parse(html).cells if c["data-metric"] == "threshold"]
     assert rows[-1] == "ensemble"
     assert report["models"]["ensemble"]["display_name"] == f"Ensemble ({record['method']})"
+    # The page says whether it beat its members out of fold, and so whether it is registered.
+    verdict = record["versus_members"]["verdict"]
+    assert f"Against its members: {verdict}, so it is" in html.replace("&#39;", "'")
 
     # Test PR-AUC of the ensemble against the best single model, recomputed.
     ap = {n: average_precision_score(y, predictions[n]) for n in report["models"]}

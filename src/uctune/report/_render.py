@@ -492,6 +492,14 @@ def _ensemble_section(
             f"It was kept for the higher cross-fitted {metric_label} (each fold predicted by a "
             f"combiner learnt without it): {method} {kept:.3f} against {versus}."
         )
+    against = record.get("versus_members") or {}
+    if against.get("verdict"):
+        registry = (
+            "so it is registered"
+            if against.get("earned")
+            else "so it is not registered unless ensemble.registered is always"
+        )
+        why = f"{why + ' ' if why else ''}Against its members: {against['verdict']}, {registry}."
     comparison = (
         ensemble_comparison(found, [r for r in reports if r is not found], settings)
         if found is not None

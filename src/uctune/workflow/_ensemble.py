@@ -75,7 +75,7 @@ def _versus_members(
 
     ensemble = score([ensemble_folds[k] for k in learnt])
     members = {name: score([P_folds[k][:, j] for k in learnt]) for j, name in enumerate(names)}
-    best = max(members, key=lambda n: members[n])
+    best = max(members, key=lambda name: members[name])
     earned = bool(ensemble > members[best])
     verdict = (
         f"its out-of-fold {metric} {ensemble:.4f} beats its best member {best}'s {members[best]:.4f}"
