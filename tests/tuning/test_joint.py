@@ -142,3 +142,28 @@ def test_families_share_one_experiment_and_its_warm_workers(ray_cluster, tiny_ta
     assert {r["pid"] for r in by_family["logistic_regression"]} & {
         r["pid"] for r in by_family["xgboost"]
     }
+
+
+def test_a_family_that_subsamples_misrank_searches_over_whole_folds(ray_cluster, tmp_path):
+    # Logistic regression's best regularisation depends on the rows (rows_fidelity False): in a
+    # rows-fidelity search its trials fit whole folds only, while XGBoost's fit subsamples first.
+    from uctune.data import generate, validate_table
+    from uctune.models import get_spec
+
+    assert not get_spec("lr").rows_fidelity and get_spec("xgboost").rows_fidelity
+    table = validate_table(generate(4_000, seed=9)[0])
+    settings = TuneSettings(n_trials=3, n_folds=3, reduction_factor=3, fidelity="rows", seed=1)
+    searches = [
+        FamilySearch("lr", tmp_path / "logistic_regression"),
+        FamilySearch("xgboost", tmp_path / "xgboost", fixed_params={"n_estimators": 12}),
+    ]
+    results = tune_families(
+        searches, table.X, table.y, experiment_root=str(tmp_path), settings=settings
+    )
+    lr, xgb = results["logistic_regression"], results["xgboost"]
+    assert not isinstance(lr, Exception) and not isinstance(xgb, Exception)
+    assert lr.fidelity is not None and lr.fidelity.kind == "folds"
+    assert xgb.fidelity is not None and xgb.fidelity.row_steps == 2
+    assert all(not t.subsample_scores and t.rows == 1.0 for t in lr.trials)
+    assert all(t.folds_done >= 1 for t in lr.trials)
+    assert any(t.subsample_scores for t in xgb.trials)

@@ -44,6 +44,9 @@ class ModelSpec:
     ``supports_cuda``: the family fits on a GPU when asked (``device="cuda"``); the others always
     fit on CPUs, whatever the run's device. ``check(params)`` refuses values the family cannot
     take (a :class:`ConfigError`) before anything is fitted; it sees every parameter.
+    ``rows_fidelity``: whether fits on subsamples of the rows rank the family's configurations as
+    full fits do, so that a multi-fidelity search may stop a trial on a subsample; where they do
+    not, the family's search steps over whole folds only.
     """
 
     name: str
@@ -56,6 +59,7 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     supports_cuda: bool = False
     check: Callable[[Mapping[str, Any]], None] | None = field(default=None, repr=False)
+    rows_fidelity: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.search_space) - set(self.defaults)

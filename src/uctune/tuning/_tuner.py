@@ -582,6 +582,13 @@ def tune_families(
         train_rows=len(first_train),
         train_positives=int(np.sum(y[first_train] == 1)),
     )
+    # A family whose configurations subsamples do not rank (rows_fidelity False) steps over folds.
+    fidelities = {
+        f: fidelity
+        if get_spec(f).rows_fidelity
+        else Fidelity(n_folds=fidelity.n_folds, reduction_factor=fidelity.reduction_factor)
+        for f in names
+    }
     rows = ray.put((X.reset_index(drop=True), y, folds))  # once, for every family's trials
     prepared: dict[str, _Prepared] = {}
     for search, family in zip(searches, names, strict=True):
@@ -590,7 +597,10 @@ def tune_families(
         declared, space = _spaces(spec, search.search_space, fixed)
         study_path = Path(search.experiment_dir) / STUDY_FILE
         storage, study = _checked_study(
-            study_path, family, resume, _settings_record(family, settings, space, fixed, fidelity)
+            study_path,
+            family,
+            resume,
+            _settings_record(family, settings, space, fixed, fidelities[family]),
         )
         defaults = {k: spec.defaults[k] for k in space if k in spec.defaults}
         data = TrialData(
@@ -603,7 +613,7 @@ def tune_families(
             rows=rows,
             threshold_from=settings.cv.threshold_from,
             fixed=fixed,
-            fidelity=fidelity,
+            fidelity=fidelities[family],
         )
         prepared[family] = _Prepared(spec, declared, space, fixed, study_path, storage, study, data)
     experiment_path = join_storage(experiment_root, EXPERIMENT_NAME)
@@ -634,7 +644,7 @@ def tune_families(
         tuner = _new_tuner(
             _trainable({f: p.data for f, p in prepared.items()}, settings),
             searchers[names[0]] if single else JointSearch(searchers),
-            _joint_scheduler(settings, fidelity, names),
+            _joint_scheduler(settings, fidelities, names),
             num_samples=left,
             concurrency=concurrency,
             storage_path=experiment_root,
@@ -672,7 +682,9 @@ def tune_families(
     for family, p in prepared.items():
         attempts = {n: k for (f, n), k in failures.items() if f == family}
         try:
-            results[family] = _result(p, settings, attempts, wall, experiment_path, fidelity)
+            results[family] = _result(
+                p, settings, attempts, wall, experiment_path, fidelities[family]
+            )
         except TrainingError as exc:
             results[family] = exc
     return results
@@ -756,12 +768,13 @@ def _searcher(p: _Prepared, settings: TuneSettings) -> StudySearch:
 
 
 def _joint_scheduler(
-    settings: TuneSettings, fidelity: Fidelity, names: Sequence[str]
+    settings: TuneSettings, fidelities: Mapping[str, Fidelity], names: Sequence[str]
 ) -> TrialScheduler:
-    """One ASHA per family (a single family's experiment keeps the plain scheduler)."""
+    """One ASHA per family, on its own fidelity (a single family's experiment keeps the plain
+    scheduler)."""
     if len(names) == 1 or not settings.pruning:
-        return _scheduler(settings, fidelity)
-    return FamilyScheduler({f: _scheduler(settings, fidelity) for f in names})
+        return _scheduler(settings, fidelities[names[0]])
+    return FamilyScheduler({f: _scheduler(settings, fidelities[f]) for f in names})
 
 
 def _unfinished(p: _Prepared, settings: TuneSettings) -> bool:
