@@ -77,6 +77,12 @@ CHECKSUMS = "checksums.json"
 """In ``models/``: ``{"<name>.joblib": {"sha256": ..., "size_bytes": ...}}``, one entry per model."""
 
 
+_EXACT = "%.17g"
+"""Probabilities in predictions.csv and oof.csv round-trip exactly: the report and the ensemble
+score these files, and rounding to fewer digits turns the small steps by which a calibration map
+keeps the model's order (:mod:`uctune.calibration`) back into ties."""
+
+
 @dataclass
 class RunContext:
     """What the stages share: config, data, split, the run directory and the results document."""
@@ -224,7 +230,7 @@ class RunContext:
         frame = self.predictions()
         for name, values in columns.items():
             frame[name] = values
-        write_frame(frame, self.predictions_path, float_format="%.6g")
+        write_frame(frame, self.predictions_path, float_format=_EXACT)
 
     def add_out_of_fold(self, columns: dict[str, OutOfFold]) -> None:
         """Add (or replace) models' out-of-fold probabilities of the training rows in ``oof.csv``
@@ -244,7 +250,7 @@ class RunContext:
         label = self.table.label
         frame[label] = self.table.y[frame["row"].to_numpy()]
         ordered = ["row", "fold", label] + [c for c in frame if c not in ("row", "fold", label)]
-        write_frame(frame[ordered], self.oof_path, float_format="%.8g")
+        write_frame(frame[ordered], self.oof_path, float_format=_EXACT)
 
     def out_of_fold(self) -> pd.DataFrame | None:
         """``oof.csv`` as written by :meth:`add_out_of_fold` (``None`` before the first model)."""
