@@ -403,6 +403,21 @@ def _combiner_rows(
     return "weight (share of the greedy steps)", rows, None
 
 
+def _paired_intervals(a: Any, b: Any, settings: ReportSettings) -> dict[str, Interval]:
+    """Paired bootstrap intervals of model ``a``'s metrics minus ``b``'s (two evaluations of the
+    same test rows, each at its own threshold)."""
+    return difference_intervals(
+        a.y_true,
+        a.proba,
+        a.threshold,
+        b.proba,
+        b.threshold,
+        n_resamples=settings.bootstrap,
+        level=settings.level,
+        random_state=settings.seed,
+    )
+
+
 def ensemble_comparison(
     ensemble: ModelReport, singles: Sequence[ModelReport], settings: ReportSettings
 ) -> dict[str, Any] | None:
@@ -417,16 +432,7 @@ def ensemble_comparison(
     difference = e.at_threshold["pr_auc"] - b.at_threshold["pr_auc"]
     interval = None
     if settings.bootstrap:
-        interval = difference_intervals(
-            e.y_true,
-            e.proba,
-            e.threshold,
-            b.proba,
-            b.threshold,
-            n_resamples=settings.bootstrap,
-            level=settings.level,
-            random_state=settings.seed,
-        )["pr_auc"]
+        interval = _paired_intervals(e, b, settings)["pr_auc"]
 
     def entry(i: Interval | None) -> dict[str, float] | None:
         return None if i is None else {"low": i.low, "high": i.high, "level": i.level}
@@ -559,16 +565,7 @@ def tuned_vs_untuned(
     tuned, untuned = a.at_threshold, b.at_threshold
     intervals: Mapping[str, Interval] = {}
     if settings is not None and settings.bootstrap:
-        intervals = difference_intervals(
-            a.y_true,
-            a.proba,
-            a.threshold,
-            b.proba,
-            b.threshold,
-            n_resamples=settings.bootstrap,
-            level=settings.level,
-            random_state=settings.seed,
-        )
+        intervals = _paired_intervals(a, b, settings)
     metrics: dict[str, Any] = {}
     for m in METRIC_LABELS:
         if m not in tuned or m not in untuned:

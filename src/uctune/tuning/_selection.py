@@ -21,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:
     from uctune.tuning._study import TrialRecord
 
-__all__ = ["Selection", "fold_noise", "is_defaults", "select_trial"]
+__all__ = ["Selection", "fold_noise", "is_defaults", "select_trial", "top_trial"]
 
 
 def is_defaults(params: Mapping[str, Any], defaults: Mapping[str, Any] | None) -> bool:
@@ -82,7 +82,7 @@ class Selection:
         }
 
 
-def _top(records: Iterable[TrialRecord]) -> TrialRecord | None:
+def top_trial(records: Iterable[TrialRecord]) -> TrialRecord | None:
     """The completed trial with the highest score (the first such, on a tie)."""
     completed = [r for r in records if r.status == "completed" and r.score is not None]
     return max(completed, key=lambda r: (r.score or 0.0, -r.number)) if completed else None
@@ -96,7 +96,7 @@ def select_trial(
 ) -> Selection | None:
     """The trial to refit among ``records`` (``None`` when none completed): the top completed
     trial, unless the completed trial holding ``defaults`` is within the noise of it."""
-    top = _top(records)
+    top = top_trial(records)
     if top is None:
         return None
     base = next(

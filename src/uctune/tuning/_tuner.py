@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,9 +46,8 @@ from uctune.tuning._fidelity import FIDELITIES, Fidelity, FidelityChoice, fideli
 from uctune.tuning._joint import FamilyScheduler, JointSearch
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
-from uctune.tuning._selection import select_trial
+from uctune.tuning._selection import select_trial, top_trial
 from uctune.tuning._study import (
-    TrialRecord,
     fail_interrupted,
     in_space,
     interrupted,
@@ -253,12 +252,6 @@ def _ray_output(verbose: bool) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _best(records: Iterable[TrialRecord]) -> TrialRecord | None:
-    """The completed trial with the highest score (the first such, on a tie); ``None`` if none."""
-    completed = [r for r in records if r.status == "completed" and r.score is not None]
-    return max(completed, key=lambda r: (r.score or 0.0, -r.number)) if completed else None
-
-
 class _ProgressPoller:
     """Reads the studies once a second and reports trials done, each family's best so far and the
     pruned/failed counts.
@@ -311,7 +304,7 @@ class _ProgressPoller:
             records = trial_records(study)
             done += len(records)
             counts.update(r.status for r in records)
-            best = _best(records)
+            best = top_trial(records)
             if best is not None:
                 label = f"{family} " if len(self.studies) > 1 else ""
                 bests.append(f"{label}{best.score:.4f} (trial {best.number})")
