@@ -141,7 +141,7 @@ def test_tune_may_set_the_metric_it_already_has():
 
 
 def test_the_tuner_prunes_each_family_with_it():
-    from uctune.tuning import fidelity_schedule
+    from uctune.tuning import Fidelity, fidelity_schedule
     from uctune.tuning._joint import FamilyScheduler
     from uctune.tuning._tuner import TuneSettings, _joint_scheduler
 
@@ -149,12 +149,17 @@ def test_the_tuner_prunes_each_family_with_it():
         "rows", n_folds=5, reduction_factor=3, train_rows=200_000, train_positives=9_000
     )
     settings = TuneSettings(reduction_factor=3)
-    single = _joint_scheduler(settings, fidelity, ["xgboost"])
+    folds = Fidelity(n_folds=5, reduction_factor=3)  # a family that steps over folds only
+    fidelities = {"xgboost": fidelity, "lightgbm": fidelity, "logistic_regression": folds}
+    single = _joint_scheduler(settings, fidelities, ["xgboost"])
     assert isinstance(single, BudgetedASHA) and single.milestones == (1, 3, 9, 27)
-    joint = _joint_scheduler(settings, fidelity, ["xgboost", "lightgbm"])
+    joint = _joint_scheduler(settings, fidelities, ["xgboost", "lightgbm", "logistic_regression"])
     assert isinstance(joint, FamilyScheduler)
     assert all(isinstance(s, BudgetedASHA) for s in joint._by_family.values())
-    unpruned = _joint_scheduler(TuneSettings(pruning=False), fidelity, ["xgboost"])
+    # Each family's rungs are its own fidelity's: whole folds for logistic regression.
+    assert joint._by_family["logistic_regression"].milestones == (1, 3)
+    assert joint._by_family["lightgbm"].milestones == (1, 3, 9, 27)
+    unpruned = _joint_scheduler(TuneSettings(pruning=False), fidelities, ["xgboost"])
     assert not isinstance(unpruned, BudgetedASHA)
 
 
