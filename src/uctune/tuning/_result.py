@@ -154,8 +154,6 @@ class TuningResult:
         """Spearman's correlation of each fidelity rung's scores with the full CV score, over the
         completed trials (those that reached every rung: survivors of the earlier rungs, so an
         optimistic sample). ``None`` for a rung with fewer than 3 such trials or no spread."""
-        from scipy.stats import spearmanr
-
         done = [t for t in self.trials if t.status == "completed" and t.score is not None]
         rungs: dict[str, list[float]] = {}
         steps = self.fidelity.row_steps if self.fidelity else 0
@@ -169,20 +167,25 @@ class TuningResult:
                 t.fold_scores[k] if k < len(t.fold_scores) else float("nan") for t in done
             ]
         full = [float(t.score or 0.0) for t in done]
-        out: dict[str, Any] = {"trials": len(done), "basis": "completed trials", "rungs": {}}
-        for name, scores in rungs.items():
-            pairs = [(a, b) for a, b in zip(scores, full, strict=True) if a == a]
-            rho = None
-            if (
-                len(pairs) >= 3
-                and len({a for a, _ in pairs}) > 1
-                and len({b for _, b in pairs}) > 1
-            ):
-                rho = float(spearmanr([a for a, _ in pairs], [b for _, b in pairs]).statistic)
-            out["rungs"][name] = rho
-        return out
+        return {
+            "trials": len(done),
+            "basis": "completed trials",
+            "rungs": {name: _spearman(scores, full) for name, scores in rungs.items()},
+        }
 
     def nodes(self) -> dict[str, int]:
         """How many trials each Ray node finished (by node id; trials replayed from an older run's
         record count where they ran)."""
         return dict(Counter(t.node for t in self.trials if t.node))
+
+
+def _spearman(a: list[float], b: list[float]) -> float | None:
+    """Spearman's rho over the pairs whose ``a`` is known; ``None`` with fewer than 3 such pairs or
+    no spread on either side."""
+    from scipy.stats import spearmanr
+
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x == x]
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    if len(pairs) < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return None
+    return float(spearmanr(xs, ys).statistic)

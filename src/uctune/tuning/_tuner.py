@@ -745,8 +745,7 @@ def _by_cost(names: Sequence[str]) -> list[str]:
 
 def _searcher(p: _Prepared, settings: TuneSettings) -> StudySearch:
     known = len(p.study.get_trials(deepcopy=False))
-    defaults = p.data.defaults
-    first_defaults = not known and defaults is not None
+    defaults = p.data.defaults  # None outside the space: then no trial of them
     return StudySearch(
         p.space,
         n_folds=settings.n_folds,
@@ -756,7 +755,7 @@ def _searcher(p: _Prepared, settings: TuneSettings) -> StudySearch:
         seed=settings.seed,
         known_trials=known,
         n_startup_trials=settings.n_startup_trials,
-        points_to_evaluate=[defaults] if first_defaults and defaults else [],
+        points_to_evaluate=[defaults] if not known and defaults else [],
     )
 
 

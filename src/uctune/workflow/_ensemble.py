@@ -62,11 +62,11 @@ def _versus_members(
     block has none before it, and its plain average of the members says nothing of the combiner).
     ``earned`` when the ensemble beats the best member."""
     n = len(y_folds)
+    sources = [allowed_folds(k, n, source) for k in range(n)]
     learnt = [
         k
-        for k in range(n)
-        if allowed_folds(k, n, source)
-        and len(np.unique(np.concatenate([y_folds[j] for j in allowed_folds(k, n, source)]))) == 2
+        for k, allowed in enumerate(sources)
+        if allowed and len(np.unique(np.concatenate([y_folds[j] for j in allowed]))) == 2
     ] or list(range(n))
     ys = [y_folds[k] for k in learnt]
 
