@@ -53,7 +53,7 @@ from sklearn.pipeline import Pipeline
 
 from uctune.ensemble import Combiner
 from uctune.errors import ConfigError
-from uctune.models import CalibratedClassifier, EnsembleClassifier
+from uctune.models import BaggedClassifier, CalibratedClassifier, EnsembleClassifier
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -242,6 +242,53 @@ def _tree_raw(
     return raw, float(base[-1]), "log_odds"
 
 
+def _tree_explanation(
+    estimator: Any,
+    Xt: Any,
+    names: Sequence[str],
+    X: pd.DataFrame,
+    started: float,
+    *,
+    batch: int | None = None,
+    progress: Progress | None = None,
+) -> Explanation:
+    """Tree SHAP of a pipeline's tree model, or of a bag of them (:class:`BaggedClassifier`): the
+    members' explanations averaged, as the bag averages their probabilities (exact: a mean is
+    linear)."""
+    if not isinstance(estimator, BaggedClassifier):
+        raw, raw_base, raw_output = _tree_raw(
+            shap.TreeExplainer(estimator), Xt, batch=batch, progress=progress
+        )
+        return _finish(_aggregate(raw, names, X), raw_base, raw_output, X, "tree", started, None)
+    members, n = estimator.estimators_, len(Xt)
+    parts = [
+        _tree_explanation(
+            member,
+            Xt,
+            names,
+            X,
+            started,
+            batch=batch,
+            progress=None if progress is None else _shifted(progress, i * n, len(members) * n),
+        )
+        for i, member in enumerate(members)
+    ]
+    return replace(
+        parts[0],
+        values=np.mean([e.values for e in parts], axis=0),
+        base_probability=np.mean([e.base_probability for e in parts], axis=0),
+        probability=np.mean([e.probability for e in parts], axis=0),
+        raw_output="probability",
+        method=f"tree, mean of {len(members)} bags",
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _shifted(progress: Progress, before: int, total: int) -> Progress:
+    """``progress`` for one part of a longer job: ``before`` rows done ahead of it, ``total`` in all."""
+    return lambda done, _, what: progress(before + done, total, what)
+
+
 def _sample(frame: pd.DataFrame, size: int, rng: np.random.Generator) -> pd.DataFrame:
     if len(frame) <= size:
         return frame
@@ -379,9 +426,8 @@ def _explain_leaf(
     raw_output: Output
     used: pd.DataFrame | None = bg
     if _is_tree(estimator):
-        raw, raw_base, raw_output = _tree_raw(shap.TreeExplainer(estimator), Xt)
-        method, used = "tree", None
-    elif hasattr(estimator, "coef_"):
+        return _tree_explanation(estimator, Xt, names, X, started)
+    if hasattr(estimator, "coef_"):
         explainer = shap.LinearExplainer(estimator, shap.maskers.Independent(pre.transform(bg)))
         raw = np.asarray(explainer(Xt).values, dtype=float)
         raw_base = float(np.ravel(explainer.expected_value)[0])
@@ -461,10 +507,9 @@ def _explain_all_leaf(
     names = [str(n) for n in pre.get_feature_names_out()]
     pool = X if background is None else background
     if _is_tree(estimator):
-        raw, raw_base, raw_output = _tree_raw(
-            shap.TreeExplainer(estimator), pre.transform(X), batch=_TREE_BATCH, progress=progress
+        return _tree_explanation(
+            estimator, pre.transform(X), names, X, started, batch=_TREE_BATCH, progress=progress
         )
-        return _finish(_aggregate(raw, names, X), raw_base, raw_output, X, "tree", started, None)
     if hasattr(estimator, "coef_"):
         bg = _sample(pool, background_size, rng)
         explainer = shap.LinearExplainer(estimator, shap.maskers.Independent(pre.transform(bg)))

@@ -60,6 +60,8 @@ ESTIMATORS = [
         for name in SPECS
         if "early_stopping_rounds" in SPECS[name].defaults
     ),
+    # A bag of them: three members, each stopping on the fold it does not see.
+    _family_model("xgboost", early_stopping_rounds=5, n_bags=3),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from uctune.errors import ConfigError
+from uctune.models._bagging import BaggedClassifier
 from uctune.models._base import DEVICES, BuildContext, Device, ModelSpec
 from uctune.models._calibrated import CalibratedClassifier
 from uctune.models._ensemble import EnsembleClassifier
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEVICES",
     "SPECS",
+    "BaggedClassifier",
     "BuildContext",
     "CalibratedClassifier",
     "CategoryEncoder",

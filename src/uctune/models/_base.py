@@ -10,6 +10,7 @@ from optuna.distributions import BaseDistribution
 from sklearn.pipeline import Pipeline
 
 from uctune.errors import ConfigError
+from uctune.models._bagging import BaggedClassifier
 from uctune.models._thresholded import ThresholdedClassifier
 
 __all__ = ["Device", "DEVICES", "BuildContext", "ModelSpec"]
@@ -117,7 +118,10 @@ class ModelSpec:
     def portable(self, model: Pipeline) -> Pipeline:
         """``model`` (fitted) set to predict on CPUs, so a model fitted on a GPU scores anywhere."""
         if self.supports_cuda:
-            model.set_params(model__device="cpu")
+            step = model.named_steps["model"]
+            bag = isinstance(step, BaggedClassifier)
+            for booster in [step.estimator, *step.estimators_] if bag else [step]:
+                booster.set_params(device="cpu")
         return model
 
     def gpus_for(self, device: Device, gpus_per_fit: float) -> float:

@@ -11,8 +11,12 @@ trees; ``n_estimators_`` counts them.
 The slice comes from the rows given to ``fit``, never from the rows being scored: inside a CV fold
 it is a slice of the fold's training rows.
 
+``fit(X, y, validation_rows=positions)`` stops on those rows of ``X`` instead of a random slice
+(the rest are boosted on): a bag member (:class:`~uctune.models.BaggedClassifier`) stops on the
+fold it does not see.
+
 The families' default is ``early_stopping_rounds=None``, and then the builders use the libraries'
-own classes; these only when a run or a search asks for stopping.
+own classes; these only when a run or a search asks for stopping or bagging.
 """
 
 from __future__ import annotations
@@ -77,7 +81,8 @@ class _Slice:
     @classmethod
     def of(cls, booster: Any, X: Any, y: Any, params: dict[str, Any]) -> _Slice:
         """The slice ``booster`` (an early-stopping classifier) takes of the rows given to its
-        ``fit``; a ``sample_weight`` in ``params`` is taken out and sliced with them."""
+        ``fit``: the ``validation_rows`` in ``params`` if given, else a stratified slice; a
+        ``sample_weight`` in ``params`` is taken out and sliced with them."""
         return cls(
             X,
             y,
@@ -85,9 +90,19 @@ class _Slice:
             booster.early_stopping_rounds,
             booster.validation_fraction,
             booster.random_state,
+            params.pop("validation_rows", None),
         )
 
-    def __init__(self, X: Any, y: Any, weight: Any, rounds: Any, fraction: float, seed: Any):
+    def __init__(
+        self,
+        X: Any,
+        y: Any,
+        weight: Any,
+        rounds: Any,
+        fraction: float,
+        seed: Any,
+        rows: Any = None,
+    ):
         check_rounds(rounds)
         if y is None:
             raise ValueError("early stopping requires y to be passed, but the target y is None")
@@ -101,7 +116,7 @@ class _Slice:
         check_classification_targets(y)
         w = None if weight is None else np.asarray(weight)
         self.classes = np.unique(y)
-        split = validation_slice(y, fraction, seed)
+        split = validation_slice(y, fraction, seed) if rows is None else _given(rows, len(y))
         if split is None:
             counts = np.unique(y, return_counts=True)[1].tolist()
             warnings.warn(
@@ -117,8 +132,36 @@ class _Slice:
         self.valid = (_rows(X, valid_idx), y[valid_idx], None if w is None else w[valid_idx])
 
 
+def _given(rows: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training positions, validation positions) for validation ``rows`` given as positions."""
+    valid = np.unique(np.asarray(rows, dtype=np.int64))
+    if valid.size == 0 or valid[0] < 0 or valid[-1] >= n or valid.size == n:
+        raise ValueError(
+            f"validation_rows must name some but not all of the {n} rows by position, got "
+            f"{valid.size} positions from {valid[:1].tolist()} to {valid[-1:].tolist()}"
+        )
+    return np.setdiff1d(np.arange(n), valid), valid
+
+
 def _rows(X: Any, index: np.ndarray) -> Any:
     return X.iloc[index] if isinstance(X, pd.DataFrame) else X[index]
+
+
+def _without_stopping(
+    booster: Any, X: Any, y: Any, params: dict[str, Any]
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Without early stopping, ``validation_rows`` are only left out of the rows fit boosts on."""
+    rows = params.pop("validation_rows", None)
+    if rows is None:
+        return X, y, params
+    if booster.early_stopping_rounds is not None:
+        return X, y, {**params, "validation_rows": rows}
+    y = column_or_1d(y, warn=True)
+    keep, _ = _given(rows, len(y))
+    weight = params.get("sample_weight")
+    if weight is not None:
+        params["sample_weight"] = np.asarray(weight)[keep]
+    return _rows(X, keep), y[keep], params
 
 
 class EarlyStoppingXGBClassifier(xgb.XGBClassifier):
@@ -153,6 +196,7 @@ class EarlyStoppingXGBClassifier(xgb.XGBClassifier):
         return params
 
     def fit(self, X: Any, y: Any, **params: Any) -> EarlyStoppingXGBClassifier:
+        X, y, params = _without_stopping(self, X, y, params)
         if self.early_stopping_rounds is None or "eval_set" in params:
             super().fit(X, y, **params)
             self.n_estimators_ = int(self.get_booster().num_boosted_rounds())
@@ -222,6 +266,7 @@ class EarlyStoppingLGBMClassifier(lgb.LGBMClassifier):
         return params
 
     def fit(self, X: Any, y: Any, **params: Any) -> EarlyStoppingLGBMClassifier:  # type: ignore[override]
+        X, y, params = _without_stopping(self, X, y, params)
         if self.early_stopping_rounds is None or "eval_set" in params or "eval_X" in params:
             super().fit(X, y, **params)
             return self

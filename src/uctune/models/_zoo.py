@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from uctune.errors import ConfigError
+from uctune.models._bagging import BaggedClassifier, check_bags
 from uctune.models._base import BuildContext, ModelSpec
 from uctune.models._boosters import (
     EarlyStoppingLGBMClassifier,
@@ -109,6 +110,7 @@ def _random_forest(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
 def _check_booster(p: Mapping[str, Any]) -> None:
     try:
         check_rounds(p.get("early_stopping_rounds"))
+        check_bags(p.get("n_bags", 1))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     weight = p.get("class_weight")
@@ -118,19 +120,29 @@ def _check_booster(p: Mapping[str, Any]) -> None:
 
 def _stopping(p: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the library's params, the early-stopping ones: none when ``early_stopping_rounds`` is None);
-    ``class_weight`` is left out of both (each builder applies it its own way)."""
+    ``class_weight`` and ``n_bags`` are left out of both (the builders apply them)."""
     p = dict(p)
     p.pop("class_weight", None)
+    p.pop("n_bags", None)
     rounds = p.pop("early_stopping_rounds", None)
     return p, ({} if rounds is None else {"early_stopping_rounds": rounds})
 
 
-def _xgboost(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
-    balanced = p.get("class_weight") == "balanced"
-    p, stopping = _stopping(p)
+def _bagged(model: Any, p: dict[str, Any], ctx: BuildContext) -> Any:
+    """``model`` itself, or with ``n_bags`` > 1 a bag of its clones (:class:`BaggedClassifier`)."""
+    n_bags = p.get("n_bags", 1)
+    if n_bags == 1:
+        return model
+    return BaggedClassifier(model, n_bags=n_bags, random_state=ctx.random_state)
+
+
+def _xgboost(params: dict[str, Any], ctx: BuildContext) -> Pipeline:
+    balanced = params.get("class_weight") == "balanced"
+    p, stopping = _stopping(params)
     # Early stopping watches the objective's own loss (logloss for 0/1 labels).
     metric: dict[str, Any] = {} if stopping else {"eval_metric": "logloss"}
-    model = (EarlyStoppingXGBClassifier if stopping else xgb.XGBClassifier)(
+    own = stopping or params.get("n_bags", 1) > 1  # a bag's members take validation_rows
+    model = (EarlyStoppingXGBClassifier if own else xgb.XGBClassifier)(
         **p,
         **stopping,
         **metric,
@@ -142,13 +154,14 @@ def _xgboost(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
         device=ctx.device,
         verbosity=0,
     )
-    return _pipeline(_boosting_preprocessor(), model)
+    return _pipeline(_boosting_preprocessor(), _bagged(model, params, ctx))
 
 
-def _lightgbm(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
-    weight = p.get("class_weight")
-    p, stopping = _stopping(p)
-    model = (EarlyStoppingLGBMClassifier if stopping else lgb.LGBMClassifier)(
+def _lightgbm(params: dict[str, Any], ctx: BuildContext) -> Pipeline:
+    weight = params.get("class_weight")
+    p, stopping = _stopping(params)
+    own = stopping or params.get("n_bags", 1) > 1  # a bag's members take validation_rows
+    model = (EarlyStoppingLGBMClassifier if own else lgb.LGBMClassifier)(
         **p,
         **stopping,
         subsample_freq=1 if p["subsample"] < 1.0 else 0,
@@ -159,7 +172,7 @@ def _lightgbm(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
         force_row_wise=True,
         verbose=-1,
     )
-    return _pipeline(_boosting_preprocessor(), model)
+    return _pipeline(_boosting_preprocessor(), _bagged(model, params, ctx))
 
 
 def _neural_network(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
@@ -182,6 +195,12 @@ def _neural_network(p: dict[str, Any], ctx: BuildContext) -> Pipeline:
 
 
 _REG = Float(1e-8, 10.0, log=True)
+
+# What the search may add to a booster's configuration: bagging and early stopping, each as AutoML
+# systems train their boosters (see _bagging). Four bags, not eight: on the NSE sample's forward
+# split, LightGBM's four early-stopped members scored as eight did (0.528 test PR-AUC) in 60 % of
+# the time.
+_BAGGING = {"n_bags": Cat([1, 4]), "early_stopping_rounds": Cat([None, 50])}
 
 LOGISTIC_REGRESSION = ModelSpec(
     name="logistic_regression",
@@ -248,6 +267,9 @@ XGBOOST = ModelSpec(
         # positives). On the 200,000-row NSE sample's forward split, LightGBM's balanced weights
         # cost 0.012 test PR-AUC (0.569 against 0.581 unweighted), and calibration follows anyway.
         "class_weight": None,
+        # 1: one model. K > 1: K models, each fitted without one of K stratified folds of the rows
+        # (and, with early stopping, stopping on that fold), their probabilities averaged.
+        "n_bags": 1,
     },
     search_space={
         "max_depth": Int(3, 10),
@@ -258,6 +280,7 @@ XGBOOST = ModelSpec(
         "min_child_weight": Float(0.5, 20.0, log=True),
         "reg_alpha": _REG,
         "reg_lambda": _REG,
+        **_BAGGING,
     },
     builder=_xgboost,
     supports_cuda=True,
@@ -281,6 +304,7 @@ LIGHTGBM = ModelSpec(
         "reg_lambda": 1e-8,
         "early_stopping_rounds": None,  # as for XGBoost
         "class_weight": None,  # as for XGBoost (LightGBM's own "balanced" when set)
+        "n_bags": 1,  # as for XGBoost
     },
     search_space={
         "num_leaves": Int(20, 100),
@@ -291,6 +315,7 @@ LIGHTGBM = ModelSpec(
         "colsample_bytree": Float(0.5, 1.0),
         "reg_alpha": _REG,
         "reg_lambda": _REG,
+        **_BAGGING,
     },
     builder=_lightgbm,
     tree_explainer=True,
