@@ -5,10 +5,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# AutoGluon, for bench-peers only, in a venv of its own (its pins clash with uctune's: pyproject.toml).
+PEERS  ?= .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict bench-ensemble bench-scale bench-fidelity bench-quality sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict bench-ensemble bench-scale bench-fidelity bench-quality bench-peers sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -87,5 +90,19 @@ bench-scale: $(STAMP)
 bench-quality: $(STAMP)
 	$(BIN)/python benchmarks/bench_quality.py $(ARGS)
 
+# The peers extra of pyproject.toml, installed alone (not uctune) into $(PEERS).
+$(PEERS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['peers'], sep='\n')" > $(PEERS)/requirements.txt
+	$(PEERS)/bin/python -m pip install --quiet -r $(PEERS)/requirements.txt
+	touch $(PEERS_STAMP)
+
+# Issue 19: AutoGluon-Tabular against a finished run (ARGS="--run-dir runs/<id>"), on the run's own
+# train/test split, with the run's wall time as its time limit: test PR-AUC and ROC-AUC of both,
+# paired bootstrap intervals of the differences. AutoGluon runs in $(PEERS)'s interpreter.
+bench-peers: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python benchmarks/bench_peers.py --peers-python $(PEERS)/bin/python $(ARGS)
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) runs .pytest_cache .mypy_cache .ruff_cache

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,108 @@ def save(name: str, payload: dict[str, Any], out: Path | None = None) -> Path:
     record = {"benchmark": name, "at": stamp, "machine": machine(), **payload}
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+# -- test-split scores, shared by the benchmarks that read finished runs ---------------------------
+
+# The project's final holdout: the July-August 2026 results events. No benchmark scores them.
+HOLDOUT = ("2026-07-01", "2026-09-01")  # [from, until)
+AUC_METRICS = ("pr_auc", "roc_auc")
+
+
+def holdout_rows(dates: Any) -> int:
+    """How many of ``dates`` fall in :data:`HOLDOUT`."""
+    import pandas as pd
+
+    dates = pd.to_datetime(pd.Series(dates))
+    return int(((dates >= pd.Timestamp(HOLDOUT[0])) & (dates < pd.Timestamp(HOLDOUT[1]))).sum())
+
+
+def model_columns(predictions: Any, label: str) -> list[str]:
+    """The model columns of a run's predictions.csv (or oof.csv): all but rows, folds, the label
+    and the id columns."""
+    from uctune.data.schema import DATE_COLUMNS, ID_COLUMNS
+
+    skip = {"row", "fold", label, *ID_COLUMNS, *DATE_COLUMNS}
+    return [c for c in predictions.columns if c not in skip]
+
+
+def oof_pr_auc(oof: Any, label: str, models: Sequence[str]) -> dict[str, float]:
+    """Each of ``models``' PR-AUC on its out-of-fold predictions (a run's oof.csv), over the rows
+    it has one for (walk-forward CV leaves the earliest rows out); models without both classes
+    there are left out."""
+    from sklearn.metrics import average_precision_score
+
+    scores = {}
+    for m in models:
+        if m in oof.columns:
+            rows = oof[m].notna()
+            if rows.any() and oof.loc[rows, label].nunique() == 2:
+                scores[m] = float(average_precision_score(oof.loc[rows, label], oof.loc[rows, m]))
+    return scores
+
+
+def auc_scores(y: Any, p: Any) -> dict[str, float]:
+    """Test PR-AUC (average precision) and ROC-AUC of probabilities ``p``."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    return {"pr_auc": float(average_precision_score(y, p)), "roc_auc": float(roc_auc_score(y, p))}
+
+
+def paired_difference(
+    y: Any, a: Any, b: Any, *, resamples: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """A minus B: test PR-AUC and ROC-AUC, each with its paired percentile bootstrap 95 % interval
+    (:func:`uctune.evaluation.difference_intervals`, the rows resampled with ``seed``)."""
+    from uctune.evaluation import difference_intervals
+
+    intervals = difference_intervals(y, a, 0.5, b, 0.5, n_resamples=resamples, random_state=seed)
+    score_a, score_b = auc_scores(y, a), auc_scores(y, b)
+    point = {m: score_a[m] - score_b[m] for m in AUC_METRICS}
+    return {
+        m: {
+            "point": point[m],
+            "low": intervals[m].low,
+            "high": intervals[m].high,
+            "level": intervals[m].level,
+            "resamples": intervals[m].resamples,
+        }
+        for m in AUC_METRICS
+    }
+
+
+def verdict(difference: Mapping[str, Any]) -> str:
+    """better / worse: the interval excludes 0 on that side; tie otherwise."""
+    low, high = difference.get("low"), difference.get("high")
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "undefined"
+    return "better" if low > 0 else "worse" if high < 0 else "tie"
+
+
+def json_ready(value: Any) -> Any:
+    """JSON-ready: numpy scalars as Python numbers, NaN and infinities as null."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def fmt_num(value: Any, width: int, digits: int = 3, sign: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{'-':>{width}}"
+    return f"{value:{'+' if sign else ''}{width}.{digits}f}"
+
+
+def fmt_diff(d: Mapping[str, Any] | None) -> str:
+    """A paired difference as ``+0.012 [+0.003, +0.021]``."""
+    if not d:
+        return f"{'-':>24}"
+    return f"{d['point']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
 
 
 NICENESS = "RAY_worker_niceness"  # read by each raylet when it starts

@@ -51,7 +51,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import save  # noqa: E402
+from _common import (  # noqa: E402
+    AUC_METRICS,
+    HOLDOUT,
+    auc_scores,
+    fmt_diff,
+    fmt_num,
+    holdout_rows,
+    json_ready,
+    model_columns,
+    oof_pr_auc,
+    paired_difference,
+    save,
+    verdict,
+)
 from _rungs import (  # noqa: E402
     finite,
     fold_columns,
@@ -67,11 +80,8 @@ QUICK_FAMILIES = ("logistic_regression", "xgboost")
 TRIALS_WITH_DATA, TRIALS_EMBEDDED, TRIALS_QUICK = 100, 12, 3
 QUICK_FOLDS = 3
 BOOTSTRAP_SEED = 0
-# The project's final holdout: the July-August 2026 results events. Nothing here scores them.
-HOLDOUT = ("2026-07-01", "2026-09-01")  # [from, until)
 TUNED = "_tuned"
 ENSEMBLE = "ensemble"
-AUC_METRICS = ("pr_auc", "roc_auc")
 
 
 # -- the runs ------------------------------------------------------------------------------------
@@ -166,72 +176,22 @@ def _full_cv(
 # -- one run's figures ---------------------------------------------------------------------------
 
 
-def _interval(interval: Any, point: float) -> dict[str, Any]:
-    return {
-        "point": point,
-        "low": interval.low,
-        "high": interval.high,
-        "level": interval.level,
-        "resamples": interval.resamples,
-    }
-
-
-def _difference(y: Any, a: Any, b: Any, resamples: int) -> dict[str, dict[str, Any]]:
-    """A minus B: test PR-AUC and ROC-AUC, each with its paired bootstrap interval."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    from uctune.evaluation import difference_intervals
-
-    intervals = difference_intervals(
-        y, a, 0.5, b, 0.5, n_resamples=resamples, random_state=BOOTSTRAP_SEED
-    )
-    point = {
-        "pr_auc": float(average_precision_score(y, a) - average_precision_score(y, b)),
-        "roc_auc": float(roc_auc_score(y, a) - roc_auc_score(y, b)),
-    }
-    return {m: _interval(intervals[m], point[m]) for m in AUC_METRICS}
-
-
-def _scores(y: Any, p: Any) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    return {"pr_auc": float(average_precision_score(y, p)), "roc_auc": float(roc_auc_score(y, p))}
-
-
-def _verdict(difference: Mapping[str, Any]) -> str:
-    """better / worse: the interval excludes 0 on that side; tie otherwise."""
-    low, high = difference.get("low"), difference.get("high")
-    if low is None or high is None or math.isnan(low) or math.isnan(high):
-        return "undefined"
-    return "better" if low > 0 else "worse" if high < 0 else "tie"
-
-
 def _check_holdout(run: Any, run_dir: Path) -> None:
-    import pandas as pd
-
     if run.table.date_column is None:
         return
-    dates = pd.to_datetime(run.table.dates)
-    inside = (dates >= pd.Timestamp(HOLDOUT[0])) & (dates < pd.Timestamp(HOLDOUT[1]))
-    if bool(inside.any()):
+    inside = holdout_rows(run.table.dates)
+    if inside:
         sys.exit(
-            f"bench_quality: the table of {run_dir} holds {int(inside.sum())} rows dated "
+            f"bench_quality: the table of {run_dir} holds {inside} rows dated "
             f"{HOLDOUT[0]} to {HOLDOUT[1]} (exclusive), the project's holdout; refusing to score it"
         )
-
-
-def _model_columns(predictions: Any, label: str) -> list[str]:
-    from uctune.data.schema import DATE_COLUMNS, ID_COLUMNS
-
-    skip = {"row", "fold", label, *ID_COLUMNS, *DATE_COLUMNS}
-    return [c for c in predictions.columns if c not in skip]
 
 
 def _ensemble(
     results: Mapping[str, Any], predictions: Any, oof: Any, y: Any, label: str, resamples: int
 ) -> dict[str, Any]:
     section = results.get("ensemble") or {}
-    models = _model_columns(predictions, label)
+    models = model_columns(predictions, label)
     if ENSEMBLE not in models:
         reason = section.get("skipped") or (
             "ensemble stage off" if section.get("enabled") is False else "no ensemble column"
@@ -243,36 +203,37 @@ def _ensemble(
         "present": True,
         "method": section.get("method"),
         "members": section.get("members"),
-        **_scores(y, ens),
+        **auc_scores(y, ens),
     }
     if not singles:
         return out
-    test = {m: _scores(y, predictions[m].to_numpy(dtype=float))["pr_auc"] for m in singles}
+    test = {m: auc_scores(y, predictions[m].to_numpy(dtype=float))["pr_auc"] for m in singles}
     by_test = max(singles, key=lambda m: test[m])
     out["best_single_by_test"] = {
         "model": by_test,
         "test_pr_auc": test[by_test],
-        "difference": _difference(y, ens, predictions[by_test].to_numpy(dtype=float), resamples),
+        "difference": paired_difference(
+            y,
+            ens,
+            predictions[by_test].to_numpy(dtype=float),
+            resamples=resamples,
+            seed=BOOTSTRAP_SEED,
+        ),
     }
     if oof is not None:
-        from sklearn.metrics import average_precision_score
-
-        oof_scores = {}
-        for m in singles:
-            if m in oof.columns:
-                rows = oof[m].notna()
-                if rows.any() and oof.loc[rows, label].nunique() == 2:
-                    oof_scores[m] = float(
-                        average_precision_score(oof.loc[rows, label], oof.loc[rows, m])
-                    )
+        oof_scores = oof_pr_auc(oof, label, singles)
         if oof_scores:
             by_oof = max(oof_scores, key=lambda m: oof_scores[m])
             out["best_single_by_oof"] = {
                 "model": by_oof,
                 "oof_pr_auc": oof_scores[by_oof],
                 "test_pr_auc": test[by_oof],
-                "difference": _difference(
-                    y, ens, predictions[by_oof].to_numpy(dtype=float), resamples
+                "difference": paired_difference(
+                    y,
+                    ens,
+                    predictions[by_oof].to_numpy(dtype=float),
+                    resamples=resamples,
+                    seed=BOOTSTRAP_SEED,
                 ),
             }
     return out
@@ -293,11 +254,13 @@ def _family(
     untuned = predictions[family].to_numpy(dtype=float) if family in predictions else None
     tuned_name = family + TUNED
     tuned = predictions[tuned_name].to_numpy(dtype=float) if tuned_name in predictions else None
-    out["untuned"] = _scores(y, untuned) if untuned is not None else None
-    out["tuned"] = _scores(y, tuned) if tuned is not None else None
+    out["untuned"] = auc_scores(y, untuned) if untuned is not None else None
+    out["tuned"] = auc_scores(y, tuned) if tuned is not None else None
     if untuned is not None and tuned is not None:
-        out["difference"] = _difference(y, tuned, untuned, resamples)
-        out["verdict"] = _verdict(out["difference"]["pr_auc"])
+        out["difference"] = paired_difference(
+            y, tuned, untuned, resamples=resamples, seed=BOOTSTRAP_SEED
+        )
+        out["verdict"] = verdict(out["difference"]["pr_auc"])
     tuning = (results.get("tuning") or {}).get(family)
     if tuning is None:
         why = (results.get("tuning_failures") or {}).get(family, "not tuned in this run")
@@ -347,7 +310,7 @@ def _measure(run_dir: Path, args: argparse.Namespace) -> tuple[dict[str, Any], l
     predictions = pd.read_csv(run_dir / "predictions.csv")
     oof = pd.read_csv(run_dir / "oof.csv") if (run_dir / "oof.csv").is_file() else None
     y = predictions[label].to_numpy()
-    models = _model_columns(predictions, label)
+    models = model_columns(predictions, label)
     tuned_families = set(results.get("tuning") or {})
     present = [f for f in FAMILIES if f in models or f + TUNED in models or f in tuned_families]
     families = [f for f in present if args.families_given is None or f in args.families_given]
@@ -465,18 +428,6 @@ def _finish(record: dict[str, Any], done: Mapping[tuple[str, int], dict[str, Any
 # -- printing ------------------------------------------------------------------------------------
 
 
-def _num(value: Any, width: int, digits: int = 3, sign: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return f"{'-':>{width}}"
-    return f"{value:{'+' if sign else ''}{width}.{digits}f}"
-
-
-def _diff(d: Mapping[str, Any] | None) -> str:
-    if not d:
-        return f"{'-':>24}"
-    return f"{d['point']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-
-
 def _rhos(figures: Mapping[str, Any]) -> str:
     rc = figures.get("rank_correlation")
     if not rc:
@@ -484,7 +435,7 @@ def _rhos(figures: Mapping[str, Any]) -> str:
     parts = []
     for rung, r in rc["rungs"].items():
         short = rung.replace("subsample_", "s").replace("fold_", "f")
-        parts.append(f"{short} {_num(r['rho'], 0, 2).strip()}")
+        parts.append(f"{short} {fmt_num(r['rho'], 0, 2).strip()}")
     return f"{', '.join(parts)} (n={rc['sampled']}, {rc['refit']} refit)"
 
 
@@ -507,11 +458,11 @@ def _print_run(record: Mapping[str, Any]) -> None:
         un, tu = f.get("untuned") or {}, f.get("tuned") or {}
         picked = (f.get("selection") or {}).get("picked", "-")
         print(
-            f"{family:20} {_num(un.get('pr_auc'), 14)} {_num(tu.get('pr_auc'), 6)} "
-            f"{_diff(d.get('pr_auc')):>25} {_num(un.get('roc_auc'), 15)} "
-            f"{_num(tu.get('roc_auc'), 6)} {_diff(d.get('roc_auc')):>25} "
-            f"{_num((f.get('winners_curse') or {}).get('gap'), 7, sign=True)} "
-            f"{_num((f.get('cv_noise') or {}).get('standard_error'), 6, 4)} {picked:>8}  "
+            f"{family:20} {fmt_num(un.get('pr_auc'), 14)} {fmt_num(tu.get('pr_auc'), 6)} "
+            f"{fmt_diff(d.get('pr_auc')):>25} {fmt_num(un.get('roc_auc'), 15)} "
+            f"{fmt_num(tu.get('roc_auc'), 6)} {fmt_diff(d.get('roc_auc')):>25} "
+            f"{fmt_num((f.get('winners_curse') or {}).get('gap'), 7, sign=True)} "
+            f"{fmt_num((f.get('cv_noise') or {}).get('standard_error'), 6, 4)} {picked:>8}  "
             f"{_rhos(f)}"
         )
         rep = f.get("reproduction")
@@ -535,13 +486,13 @@ def _print_run(record: Mapping[str, Any]) -> None:
                 print(
                     f"ensemble PR-AUC {ens['pr_auc']:.3f} vs the best single model by {what} "
                     f"PR-AUC, {b['model']} ({b['test_pr_auc']:.3f} test): "
-                    f"{_diff(b['difference']['pr_auc'])}"
+                    f"{fmt_diff(b['difference']['pr_auc'])}"
                 )
     best = record.get("registry_best")
     if best:
         print(
             f"registered best: {best.get('model_name')} (model {best.get('model_id')}, "
-            f"{best.get('model_type')} {best.get('version')}, f1 {_num(best.get('f1'), 0)})"
+            f"{best.get('model_type')} {best.get('version')}, f1 {fmt_num(best.get('f1'), 0)})"
         )
 
 
@@ -595,9 +546,9 @@ def _summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         ]
         ensemble[key] = {
             "pr_auc_difference_mean": _mean([d["point"] for d in diffs]),
-            "better": sum(1 for d in diffs if _verdict(d) == "better"),
-            "tie": sum(1 for d in diffs if _verdict(d) == "tie"),
-            "worse": sum(1 for d in diffs if _verdict(d) == "worse"),
+            "better": sum(1 for d in diffs if verdict(d) == "better"),
+            "tie": sum(1 for d in diffs if verdict(d) == "tie"),
+            "worse": sum(1 for d in diffs if verdict(d) == "worse"),
         }
     return {
         "seeds": [r["seed"] for r in records],
@@ -615,13 +566,13 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
     )
     for family, s in summary["families"].items():
         picked = ", ".join(f"{k} {v}" for k, v in s["picked"].items()) or "-"
-        rhos = ", ".join(f"{k} {_num(v, 0, 2).strip()}" for k, v in s["rung_rho_mean"].items())
+        rhos = ", ".join(f"{k} {fmt_num(v, 0, 2).strip()}" for k, v in s["rung_rho_mean"].items())
         print(
-            f"{family:20} {_num(s['pr_auc_difference_mean'], 12, sign=True)} "
+            f"{family:20} {fmt_num(s['pr_auc_difference_mean'], 12, sign=True)} "
             f"{s['better']:>8}/{s['tie']}/{s['worse']:<5} "
-            f"{_num(s['roc_auc_difference_mean'], 13, sign=True)} "
-            f"{_num(s['winners_curse_mean'], 10, sign=True)} "
-            f"{_num(s['cv_standard_error_mean'], 10, 4)}  {picked}; {rhos or '-'}"
+            f"{fmt_num(s['roc_auc_difference_mean'], 13, sign=True)} "
+            f"{fmt_num(s['winners_curse_mean'], 10, sign=True)} "
+            f"{fmt_num(s['cv_standard_error_mean'], 10, 4)}  {picked}; {rhos or '-'}"
         )
     cells = summary["families"].values()
     better, tie, worse = (sum(s[k] for s in cells) for k in ("better", "tie", "worse"))
@@ -633,22 +584,9 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
         e = summary["ensemble"][key]
         print(
             f"ensemble - best single by {what} PR-AUC: mean "
-            f"{_num(e['pr_auc_difference_mean'], 0, sign=True).strip()}, better/tie/worse "
+            f"{fmt_num(e['pr_auc_difference_mean'], 0, sign=True).strip()}, better/tie/worse "
             f"{e['better']}/{e['tie']}/{e['worse']}"
         )
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready: numpy scalars as Python numbers, NaN and infinities as null."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -795,7 +733,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for k, v in vars(args).items()
     }
     path = save(
-        "quality", _clean({"args": args_record, "runs": records, "summary": summary}), args.out
+        "quality", json_ready({"args": args_record, "runs": records, "summary": summary}), args.out
     )
     print(f"wrote {path}")
 
