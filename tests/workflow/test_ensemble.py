@@ -229,3 +229,55 @@ def test_members_explained_alone_are_reused_unchanged(ensembled):
     np.testing.assert_array_equal(
         explain(model, X, max_rows=50, random_state=5, members=swapped).values, fresh.values
     )
+
+
+def test_under_walk_forward_the_threshold_comes_from_the_folds_a_learnt_combiner_predicted(
+    run_csv, tmp_path
+):
+    from uctune.calibration import cross_fit_calibration
+    from uctune.ensemble import cross_fit_combiners
+    from uctune.metrics import f1_optimal_threshold
+
+    config = RunConfig.model_validate(
+        {
+            "data": str(run_csv),
+            "split": {"method": "time"},
+            "train": {"families": ["lr", "xgb"], "cv_folds": 4, "params": FAST},
+            "ensemble": {"method": "caruana", "registered": "always"},
+            "registry": {"path": str(tmp_path / "registry")},
+        }
+    )
+    ctx = start_run(config, command="run", out=tmp_path / "run", backend="sequential")
+    execute_stages(ctx, ["train", "ensemble"], fresh=True)
+    section = ctx.results["ensemble"]
+    assert ctx.results["cv"]["method"] == "walk_forward"
+    # The first block has no earlier fold to learn a combiner on: its cross-fitted prediction is
+    # a plain average of the members, on another scale, and neither calibrates nor thresholds.
+    oof = pd.read_csv(ctx.oof_path)
+    folds = sorted(oof["fold"].unique())
+    assert [row["fold"] for row in section["cv"]["folds"]] == folds[1:]
+    assert section["versus_members"]["folds"] == [k + 1 for k in range(1, len(folds))]
+
+    names, label = section["members"], ctx.table.label
+    P = [oof[oof["fold"] == k][names].to_numpy(float) for k in folds]
+    Y = [oof[oof["fold"] == k][label].to_numpy(int) for k in folds]
+    cross = cross_fit_combiners(
+        P,
+        Y,
+        methods=["caruana"],
+        source="earlier_folds",
+        size=25,
+        metric="pr_auc",
+        random_state=config.seed,
+    )["caruana"].fold_proba
+
+    def threshold(ks):
+        cal = cross_fit_calibration(
+            [Y[k] for k in ks], [cross[k] for k in ks], source="earlier_folds"
+        )
+        y = np.concatenate([Y[k] for k in ks])
+        return f1_optimal_threshold(y, cal.apply(np.concatenate([cross[k] for k in ks])))
+
+    learnt = threshold(range(1, len(folds)))
+    assert section["threshold"] == pytest.approx(learnt)
+    assert ctx.model("ensemble").threshold == pytest.approx(learnt)
