@@ -147,9 +147,10 @@ def test_validation_rows_must_name_some_rows_of_the_table():
         booster.fit(X, y, validation_rows=np.arange(40))
 
 
-def test_the_search_may_pick_bags_and_stopping_for_the_boosters():
+def test_the_search_may_pick_stopping_and_bags_are_pinned():
     for family in BOOSTERS:
-        space = get_spec(family).search_space
-        assert space["n_bags"].choices == (1, 4)
-        assert space["early_stopping_rounds"].choices == (None, 50)
-        assert get_spec(family).defaults["n_bags"] == 1  # the defaults stay one model
+        spec = get_spec(family)
+        assert spec.search_space["early_stopping_rounds"].choices == (None, 50)
+        assert "n_bags" not in spec.search_space  # four fits a trial: pinned, not searched
+        assert spec.defaults["n_bags"] == 1  # the defaults stay one model
+        assert spec.resolve_params({"n_bags": 4})["n_bags"] == 4
