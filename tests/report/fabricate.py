@@ -38,6 +38,7 @@ def fabricate_trials(n: int = 14, seed: int = 0) -> pd.DataFrame:
             "min_child_weight": float(np.exp(rng.uniform(math.log(0.5), math.log(20)))),
             "reg_alpha": float(np.exp(rng.uniform(math.log(1e-8), math.log(10)))),
             "reg_lambda": float(np.exp(rng.uniform(math.log(1e-8), math.log(10)))),
+            "early_stopping_rounds": 50 if trial % 2 else None,  # no draw: the others stay put
         }
         assert set(params) == set(space)
         score = 0.35 + 0.1 * math.log(lr / 0.01) + rng.normal(0, 0.005)
