@@ -141,7 +141,8 @@ def _xgboost(params: dict[str, Any], ctx: BuildContext) -> Pipeline:
     p, stopping = _stopping(params)
     # Early stopping watches the objective's own loss (logloss for 0/1 labels).
     metric: dict[str, Any] = {} if stopping else {"eval_metric": "logloss"}
-    own = stopping or params.get("n_bags", 1) > 1  # a bag's members take validation_rows
+    # Ours for a bag too: every member then counts the rounds it kept (n_estimators_).
+    own = stopping or params.get("n_bags", 1) > 1
     model = (EarlyStoppingXGBClassifier if own else xgb.XGBClassifier)(
         **p,
         **stopping,
@@ -160,7 +161,8 @@ def _xgboost(params: dict[str, Any], ctx: BuildContext) -> Pipeline:
 def _lightgbm(params: dict[str, Any], ctx: BuildContext) -> Pipeline:
     weight = params.get("class_weight")
     p, stopping = _stopping(params)
-    own = stopping or params.get("n_bags", 1) > 1  # a bag's members take validation_rows
+    # Ours for a bag too: every member then counts the rounds it kept (n_estimators_).
+    own = stopping or params.get("n_bags", 1) > 1
     model = (EarlyStoppingLGBMClassifier if own else lgb.LGBMClassifier)(
         **p,
         **stopping,
