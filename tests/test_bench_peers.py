@@ -7,7 +7,6 @@ as skipped, saying why."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -20,8 +19,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from tests.benchmarks import load_benchmark, run_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "benchmarks" / "bench_peers.py"
 PEERS = ROOT / ".venv-peers" / "bin" / "python"
 LABEL = "upper_circuit"
 needs_peers = pytest.mark.skipif(
@@ -34,29 +34,13 @@ needs_peers = pytest.mark.skipif(
 def _bench(
     *args: str, timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(BENCH), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-    )
+    return run_benchmark("bench_peers", *args, timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
     """The benchmark script as a module (its helpers, without running it)."""
-    folder = str(BENCH.parent)
-    try:
-        spec = importlib.util.spec_from_file_location("bench_peers", BENCH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # its dataclasses look their module up there
-        spec.loader.exec_module(module)  # puts benchmarks/ on sys.path for its own imports
-    finally:
-        while folder in sys.path:
-            sys.path.remove(folder)
-    return module
+    return load_benchmark("bench_peers")
 
 
 @pytest.fixture(scope="module")

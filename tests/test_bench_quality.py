@@ -3,7 +3,6 @@ holds every figure, each consistent with what the run wrote."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -16,29 +15,19 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_quality.py"
+from tests.benchmarks import load_benchmark, run_benchmark
+
 FAMILIES = {"logistic_regression", "xgboost"}
 
 
 def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=timeout
-    )
+    return run_benchmark("bench_quality", *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
     """The benchmark script as a module (its helpers, without running it)."""
-    folder = str(BENCH.parent)
-    try:
-        spec = importlib.util.spec_from_file_location("bench_quality", BENCH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)  # puts benchmarks/ on sys.path for its own imports
-    finally:
-        while folder in sys.path:
-            sys.path.remove(folder)
-    return module
+    return load_benchmark("bench_quality")
 
 
 @pytest.fixture(scope="module")

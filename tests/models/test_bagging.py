@@ -19,14 +19,6 @@ from uctune.models._boosters import EarlyStoppingLGBMClassifier, EarlyStoppingXG
 BOOSTERS = ("xgboost", "lightgbm")
 
 
-@pytest.fixture(scope="module")
-def rows():
-    from uctune.data import generate, validate_table
-
-    table = validate_table(generate(3000, seed=5)[0])
-    return table.X, table.y
-
-
 def _bag(family: str, **params):
     return get_spec(family).build(
         {"learning_rate": 0.3, "n_estimators": 400, "n_bags": 4, **params}, random_state=3

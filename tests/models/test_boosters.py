@@ -22,14 +22,6 @@ from uctune.models._boosters import (
 BOOSTERS = ("xgboost", "lightgbm")
 
 
-@pytest.fixture(scope="module")
-def rows():
-    from uctune.data import generate, validate_table
-
-    table = validate_table(generate(3000, seed=5)[0])
-    return table.X, table.y
-
-
 def _model(family: str, **params):
     # A high learning rate and a cap far above what the data needs: stopping must cut it short.
     return get_spec(family).build(

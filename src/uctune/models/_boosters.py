@@ -11,9 +11,10 @@ trees; ``n_estimators_`` counts them.
 The slice comes from the rows given to ``fit``, never from the rows being scored: inside a CV fold
 it is a slice of the fold's training rows.
 
-``fit(X, y, validation_rows=positions)`` stops on those rows of ``X`` instead of a random slice
-(the rest are boosted on): a bag member (:class:`~uctune.models.BaggedClassifier`) stops on the
-fold it does not see.
+With early stopping, ``fit(X, y, validation_rows=positions)`` stops on those rows of ``X`` instead
+of a random slice (the rest are boosted on): a bag member (:class:`~uctune.models.BaggedClassifier`)
+stops on the fold it does not see. (A bag leaves a member that does not stop early its fold out
+itself.)
 
 The families' default is ``early_stopping_rounds=None``, and then the builders use the libraries'
 own classes; these only when a run or a search asks for stopping or bagging.
@@ -147,23 +148,6 @@ def _rows(X: Any, index: np.ndarray) -> Any:
     return X.iloc[index] if isinstance(X, pd.DataFrame) else X[index]
 
 
-def _without_stopping(
-    booster: Any, X: Any, y: Any, params: dict[str, Any]
-) -> tuple[Any, Any, dict[str, Any]]:
-    """Without early stopping, ``validation_rows`` are only left out of the rows fit boosts on."""
-    rows = params.pop("validation_rows", None)
-    if rows is None:
-        return X, y, params
-    if booster.early_stopping_rounds is not None:
-        return X, y, {**params, "validation_rows": rows}
-    y = column_or_1d(y, warn=True)
-    keep, _ = _given(rows, len(y))
-    weight = params.get("sample_weight")
-    if weight is not None:
-        params["sample_weight"] = np.asarray(weight)[keep]
-    return _rows(X, keep), y[keep], params
-
-
 class EarlyStoppingXGBClassifier(xgb.XGBClassifier):
     """``XGBClassifier`` that stops on a stratified slice of the rows given to ``fit``."""
 
@@ -196,7 +180,6 @@ class EarlyStoppingXGBClassifier(xgb.XGBClassifier):
         return params
 
     def fit(self, X: Any, y: Any, **params: Any) -> EarlyStoppingXGBClassifier:
-        X, y, params = _without_stopping(self, X, y, params)
         if self.early_stopping_rounds is None or "eval_set" in params:
             super().fit(X, y, **params)
             self.n_estimators_ = int(self.get_booster().num_boosted_rounds())
@@ -266,7 +249,6 @@ class EarlyStoppingLGBMClassifier(lgb.LGBMClassifier):
         return params
 
     def fit(self, X: Any, y: Any, **params: Any) -> EarlyStoppingLGBMClassifier:  # type: ignore[override]
-        X, y, params = _without_stopping(self, X, y, params)
         if self.early_stopping_rounds is None or "eval_set" in params or "eval_X" in params:
             super().fit(X, y, **params)
             return self
