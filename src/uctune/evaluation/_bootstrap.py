@@ -2,11 +2,11 @@
 
 With a few dozen positives in a test split, a point F1 can move by ten points between two equally
 likely test sets; the interval says how much. Resamples are drawn with replacement from the test rows
-(a seeded percentile bootstrap). Every metric of every resample is computed at once on a
-``(resamples, rows)`` index matrix, in chunks that bound memory, with the same conventions as
-:func:`uctune.metrics.classification_metrics`: a row is positive when its probability is at least the
-threshold, an undefined ratio is 0, and ROC-AUC / PR-AUC of a resample with one class are NaN (left
-out of the interval).
+(a seeded percentile bootstrap). Every metric of every resample is computed at once from a
+``(resamples, rows)`` matrix of how often each resample draws each row, in chunks that bound memory,
+with the same conventions as :func:`uctune.metrics.classification_metrics`: a row is positive when
+its probability is at least the threshold, an undefined ratio is 0, and ROC-AUC / PR-AUC of a
+resample with one class are NaN (left out of the interval).
 """
 
 from __future__ import annotations
@@ -48,6 +48,13 @@ class Interval:
     resamples: int
 
 
+def _counts(indices: np.ndarray, n: int) -> np.ndarray:
+    """How many times each of the ``n`` rows appears in each resample (a row of ``indices``)."""
+    r = indices.shape[0]
+    flat = (indices + (np.arange(r, dtype=np.int64) * n)[:, None]).ravel()
+    return np.bincount(flat, minlength=r * n).reshape(r, n)
+
+
 def resample_metrics(
     y_true: np.ndarray, proba: np.ndarray, threshold: float, indices: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -55,49 +62,51 @@ def resample_metrics(
     y = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(proba, dtype=np.float64)
     indices = np.atleast_2d(np.asarray(indices, dtype=np.int64))
-    # Sorting the data once by score makes a sorted resample a sort of integers, and equal scores
-    # adjacent, so ties are handled by position alone.
+    n = indices.shape[1]
+    # A resample is the number of times it draws each row. With the rows sorted once by score,
+    # every metric is a cumulative sum of those counts: no resample is sorted. Equal scores form
+    # a tie group, which counts as one step of the curves.
     order = np.argsort(p, kind="stable")
-    position = np.empty_like(order)
-    position[order] = np.arange(len(order))
     p_sorted, y_sorted = p[order], y[order]
-    tie_group = np.concatenate([[0], np.cumsum(p_sorted[1:] != p_sorted[:-1])])
+    counts = _counts(indices, len(p))[:, order]
+    starts = np.flatnonzero(np.concatenate([[True], p_sorted[1:] != p_sorted[:-1]]))
+    drawn = counts if len(starts) == len(p) else np.add.reduceat(counts, starts, axis=1)
+    drawn_below = np.cumsum(drawn, axis=1) - drawn  # per group: rows drawn at lower scores
 
-    idx = np.sort(position[indices], axis=1)
-    ys = y_sorted[idx]
-    groups = tie_group[idx]
-    n_rows, n = idx.shape
-    cols = np.broadcast_to(np.arange(n), (n_rows, n))
-
-    positives = ys.sum(axis=1)
+    # Only groups holding a positive row add to ROC-AUC and PR-AUC: sum the positive rows'
+    # counts per such group.
+    group = np.zeros(len(p), dtype=np.int64)  # each sorted row's tie group
+    group[starts[1:]] = 1
+    group = np.cumsum(group)
+    positive_rows = np.flatnonzero(y_sorted == 1)
+    scored, first = np.unique(group[positive_rows], return_index=True)
+    pos = (
+        np.add.reduceat(counts[:, positive_rows], first, axis=1).astype(np.float64)
+        if len(first)
+        else np.zeros((len(indices), 0))
+    )
+    positives = pos.sum(axis=1)
     negatives = n - positives
-    predicted = p_sorted[idx] >= threshold
-    tp = (ys * predicted).sum(axis=1)
-    n_pred = predicted.sum(axis=1)
+
+    cut = int(np.searchsorted(p_sorted, threshold, side="left"))  # rows >= threshold from here
+    n_pred = counts[:, cut:].sum(axis=1)
+    tp = counts[:, positive_rows[positive_rows >= cut]].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(n_pred > 0, tp / n_pred, 0.0)
         recall = np.where(positives > 0, tp / positives, 0.0)
         f1 = np.where(n_pred + positives > 0, 2 * tp / (n_pred + positives), 0.0)
 
-    starts = np.ones_like(groups, dtype=bool)
-    starts[:, 1:] = groups[:, 1:] != groups[:, :-1]
-    ends = np.ones_like(groups, dtype=bool)
-    ends[:, :-1] = groups[:, :-1] != groups[:, 1:]
-    first = np.maximum.accumulate(np.where(starts, cols, 0), axis=1)
-    last = np.minimum.accumulate(np.where(ends, cols, n - 1)[:, ::-1], axis=1)[:, ::-1]
-
-    # ROC-AUC is the Mann-Whitney statistic on average ranks (ties count a half).
-    ranks = (first + last) / 2 + 1
+    below = drawn_below[:, scored]
+    pos_below = np.cumsum(pos, axis=1) - pos
+    neg_here = drawn[:, scored] - pos
     with np.errstate(divide="ignore", invalid="ignore"):
-        roc_auc = ((ranks * ys).sum(axis=1) - positives * (positives + 1) / 2) / (
-            positives * negatives
-        )
-    # Average precision: each positive adds the precision at its own score (its tie group counted).
-    positives_before = np.cumsum(ys, axis=1) - ys
-    pos_at_or_above = positives[:, None] - np.take_along_axis(positives_before, first, axis=1)
-    precision_at = pos_at_or_above / (n - first)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pr_auc = (precision_at * ys).sum(axis=1) / positives
+        # ROC-AUC is the Mann-Whitney statistic: each positive beats the negatives below its
+        # score and ties half of those at it.
+        roc_auc = (pos * (below - pos_below + neg_here / 2)).sum(axis=1) / (positives * negatives)
+        # Average precision: each positive adds the precision at its own score (its tie group
+        # counted); a group drawn at least once has a row at or above it.
+        precision_at = np.where(pos > 0, (positives[:, None] - pos_below) / (n - below), 0.0)
+        pr_auc = (pos * precision_at).sum(axis=1) / positives
     defined = (positives > 0) & (negatives > 0)
     return {
         "f1": f1,
@@ -116,14 +125,15 @@ def resample_calibration(
     y = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(proba, dtype=np.float64)
     indices = np.atleast_2d(np.asarray(indices, dtype=np.int64))
-    n_rows, n = indices.shape
-    brier = ((p - y) ** 2)[indices].mean(axis=1)
-    # Each resample's per-bin sums of (label - probability) in one bincount: resample r's bin b
-    # is cell r * n_bins + b.
+    n = indices.shape[1]
+    counts = _counts(indices, len(p)).astype(np.float64)
+    brier = counts @ ((p - y) ** 2) / n
+    # Each resample's per-bin sum of (label - probability): the counts times a (rows, bins)
+    # matrix holding each row's gap in its own bin.
     bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
-    cells = (np.arange(n_rows)[:, None] * n_bins + bins[indices]).ravel()
-    gap = np.bincount(cells, weights=(y - p)[indices].ravel(), minlength=n_rows * n_bins)
-    ece = np.abs(gap.reshape(n_rows, n_bins)).sum(axis=1) / n
+    gaps = np.zeros((len(p), n_bins))
+    gaps[np.arange(len(p)), bins] = y - p
+    ece = np.abs(counts @ gaps).sum(axis=1) / n
     return {"brier": brier, "ece": ece}
 
 
