@@ -15,6 +15,7 @@ from uctune.training._driver import (
 from uctune.training._fit import (
     FamilyResult,
     FitOutcome,
+    FoldPredictions,
     OutOfFold,
     assemble_family,
     fit_and_predict,
@@ -30,6 +31,7 @@ __all__ = [
     "Backend",
     "FamilyResult",
     "FitOutcome",
+    "FoldPredictions",
     "OutOfFold",
     "Progress",
     "SplitInfo",

@@ -25,7 +25,13 @@ from uctune.data import FeatureTable
 from uctune.errors import DataError, TrainingError, first_line
 from uctune.models import Device, get_spec, resolve_families
 from uctune.splits import CVScheme, SplitMethod, split_indices
-from uctune.training._fit import FamilyResult, FitOutcome, assemble_family, fit_and_predict
+from uctune.training._fit import (
+    FamilyResult,
+    FitOutcome,
+    FoldPredictions,
+    assemble_family,
+    fit_and_predict,
+)
 
 __all__ = [
     "Backend",
@@ -129,16 +135,40 @@ def _jobs(
     params: Mapping[str, dict[str, Any]],
     split: SplitInfo,
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    known: Mapping[str, list[FitOutcome]],
 ) -> list[_Job]:
+    """Every fit to run: each family's final refit, and its folds unless they are ``known``."""
     train = split.train_index
     jobs: list[_Job] = []
     for family in families:
         resolved = params[family]
         # The final refit is the longest job: submitting it first keeps the tail of the run short.
         jobs.append(_Job(family, resolved, None, train, split.test_index))
+        if family in known:
+            continue
         for k, (fold_train, fold_val) in enumerate(folds):
             jobs.append(_Job(family, resolved, k, train[fold_train], train[fold_val]))
     return jobs
+
+
+def _known_folds(
+    given: Mapping[str, FoldPredictions],
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    train: np.ndarray,
+) -> dict[str, list[FitOutcome]]:
+    """The families whose fold predictions are given and match these folds, as fold outcomes."""
+    known: dict[str, list[FitOutcome]] = {}
+    for family, predictions in given.items():
+        outcomes = predictions.outcomes(family, [train[val] for _, val in folds])
+        if outcomes is None:
+            logger.warning(
+                "%s: the fold predictions of %s do not match the folds; fitting the folds",
+                family,
+                predictions.source,
+            )
+            continue
+        known[family] = outcomes
+    return known
 
 
 def _run_job(
@@ -251,6 +281,7 @@ def train_families(
     progress: Progress | None = None,
     cv: CVScheme | None = None,
     calibration: CalibrationChoice = "auto",
+    fold_predictions: Mapping[str, FoldPredictions] | None = None,
 ) -> TrainOutcome:
     """Train every family: k-fold CV on the training rows, then a refit on all of them.
 
@@ -263,7 +294,8 @@ def train_families(
     ``device="cuda"`` fits the families that support it (XGBoost) on GPUs, ``gpus_per_fit`` each
     (a fraction lets fits share a GPU); a cluster without such a node is refused before any fit.
     A family whose folds all fail is reported in ``failures``; the call raises only when every
-    family failed.
+    family failed. ``fold_predictions`` gives families' CV predictions already computed for these
+    params, folds and seed (by the tuning trial that picked them): those folds are not fitted again.
     """
     names = resolve_families(list(families) if families is not None else None)
     given = {get_spec(k).name: dict(v) for k, v in (params or {}).items()}
@@ -273,7 +305,9 @@ def train_families(
         require_gpus(gpus_per_fit, f"device 'cuda' (for {', '.join(gpu_families)})")
     cv = cv or CVScheme()
     folds = training_folds(table, split, cv=cv, n_folds=n_folds, seed=seed)
-    jobs = _jobs(names, resolved, split, folds)
+    computed = {get_spec(k).name: v for k, v in (fold_predictions or {}).items()}
+    known = _known_folds({f: computed[f] for f in names if f in computed}, folds, split.train_index)
+    jobs = _jobs(names, resolved, split, folds, known)
     started = time.perf_counter()
     runner = _run_ray if backend == "ray" else _run_sequential
     outcomes = runner(
@@ -290,7 +324,7 @@ def train_families(
     results: dict[str, FamilyResult] = {}
     failures: dict[str, str] = {}
     for family in names:
-        mine = [o for o in outcomes if o.family == family]
+        mine = [o for o in outcomes if o.family == family] + known.get(family, [])
         final = next(o for o in mine if o.fold is None)
         try:
             results[family] = assemble_family(

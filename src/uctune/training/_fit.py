@@ -58,7 +58,8 @@ class FitOutcome:
     """One fit: the family, which fold (``None`` for the final refit), and what it predicted.
 
     ``node`` is the Ray node id of the worker that ran the fit (``None`` outside Ray); ``gpus`` the
-    ids of the GPUs Ray gave it (none unless the fit asked for some).
+    ids of the GPUs Ray gave it (none unless the fit asked for some). ``source`` is set when the
+    predictions were not fitted here but taken from elsewhere (:class:`FoldPredictions`).
     """
 
     family: str
@@ -70,6 +71,45 @@ class FitOutcome:
     error: str | None = None
     node: str | None = None
     gpus: tuple[str, ...] = ()
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class FoldPredictions:
+    """One configuration's predictions of every CV fold's validation rows, already computed (by a
+    tuning trial that ran every fold: the same params, folds and seed through
+    :func:`fit_and_predict`), so that training the configuration need not fit its folds again.
+
+    ``proba[k]`` holds fold ``k``'s validation rows in their order, ``seconds[k]`` its fit's wall
+    time; ``source`` says where they came from (``"trial 17"``), recorded with each fold.
+    """
+
+    proba: tuple[np.ndarray, ...] = field(repr=False)
+    seconds: tuple[float, ...]
+    source: str
+    node: str | None = None
+
+    def outcomes(self, family: str, eval_indices: Sequence[np.ndarray]) -> list[FitOutcome] | None:
+        """The folds as :class:`FitOutcome`, or ``None`` when they do not match ``eval_indices``
+        (another number of folds, or of rows in a fold)."""
+        if len(self.proba) != len(eval_indices) or len(self.seconds) != len(eval_indices):
+            return None
+        if any(len(p) != len(i) for p, i in zip(self.proba, eval_indices, strict=True)):
+            return None
+        return [
+            FitOutcome(
+                family,
+                k,
+                index,
+                np.asarray(proba, dtype=np.float64),
+                seconds,
+                node=self.node,
+                source=self.source,
+            )
+            for k, (index, proba, seconds) in enumerate(
+                zip(eval_indices, self.proba, self.seconds, strict=True)
+            )
+        ]
 
 
 def fit_and_predict(
@@ -301,6 +341,8 @@ def assemble_family(
             "node": outcome.node,
             "gpus": list(outcome.gpus),
         }
+        if outcome.source is not None:
+            row["predictions_from"] = outcome.source
         if outcome.error is not None or outcome.proba is None:
             row.update({m: float("nan") for m in METRICS}, threshold=float("nan"))
             row["error"] = outcome.error

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,8 @@ class FoldStep:
     fold_scores: tuple[float, ...] = ()
     budget: int = 0
     rows: float = 1.0
+    proba: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """This step's predictions of its fold's validation rows (a full fold's only)."""
 
 
 def cv_steps(
@@ -123,6 +125,7 @@ def cv_steps(
             fit_cpu_seconds=cpu,
             fold_scores=done,
             budget=step.budget,
+            proba=outcome.proba,
         )
 
 

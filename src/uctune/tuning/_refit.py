@@ -99,6 +99,9 @@ def tune_and_refit_families(
             progress=None if progress is None else progress("refit"),
             cv=settings.cv,
             calibration=settings.calibration,
+            fold_predictions={
+                f: kept for f in wanted if (kept := found[f].fold_predictions) is not None
+            },
         )
     except TrainingError as exc:
         return {**out, **dict.fromkeys(wanted, exc)}

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from uctune.metrics import BEST_SCORE_IS, ObjectiveMetric
+from uctune.training import FoldPredictions
 from uctune.tuning._fidelity import Fidelity
 from uctune.tuning._study import TrialRecord
 
@@ -28,7 +29,8 @@ class TuningResult:
     ``fidelity`` is the trials' schedule (folds alone, or subsamples of the first fold first).
     ``best_trial`` is the trial picked for the refit: the top one, or the defaults when the top one
     beats them only within the CV noise; ``selection`` says which and why
-    (:mod:`uctune.tuning._selection`).
+    (:mod:`uctune.tuning._selection`). ``fold_predictions`` are the picked trial's predictions of
+    its CV folds, when this session ran it to the end (:mod:`uctune.tuning._kept`).
     """
 
     family: str
@@ -45,6 +47,9 @@ class TuningResult:
     experiment_path: str = ""
     fidelity: Fidelity | None = None
     selection: Mapping[str, Any] | None = field(default=None, hash=False)
+    fold_predictions: FoldPredictions | None = field(
+        default=None, hash=False, compare=False, repr=False
+    )
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.trials if t.status == status)

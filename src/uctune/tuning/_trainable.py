@@ -8,6 +8,7 @@ worker process and kept for the next trial (:func:`_rows`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from ray import tune
 from uctune.cluster import current_node
 from uctune.metrics import ObjectiveMetric, ThresholdFrom
 from uctune.models import Device
+from uctune.training import FoldPredictions
 from uctune.tuning._fidelity import Fidelity
 from uctune.tuning._objective import cv_steps
 from uctune.tuning._selection import is_defaults
@@ -52,6 +54,8 @@ DEFAULTS_KEY = "defaults"
 """Reported true by the trial of the family's defaults, which the scheduler never stops: every
 tuned configuration is compared with them on every fold (:mod:`uctune.tuning._selection`)."""
 
+logger = logging.getLogger(__name__)
+
 Rows = tuple[pd.DataFrame, np.ndarray, Sequence[tuple[np.ndarray, np.ndarray]]]
 
 
@@ -64,6 +68,7 @@ class TrialData:
     study has already finished, for trials that a restored experiment would otherwise run again.
     ``threshold_from`` says which folds may choose a fold's F1 threshold (``earlier_folds`` with
     walk-forward CV). ``fidelity`` is the trial's schedule (``None``: the folds alone).
+    ``keeper`` (:mod:`uctune.tuning._kept`) takes the fold predictions of a trial that ran them all.
     """
 
     family: str
@@ -77,6 +82,7 @@ class TrialData:
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     fidelity: Fidelity | None = None
     defaults: Mapping[str, Any] | None = None
+    keeper: Any = field(default=None, repr=False)
 
 
 def trial_report(
@@ -147,6 +153,9 @@ def cv_trial(config: dict[str, Any], data: Mapping[str, TrialData]) -> None:
     started = time.perf_counter()
     cpu = 0.0
     subsamples: list[float] = []
+    probas: list[np.ndarray] = []
+    seconds: list[float] = []
+    step_started = started
     for step in cv_steps(
         own.family,
         params,
@@ -161,8 +170,15 @@ def cv_trial(config: dict[str, Any], data: Mapping[str, TrialData]) -> None:
         fidelity=own.fidelity,
     ):
         cpu += step.fit_cpu_seconds
+        now = time.perf_counter()
         if step.rows < 1.0:
             subsamples.append(step.score)
+        elif step.proba is not None:
+            probas.append(step.proba)
+            seconds.append(now - step_started)
+            if len(probas) == len(folds):  # the last fold: keep them before the final report
+                _keep(own, number, step.score, defaults, probas, seconds, node)
+        step_started = now
         tune.report(
             trial_report(
                 number,
@@ -180,3 +196,23 @@ def cv_trial(config: dict[str, Any], data: Mapping[str, TrialData]) -> None:
                 defaults=defaults,
             )
         )
+
+
+def _keep(
+    own: TrialData,
+    number: int,
+    score: float,
+    defaults: bool,
+    probas: list[np.ndarray],
+    seconds: list[float],
+    node: str | None,
+) -> None:
+    """Hand a finished trial's fold predictions to the keeper (if any); losing them only costs the
+    refit the time to fit the folds again."""
+    if own.keeper is None:
+        return
+    kept = FoldPredictions(tuple(probas), tuple(seconds), source=f"trial {number}", node=node)
+    try:
+        ray.get(own.keeper.add.remote(own.family, number, score, defaults, kept))
+    except ray.exceptions.RayError as exc:
+        logger.warning("trial %d: its fold predictions were not kept (%s)", number, exc)

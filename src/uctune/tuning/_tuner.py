@@ -44,6 +44,7 @@ from uctune.storage import join_storage
 from uctune.tuning._asha import BudgetedASHA
 from uctune.tuning._fidelity import FIDELITIES, Fidelity, FidelityChoice, fidelity_schedule
 from uctune.tuning._joint import FamilyScheduler, JointSearch
+from uctune.tuning._kept import start_keeper, take_kept
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
 from uctune.tuning._selection import select_trial, top_trial
@@ -583,6 +584,42 @@ def tune_families(
         for f in names
     }
     rows = ray.put((X.reset_index(drop=True), y, folds))  # once, for every family's trials
+    keeper = start_keeper()
+    try:
+        return _search(
+            searches,
+            names,
+            settings,
+            fidelities,
+            fidelity,
+            rows,
+            keeper,
+            concurrency,
+            experiment_root=experiment_root,
+            resume=resume,
+            progress=progress,
+            verbose=verbose,
+        )
+    finally:
+        ray.kill(keeper)
+
+
+def _search(
+    searches: Sequence[FamilySearch],
+    names: list[str],
+    settings: TuneSettings,
+    fidelities: Mapping[str, Fidelity],
+    fidelity: Fidelity,
+    rows: Any,
+    keeper: Any,
+    concurrency: int,
+    *,
+    experiment_root: str,
+    resume: bool,
+    progress: Progress | None,
+    verbose: bool,
+) -> dict[str, TuningResult | TrainingError]:
+    """:func:`tune_families` once the rows are in the object store and the keeper started."""
     prepared: dict[str, _Prepared] = {}
     for search, family in zip(searches, names, strict=True):
         spec = get_spec(family)
@@ -607,6 +644,7 @@ def tune_families(
             threshold_from=settings.cv.threshold_from,
             fixed=fixed,
             fidelity=fidelities[family],
+            keeper=keeper,
         )
         prepared[family] = _Prepared(spec, declared, space, fixed, study_path, storage, study, data)
     experiment_path = join_storage(experiment_root, EXPERIMENT_NAME)
@@ -680,7 +718,14 @@ def tune_families(
             )
         except TrainingError as exc:
             results[family] = exc
-    return results
+    picked = {(r.family, r.best_trial) for r in results.values() if isinstance(r, TuningResult)}
+    kept = take_kept(keeper, picked)
+    return {
+        family: replace(r, fold_predictions=kept.get((r.family, r.best_trial)))
+        if isinstance(r, TuningResult)
+        else r
+        for family, r in results.items()
+    }
 
 
 def tune_family(

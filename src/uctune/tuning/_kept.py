@@ -1,0 +1,64 @@
+"""The fold predictions of trials that ran every fold, kept for the refit.
+
+A trial that completes all its folds has computed what the refit's cross-validation would compute
+again: the same params fitted on the same folds with the same seed, through the same code
+(:func:`uctune.training.fit_and_predict`). It hands its folds' predictions to a small actor that the
+driver starts for the search (it takes no CPU from the trials), which keeps the best few trials'
+per family and the defaults'. The refit of the picked trial then fits only the final model on all
+training rows. A trial finished in an earlier, interrupted session left nothing here: its refit
+fits its folds as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import ray
+
+from uctune.training import FoldPredictions
+
+__all__ = ["KEPT_PER_FAMILY", "start_keeper", "take_kept"]
+
+KEPT_PER_FAMILY = 4
+"""Trials kept per family besides the defaults': the picked trial is the top one or the defaults."""
+
+
+class _Keeper:
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._kept: dict[tuple[str, int], tuple[float, bool, FoldPredictions]] = {}
+
+    def add(
+        self, family: str, trial: int, score: float, defaults: bool, predictions: FoldPredictions
+    ) -> None:
+        self._kept[(family, trial)] = (score, defaults, predictions)
+        ranked = sorted(
+            (
+                (s if s == s else float("-inf"), n)  # a NaN score ranks last
+                for (f, n), (s, d, _) in self._kept.items()
+                if f == family and not d
+            ),
+            reverse=True,
+        )
+        for _, number in ranked[self._limit :]:
+            del self._kept[(family, number)]
+
+    def take(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], FoldPredictions]:
+        return {k: self._kept[k][2] for k in keys if k in self._kept}
+
+
+def start_keeper(limit: int = KEPT_PER_FAMILY) -> Any:
+    """A new keeper actor (no CPU of its own), owned by this driver."""
+    return ray.remote(num_cpus=0)(_Keeper).remote(limit)
+
+
+def take_kept(
+    keeper: Any, keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], FoldPredictions]:
+    """The kept predictions of the ``(family, trial)`` keys that have some; the keeper is then
+    ended."""
+    try:
+        return dict(ray.get(keeper.take.remote(list(keys))))
+    finally:
+        ray.kill(keeper)
