@@ -1,8 +1,8 @@
 """A slice of the real NSE files for the tests: a few symbols over a few months, plus every symbol on
 12-18 Dec 2025 (the days NSE's own band-hitter list covers), in the layout of ``shared/data/real``.
 
-The real files are read at test time from ``<repo>/../shared/data/real`` (CI has ``shared/`` beside
-the clone); nothing from them is committed.
+The real files are read at test time from ``$UCTUNE_SHARED/data/real`` (:mod:`tests.shared`; CI has
+them); nothing from them is committed.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.shared import REAL_DATA
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REAL = REPO_ROOT.parent / "shared" / "data" / "real"
+REAL = REAL_DATA
 BHAV = REAL / "nse_sec_bhavdata_full"
 BANDS = REAL / "nse_price_bands"
 CALENDAR = REAL / "moneycontrol_q1fy27_results_calendar"

@@ -16,10 +16,13 @@ import pytest
 
 from tests.data import nse_slice
 from tests.data.nse_slice import date_of
+from tests.shared import REAL_DATA, needs
 from uctune.cli.main import main
 from uctune.data.nse import FEATURES, HOLDOUT_START, build, sample_daily
 from uctune.data.schema import validate_table
 from uctune.errors import ConfigError
+
+pytestmark = needs(REAL_DATA, "the real NSE files")
 
 
 @pytest.fixture(scope="module")
