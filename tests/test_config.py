@@ -62,6 +62,10 @@ def test_the_default_registry_follows_the_environment(monkeypatch, tmp_path):
         ("train:\n  famlies: [lr]\n", r"train\.famlies: Extra inputs are not permitted"),
         ("train:\n  families: [lr, svm]\n", r"train\.families: unknown model family 'svm'"),
         ("train:\n  params:\n    xgb: {no_such: 1}\n", "xgboost has no parameter 'no_such'"),
+        (
+            "tune:\n  params:\n    xgboost: {max_depth: deep}\n",
+            r"tune\.params: xgboost: parameter 'max_depth' must be a whole number, got 'deep'",
+        ),
         ("train:\n  cv_folds: 1\n", r"train\.cv_folds: Input should be greater than or equal to 2"),
         ("split:\n  test_size: 1.5\n", r"split\.test_size: Input should be less than 1"),
         (

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -148,3 +150,15 @@ def test_session_date_is_the_date_column_of_a_daily_table():
         validate_table(bad)
     with pytest.raises(DataError, match="needs a date column"):
         _ = validate_table(daily.drop(columns="session_date")).dates
+
+
+def test_repeated_symbol_and_dates_are_counted_in_a_warning(tiny_frame, caplog):
+    frame = pd.concat([tiny_frame, tiny_frame.head(3)], ignore_index=True)
+    with caplog.at_level(logging.WARNING, logger="uctune.data.schema"):
+        table = validate_table(frame, source="events.csv")
+    assert table.n_rows == len(tiny_frame) + 3  # kept, not dropped
+    assert "events.csv: 3 rows repeat the (symbol, announcement_date" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="uctune.data.schema"):
+        validate_table(tiny_frame)
+    assert "repeat" not in caplog.text

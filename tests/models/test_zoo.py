@@ -158,6 +158,27 @@ def test_unknown_parameter_names_the_known_ones():
         get_spec("xgboost").build({"depth": 3})
 
 
+@pytest.mark.parametrize(
+    ("family", "params", "message"),
+    [
+        ("xgboost", {"max_depth": "deep"}, "'max_depth' must be a whole number, got 'deep'"),
+        ("xgboost", {"max_depth": 6.5}, "'max_depth' must be a whole number, got 6.5"),
+        ("lightgbm", {"learning_rate": "fast"}, "'learning_rate' must be a number, got 'fast'"),
+        ("rf", {"n_estimators": True}, "'n_estimators' must be a whole number, got True"),
+        ("rf", {"class_weight": 2}, "'class_weight' must be text, got 2"),
+    ],
+)
+def test_a_parameter_of_the_wrong_kind_is_refused_before_any_fit(family, params, message):
+    with pytest.raises(ConfigError, match=message):
+        get_spec(family).resolve_params(params)
+
+
+def test_null_whole_floats_and_mappings_pass_the_kind_check():
+    get_spec("xgboost").resolve_params({"max_depth": 6.0, "class_weight": "balanced"})
+    get_spec("rf").resolve_params({"max_depth": None, "max_features": 0.3})
+    get_spec("rf").resolve_params({"class_weight": {0: 1.0, 1: 5.0}})
+
+
 def test_family_names_and_aliases():
     assert get_spec("XGB").name == "xgboost"
     assert get_spec("mlp").name == "neural_network"

@@ -15,6 +15,7 @@ NaN in a feature is allowed (each model family imputes or handles it natively); 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 LABEL = "upper_circuit"
+logger = logging.getLogger(__name__)
+
 ID_COLUMNS: tuple[str, ...] = ("symbol", "announcement_date", "session_date")
 # A table's date column is whichever of these it has (the first, should it have both).
 DATE_COLUMNS: tuple[str, ...] = ("announcement_date", "session_date")
@@ -194,6 +197,17 @@ def validate_table(
                 f"{_show(list(bad_dates.astype(str).unique()))}"
             )
         out[date_col] = parsed
+
+    keys = [c for c in ("symbol", *DATE_COLUMNS) if c in out.columns and c in id_columns]
+    if "symbol" in keys and len(keys) > 1:
+        repeated = int(out.duplicated(subset=keys).sum())
+        if repeated:
+            logger.warning(
+                "%s: %d rows repeat the %s of an earlier row; each is kept as an event of its own",
+                source,
+                repeated,
+                "(" + ", ".join(keys) + ")",
+            )
 
     declared = set(categorical)
     features: list[str] = []

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any, Literal
 
-from optuna.distributions import BaseDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from sklearn.pipeline import Pipeline
 
 from uctune.errors import ConfigError
@@ -83,6 +89,8 @@ class ModelSpec:
                 f"{self.name} has no parameter {unknown[0]!r}; known parameters: "
                 f"{', '.join(sorted(self.defaults))}"
             )
+        for name, value in params.items():
+            _check_kind(self.name, name, value, self._kinds(name))
         resolved = {**self.defaults, **params}
         if self.check is not None:
             try:
@@ -90,6 +98,22 @@ class ModelSpec:
             except ConfigError as exc:
                 raise ConfigError(f"{self.name}: {exc}") from None
         return resolved
+
+    def _kinds(self, name: str) -> set[str]:
+        """What values ``name`` takes besides null (which the libraries read as "no limit" or
+        "off"): ``"whole"`` or ``"number"`` for an integer or float search range; otherwise the
+        kinds of its default and of its choices (``"bool"``, ``"number"``, ``"text"``). Empty:
+        anything."""
+        space = self.search_space.get(name)
+        if isinstance(space, IntDistribution):
+            return {"whole"}
+        if isinstance(space, FloatDistribution):
+            return {"number"}
+        values = [self.defaults[name]]
+        if isinstance(space, CategoricalDistribution):
+            values += list(space.choices)
+        kinds = {_kind(v) for v in values} - {"none"}
+        return set() if "other" in kinds else kinds
 
     def build(
         self,
@@ -132,3 +156,37 @@ class ModelSpec:
         """``model`` (fitted) with its decision threshold, as this family's ``threshold_class``:
         ``predict`` cuts ``predict_proba`` at ``threshold``."""
         return self.threshold_class(model, threshold=threshold, response_method="predict_proba")
+
+
+_KIND_NAMES = {
+    "whole": "a whole number",
+    "number": "a number",
+    "text": "text",
+    "bool": "true or false",
+}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, Real):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return "other"
+
+
+def _check_kind(family: str, name: str, value: Any, kinds: set[str]) -> None:
+    """Refuse a parameter value of the wrong kind (``max_depth: "deep"``) before anything runs."""
+    kind = _kind(value)
+    if not kinds or kind in ("none", "other") or kind in kinds:  # a mapping, say: not judged
+        return
+    whole = kind == "number" and (
+        isinstance(value, Integral) or (isinstance(value, float) and value.is_integer())
+    )
+    if "whole" in kinds and whole:
+        return
+    wanted = " or ".join(_KIND_NAMES[k] for k in sorted(kinds))
+    raise ConfigError(f"{family}: parameter {name!r} must be {wanted}, got {value!r}")
