@@ -25,7 +25,6 @@ checksums): such a run cannot be resumed or reported on, only run again.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import shutil
@@ -275,23 +274,44 @@ TUNED_SUFFIX = "_tuned"
 """The tune stage saves family ``f``'s refit best configuration as model ``f + TUNED_SUFFIX``."""
 
 
-def _lazy(name: str) -> Stage:
-    """``uctune.workflow._<name>.<name>_stage``, imported on first call: a command loads only the
-    libraries of the stages it runs."""
+# Each stage's module is imported when the stage runs: a command loads only the libraries of the
+# stages it runs (``uctune train`` never imports Ray Tune or Optuna).
+def _train_stage(ctx: RunContext) -> None:
+    from uctune.workflow._train import train_stage
 
-    def stage(ctx: RunContext) -> None:
-        module = importlib.import_module(f"uctune.workflow._{name}")
-        getattr(module, f"{name}_stage")(ctx)
+    train_stage(ctx)
 
-    return stage
+
+def _tune_stage(ctx: RunContext) -> None:
+    from uctune.workflow._tune import tune_stage
+
+    tune_stage(ctx)
+
+
+def _ensemble_stage(ctx: RunContext) -> None:
+    from uctune.workflow._ensemble import ensemble_stage
+
+    ensemble_stage(ctx)
+
+
+def _report_stage(ctx: RunContext) -> None:
+    from uctune.workflow._report import report_stage
+
+    report_stage(ctx)
+
+
+def _register_stage(ctx: RunContext) -> None:
+    from uctune.workflow._register import register_stage
+
+    register_stage(ctx)
 
 
 STAGES: dict[str, Stage] = {
-    "train": _lazy("train"),
-    "tune": _lazy("tune"),
-    "ensemble": _lazy("ensemble"),
-    "report": _lazy("report"),
-    "register": _lazy("register"),  # keep last: it registers what every earlier stage produced
+    "train": _train_stage,
+    "tune": _tune_stage,
+    "ensemble": _ensemble_stage,
+    "report": _report_stage,
+    "register": _register_stage,  # keep last: it registers what every earlier stage produced
 }
 """Every stage of ``uctune run``, in order. ``uctune train`` runs only ``train``, ``uctune tune`` only
 ``tune``."""
