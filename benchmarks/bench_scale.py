@@ -3,7 +3,7 @@
 Runs ``uctune run`` (the product, in a subprocess) with a generated config: all five families in
 the train stage and in the tune stage, ``--trials`` TPE trials per family (the seed's 100 by
 default), ``--folds``-fold CV, then the ensemble, report and register stages as a run does. The
-table is ``--data`` (e.g. the NSE sample built as the README's "Train on real NSE data" shows;
+table is ``--data`` (e.g. the NSE sample built as docs/data.md shows;
 time split, walk-forward CV) or, without it, ``uctune data synth --rows N`` (stratified).
 
 While the run goes, every process it starts (the driver and its descendants: Ray's GCS, raylet and
