@@ -12,42 +12,44 @@ had not caught yet.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
-import pyarrow.fs
 import ray
-from optuna.distributions import BaseDistribution, distribution_to_json
+from optuna.distributions import BaseDistribution
 from ray import tune
-from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
-from ray.tune.search import Searcher
+from ray.tune.schedulers import TrialScheduler
 
-from uctune.calibration import CalibrationChoice
 from uctune.cluster import cluster_cpus, cluster_gpus, require_gpus
 from uctune.errors import ConfigError, IntegrityError, TrainingError
-from uctune.metrics import ObjectiveMetric
-from uctune.models import DEVICES, Device, ModelSpec, get_spec
-from uctune.splits import CVScheme
+from uctune.models import ModelSpec, get_spec
 from uctune.storage import join_storage
-from uctune.tuning._asha import BudgetedASHA
-from uctune.tuning._fidelity import FIDELITIES, Fidelity, FidelityChoice, fidelity_schedule
+from uctune.tuning._experiment import (
+    ANALYSIS_LOGGER,
+    EXPERIMENT_NAME,
+    Progress,
+    experiment_trials,
+    has_experiment_state,
+    make_scheduler,
+    new_tuner,
+    run_experiment,
+    trainable,
+    without_warnings,
+)
+from uctune.tuning._fidelity import Fidelity, fidelity_schedule
 from uctune.tuning._joint import FamilyScheduler, JointSearch
 from uctune.tuning._kept import start_keeper, take_kept
 from uctune.tuning._result import TuningResult
 from uctune.tuning._search import StudySearch
-from uctune.tuning._selection import select_trial, top_trial
+from uctune.tuning._selection import select_trial
+from uctune.tuning._settings import TuneSettings, settings_record
 from uctune.tuning._study import (
     fail_interrupted,
     in_space,
@@ -57,15 +59,7 @@ from uctune.tuning._study import (
     study_storage,
     trial_records,
 )
-from uctune.tuning._trainable import (
-    BUDGET,
-    DEFAULTS_KEY,
-    FAMILY_KEY,
-    SCORE,
-    TRIAL_KEY,
-    TrialData,
-    cv_trial,
-)
+from uctune.tuning._trainable import TrialData
 
 __all__ = [
     "EXPERIMENT_NAME",
@@ -80,283 +74,6 @@ logger = logging.getLogger(__name__)
 
 STUDY_FILE = "study.db"
 """The Optuna study of a family, in its tuning folder."""
-
-EXPERIMENT_NAME = "ray"
-"""Ray Tune's experiment folder, under the storage path."""
-
-Progress = Callable[[int, int, str], None]
-_METRICS: tuple[str, ...] = get_args(ObjectiveMetric)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TuneSettings:
-    """How a family is searched. Checked on creation; every field has the seed's default.
-
-    ``grace_period`` is the budget every trial spends before ASHA may stop it (in folds; with a
-    rows fidelity, in its smallest subsample steps); ``reduction_factor`` sets the rungs
-    (``grace_period * reduction_factor**k``) and keeps the best ``1/reduction_factor`` at each.
-    ``fidelity`` says what the budget grows: ``folds``, or ``rows`` (subsamples of the first fold's
-    training rows, and fewer trees or rounds, before the full folds; see
-    :mod:`uctune.tuning._fidelity`); ``auto`` is ``rows`` on large tables. ``max_failures`` is
-    how often a trial whose worker died is retried. ``cv`` draws the folds (walk-forward CV needs
-    the rows' dates, see :func:`tune_family`). A new search's first trial is the family's default
-    params (the seed's), when they lie inside the searched space.
-    """
-
-    n_trials: int = 100
-    metric: ObjectiveMetric = "pr_auc"
-    n_folds: int = 5
-    pruning: bool = True
-    grace_period: int = 1
-    reduction_factor: int = 2
-    cpus_per_trial: int = 1
-    max_failures: int = 2
-    seed: int = 42
-    device: Device = "cpu"
-    gpus_per_trial: float = 1.0
-    cv: CVScheme = CVScheme()
-    calibration: CalibrationChoice = "auto"
-    fidelity: FidelityChoice = "auto"
-    min_gain_se: float = 2.0
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.n_trials >= 1, "n_trials must be at least 1", self.n_trials),
-            (self.metric in _METRICS, f"metric must be one of {', '.join(_METRICS)}", self.metric),
-            (self.n_folds >= 2, "n_folds must be at least 2", self.n_folds),
-            (self.grace_period >= 1, "grace_period must be at least 1 fold", self.grace_period),
-            (
-                self.grace_period <= self.n_folds,
-                f"grace_period must be at most the {self.n_folds} folds",
-                self.grace_period,
-            ),
-            (
-                self.reduction_factor >= 2,
-                "reduction_factor must be at least 2",
-                self.reduction_factor,
-            ),
-            (self.cpus_per_trial >= 1, "cpus_per_trial must be at least 1", self.cpus_per_trial),
-            (self.min_gain_se >= 0, "min_gain_se must be at least 0", self.min_gain_se),
-            (self.max_failures >= 0, "max_failures must be at least 0", self.max_failures),
-            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}", self.device),
-            (self.gpus_per_trial > 0, "gpus_per_trial must be above 0", self.gpus_per_trial),
-            (
-                self.fidelity in FIDELITIES,
-                f"fidelity must be one of {', '.join(FIDELITIES)}",
-                self.fidelity,
-            ),
-        ]
-        for ok, rule, value in checks:
-            if not ok:
-                raise ConfigError(f"{rule}, got {value!r}")
-
-    @property
-    def n_startup_trials(self) -> int:
-        """Random trials before TPE models the history: Optuna's 10, fewer for small budgets."""
-        return min(10, max(4, self.n_trials // 4))
-
-
-def _scheduler(settings: TuneSettings, fidelity: Fidelity) -> TrialScheduler:
-    if not settings.pruning:
-        return FIFOScheduler()
-    return BudgetedASHA(
-        time_attr=BUDGET,
-        max_t=fidelity.max_budget,
-        grace_period=settings.grace_period,
-        reduction_factor=settings.reduction_factor,
-        metric=SCORE,
-        mode="max",
-        keep_key=DEFAULTS_KEY,
-    )
-
-
-def has_experiment_state(path: str) -> bool:
-    """Whether Ray Tune left a restorable snapshot of an experiment at ``path`` (a dir or a URI)."""
-    if "://" in path:
-        fs, root = pyarrow.fs.FileSystem.from_uri(path)
-    else:
-        fs, root = pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
-    try:
-        infos = fs.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))
-    except OSError:
-        return False
-    names = {Path(info.path).name for info in infos}
-    return "tuner.pkl" in names and any(
-        n.startswith("experiment_state") and n.endswith(".json") for n in names
-    )
-
-
-def _settings_record(
-    family: str,
-    settings: TuneSettings,
-    space: Mapping[str, BaseDistribution],
-    fixed: Mapping[str, Any],
-    fidelity: Fidelity,
-) -> dict[str, Any]:
-    """What must not change between a study and its resumption."""
-    record = {
-        "family": family,
-        "metric": settings.metric,
-        "n_folds": settings.n_folds,
-        "seed": settings.seed,
-        "space": {k: distribution_to_json(d) for k, d in space.items()},
-        "fixed": {k: repr(v) for k, v in fixed.items()},
-    }
-    if settings.cv != CVScheme():
-        # Only when not the default: a study started before CV schemes existed still resumes.
-        record["cv"] = settings.cv.to_dict()
-    if fidelity.row_steps:
-        record["fidelity"] = fidelity.to_dict()  # only then: older studies (folds) still resume
-    return record
-
-
-@contextmanager
-def _without_warnings(logger_name: str) -> Iterator[None]:
-    """Silence one library logger's warnings for a moment."""
-    target = logging.getLogger(logger_name)
-    level = target.level
-    target.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        target.setLevel(level)
-
-
-@contextmanager
-def _ray_output(verbose: bool) -> Iterator[None]:
-    """Ray Tune's own output with ``verbose``; otherwise none (its new output engine prints a
-    header even when silent, so the legacy one, which honours verbosity 0, is selected; and its
-    advice on Ctrl-C names Tune's API, where uctune's own message names ``--resume``).
-
-    Either way Tune adds no loggers of its own: the ones uctune passes (each trial's
-    ``progress.csv`` and ``result.json``) are all. Its TensorBoard logger, added by default,
-    imports tensorboardX while the trials wait to start and writes an event file per trial: on
-    the tuning benchmark it took the driver's CPU from 3.8 to 6.6 s, and the search's wall time
-    from 1.155x to 1.19x its ideal bound.
-    """
-    wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
-    if not verbose:
-        wanted["RAY_AIR_NEW_OUTPUT"] = "0"
-    before = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    try:
-        if verbose:
-            yield
-        else:
-            with _without_warnings("ray.tune.tune"):
-                yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-class _ProgressPoller:
-    """Reads the studies once a second and reports trials done, each family's best so far and the
-    pruned/failed counts.
-
-    Reading the studies (rather than hooking into Tune) keeps the count right across a resume and
-    keeps everything Tune pickles into its experiment free of references to the terminal.
-    """
-
-    def __init__(
-        self,
-        studies: Mapping[str, optuna.Study],
-        total: int,
-        metric: str,
-        progress: Progress,
-        every: float = 1.0,
-    ) -> None:
-        self.studies, self.total, self.metric, self.progress = (
-            dict(studies),
-            total,
-            metric,
-            progress,
-        )
-        self.every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="uctune-tune-progress", daemon=True)
-        self._last: tuple[int, str] | None = None
-
-    def __enter__(self) -> _ProgressPoller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        if exc[0] is None:
-            self.poll(final=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self.poll()
-            except Exception:  # noqa: BLE001 - a display must never break the search
-                logger.debug("progress poll failed", exc_info=True)
-
-    def poll(self, final: bool = False) -> None:
-        done = 0
-        counts: Counter[str] = Counter()
-        bests: list[str] = []
-        for family, study in self.studies.items():
-            records = trial_records(study)
-            done += len(records)
-            counts.update(r.status for r in records)
-            best = top_trial(records)
-            if best is not None:
-                label = f"{family} " if len(self.studies) > 1 else ""
-                bests.append(f"{label}{best.score:.4f} (trial {best.number})")
-        what = f"best {self.metric} " + ", ".join(bests) if bests else "no trial completed yet"
-        what += f", {counts['pruned']} pruned"
-        if counts["failed"]:
-            what += f", {counts['failed']} failed"
-        done = min(done, self.total)
-        if final or (done, what) != self._last:
-            self._last = (done, what)
-            self.progress(done, self.total, what)
-
-
-# Reading a snapshot warns about every trial that had not reported yet: expected after a kill.
-_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"
-
-
-def trial_name(trial: Any) -> str:
-    """Trials named by their Optuna number, as in ``trials.csv``: ``trial_7``, or ``xgboost_7``
-    when an experiment searches several families."""
-    config = trial.config or {}
-    number = config.get(TRIAL_KEY)
-    if number is None:
-        return str(trial.trial_id)
-    return f"{config.get(FAMILY_KEY, 'trial')}_{int(number)}"
-
-
-def trial_dirname(trial: Any) -> str:
-    """Short trial folders (Tune's default spells out every param): ``trial_0007_<tune id>``."""
-    config = trial.config or {}
-    number = config.get(TRIAL_KEY)
-    if number is None:
-        return str(trial.trial_id)
-    return f"{config.get(FAMILY_KEY, 'trial')}_{int(number):04d}_{trial.trial_id}"
-
-
-def _experiment_trials(experiment_path: str, only: str | None = None) -> dict[tuple[str, int], int]:
-    """Every trial in Ray Tune's snapshot of an experiment (any status): (family, Optuna trial
-    number) -> how often Tune restarted it after a failure. A trial of a single-family experiment
-    (no family in its config) counts as ``only``'s."""
-    if not has_experiment_state(experiment_path):
-        return {}
-    with _without_warnings(_ANALYSIS_LOGGER):
-        analysis = tune.ExperimentAnalysis(experiment_path)
-    out: dict[tuple[str, int], int] = {}
-    for t in analysis.trials:
-        config = t.config or {}
-        family = config.get(FAMILY_KEY, only)
-        if TRIAL_KEY in config and family is not None:
-            out[(str(family), int(config[TRIAL_KEY]))] = int(t.num_failures)
-    return out
 
 
 def _spaces(
@@ -410,94 +127,6 @@ def _checked_study(
             f"({', '.join(changed)}); start a new tuning run"
         )
     return storage, study
-
-
-def _trainable(data: Mapping[str, TrialData], settings: TuneSettings) -> Any:
-    resources = {f: _resources(d, settings) for f, d in data.items()}
-    single = next(iter(resources.values()))
-
-    def trial_resources(config: dict[str, Any]) -> tune.PlacementGroupFactory:
-        return tune.PlacementGroupFactory([resources.get(config.get(FAMILY_KEY, ""), single)])
-
-    return tune.with_resources(tune.with_parameters(cv_trial, data=dict(data)), trial_resources)
-
-
-def _resources(data: TrialData, settings: TuneSettings) -> dict[str, float]:
-    """What one trial asks Ray for: its CPU share, and GPUs when its family fits on one."""
-    gpus = get_spec(data.family).gpus_for(settings.device, settings.gpus_per_trial)
-    return {"CPU": settings.cpus_per_trial, **({"GPU": gpus} if gpus else {})}
-
-
-def _new_tuner(
-    trainable: Any,
-    searcher: Searcher,
-    scheduler: TrialScheduler,
-    *,
-    num_samples: int,
-    concurrency: int,
-    storage_path: str,
-    max_failures: int,
-    verbose: bool,
-) -> tune.Tuner:
-    return tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            metric=SCORE,
-            mode="max",
-            search_alg=searcher,
-            scheduler=scheduler,
-            num_samples=num_samples,
-            max_concurrent_trials=concurrency,
-            # One actor per concurrent trial for the whole experiment: a worker process, its
-            # imports and its copy of the rows serve trial after trial, family after family.
-            reuse_actors=True,
-            trial_name_creator=trial_name,
-            trial_dirname_creator=trial_dirname,
-        ),
-        run_config=tune.RunConfig(
-            name=EXPERIMENT_NAME,
-            storage_path=storage_path,
-            failure_config=tune.FailureConfig(max_failures=max_failures),
-            verbose=1 if verbose else 0,
-            callbacks=[CSVLoggerCallback(), JsonLoggerCallback()],  # see _ray_output
-        ),
-    )
-
-
-def _fit(
-    tuner: tune.Tuner,
-    studies: Mapping[str, optuna.Study],
-    total: int,
-    settings: TuneSettings,
-    progress: Progress | None,
-    verbose: bool,
-) -> None:
-    with _ray_output(verbose), _signal_handlers_kept():
-        if progress is None:
-            tuner.fit()
-            return
-        with _ProgressPoller(studies, total, settings.metric, progress):
-            tuner.fit()
-
-
-@contextmanager
-def _signal_handlers_kept() -> Iterator[None]:
-    """Ray Tune replaces the SIGINT (and SIGUSR1) handler for its run and leaves its own behind
-    when the run ends normally, so Ctrl-C after a search (during the refit) only logged a line:
-    the handlers in force before the search are put back after it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    kept = {s: signal.getsignal(s) for s in _TUNE_SIGNALS}
-    try:
-        yield
-    finally:
-        for number, handler in kept.items():
-            if handler is not None:
-                signal.signal(number, handler)
-
-
-_TUNE_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGUSR1", None)) if s is not None)
 
 
 @dataclass(frozen=True)
@@ -630,7 +259,7 @@ def _search(
             study_path,
             family,
             resume,
-            _settings_record(family, settings, space, fixed, fidelities[family]),
+            settings_record(family, settings, space, fixed, fidelities[family]),
         )
         defaults = {k: spec.defaults[k] for k in space if k in spec.defaults}
         data = TrialData(
@@ -658,22 +287,22 @@ def _search(
     elif resume and has_experiment_state(experiment_path):
         # Only a restored experiment runs trials the study may have finished: they replay, not refit.
         replay = {f: replace(p.data, replay=replay_results(p.study)) for f, p in prepared.items()}
-        with _without_warnings(_ANALYSIS_LOGGER):
+        with without_warnings(ANALYSIS_LOGGER):
             tuner = tune.Tuner.restore(
-                experiment_path, trainable=_trainable(replay, settings), resume_unfinished=True
+                experiment_path, trainable=trainable(replay, settings), resume_unfinished=True
             )
         restored = True
         # Trials the snapshot knows are resumed by Tune (or replayed, if the study finished
         # them); the others were cut short after the snapshot and are queued again.
-        known = _experiment_trials(experiment_path, only=single)
+        known = experiment_trials(experiment_path, only=single)
         for family, p in prepared.items():
             fail_interrupted(p.study, keep={n for f, n in known if f == family})
     else:
         for p in prepared.values():
             fail_interrupted(p.study)
         searchers = {f: _searcher(prepared[f], settings) for f in _by_cost(names)}
-        tuner = _new_tuner(
-            _trainable({f: p.data for f, p in prepared.items()}, settings),
+        tuner = new_tuner(
+            trainable({f: p.data for f, p in prepared.items()}, settings),
             searchers[names[0]] if single else JointSearch(searchers),
             _joint_scheduler(settings, fidelities, names),
             num_samples=left,
@@ -695,9 +324,9 @@ def _search(
     started = time.perf_counter()
     if tuner is not None:
         studies = {f: p.study for f, p in prepared.items()}
-        _fit(tuner, studies, settings.n_trials * len(names), settings, progress, verbose)
+        run_experiment(tuner, studies, settings.n_trials * len(names), settings, progress, verbose)
     wall = time.perf_counter() - started
-    failures = _experiment_trials(experiment_path, only=single)
+    failures = experiment_trials(experiment_path, only=single)
     unfinished = [f for f, p in prepared.items() if _unfinished(p, settings)]
     if unfinished:
         # Ray Tune ends its run quietly on Ctrl-C (after saving its state); pass it on.
@@ -810,8 +439,8 @@ def _joint_scheduler(
     """One ASHA per family, on its own fidelity (a single family's experiment keeps the plain
     scheduler)."""
     if len(names) == 1 or not settings.pruning:
-        return _scheduler(settings, fidelities[names[0]])
-    return FamilyScheduler({f: _scheduler(settings, fidelities[f]) for f in names})
+        return make_scheduler(settings, fidelities[names[0]])
+    return FamilyScheduler({f: make_scheduler(settings, fidelities[f]) for f in names})
 
 
 def _unfinished(p: _Prepared, settings: TuneSettings) -> bool:
