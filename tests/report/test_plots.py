@@ -11,6 +11,7 @@ from uctune.evaluation import alert_buckets, bootstrap_intervals
 from uctune.explain import explain
 from uctune.models import SPECS
 from uctune.report import _plots as plots
+from uctune.report._plots._shap import shap_rows
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_same_figure_same_bytes(scores):
 
 
 def test_beeswarm_groups_the_remaining_features(explanation):
-    names, values, _ = plots._shap_rows(explanation, 5)
+    names, values, _ = shap_rows(explanation, 5)
     assert len(names) == 6 and names[-1] == f"{len(explanation.features) - 5} other features"
     np.testing.assert_allclose(
         sum(values), explanation.values.sum(axis=1), atol=1e-12
