@@ -6,7 +6,6 @@ on first use so that ``uctune --help`` and light imports stay fast.
 
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -15,18 +14,18 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-_API = {
-    "BaselineTrainer": "uctune.api",
-    "AdvancedTrainer": "uctune.api",
-    "HyperparameterTuner": "uctune.api",
-    "ModelRegistry": "uctune.registry",
-    "ModelEvaluator": "uctune.api",
-}
+_API = ("BaselineTrainer", "AdvancedTrainer", "HyperparameterTuner", "ModelEvaluator")
 
-__all__ = [*_API, "__version__"]
+__all__ = [*_API, "ModelRegistry", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "ModelRegistry":
+        from uctune.registry import ModelRegistry
+
+        return ModelRegistry
     if name in _API:
-        return getattr(import_module(_API[name]), name)
+        from uctune import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'uctune' has no attribute {name!r}")

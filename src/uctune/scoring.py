@@ -26,7 +26,14 @@ from uctune.errors import ConfigError, DataError
 from uctune.explain import DEFAULT_SAMPLES, Explanation, Reason, explain_all, top_features
 from uctune.metrics import confidence_bands, decision_threshold
 
-__all__ = ["prepare_features", "score", "describe_reason", "format_value", "reason_columns"]
+__all__ = [
+    "decision_threshold",
+    "describe_reason",
+    "format_value",
+    "prepare_features",
+    "reason_columns",
+    "score",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -199,18 +198,6 @@ def build_config(
     )
 
 
-def _check_device(config: RunConfig, stages: list[str]) -> None:
-    """Refuse ``device: cuda`` at once on a cluster without a node of ``gpus_per_fit`` GPUs."""
-    from uctune.cluster import require_gpus
-    from uctune.models import get_spec
-
-    families = set(config.train.families if "train" in stages else ())
-    families |= set(config.tune.families if "tune" in stages else ())
-    on_gpu = sorted(f for f in families if get_spec(f).gpus_for(config.device, config.gpus_per_fit))
-    if on_gpu:
-        require_gpus(config.gpus_per_fit, f"device 'cuda' (for {', '.join(on_gpu)})")
-
-
 def _pct(value: float | None) -> str:
     return "   -" if value is None or value != value else f"{value:.3f}"
 
@@ -385,12 +372,10 @@ def execute(
     (and Ray Tune's trial table) instead of the progress lines.
     """
     from uctune.cli._progress import ProgressLine
-    from uctune.cluster import cluster_cpus, cluster_gpus, cluster_nodes, ray_session
     from uctune.errors import ConfigError
-    from uctune.training import Backend
-    from uctune.workflow import execute_stages, removed_if_nothing_done, resume_run, start_run
+    from uctune.workflow import Session, execute_run, open_run
 
-    backend: Backend = "sequential" if sequential else "ray"
+    config = None
     if resume is not None:
         flags = {k.split(".")[-1]: v for k, v in (settings or {}).items()}
         given = sorted(
@@ -402,59 +387,32 @@ def execute(
             raise ConfigError(
                 f"--resume re-uses the run's own config; drop {', '.join('--' + g for g in given)}"
             )
-        run = resume_run(resume, backend=backend)
     else:
         config = build_config(config_path, defaults=defaults, **overrides)
         if settings:
             config = apply_overrides(config, settings)
-        if "tune" in stages and config.tune.storage:
-            from uctune.storage import check_storage
-
-            check_storage(config.tune.storage)  # before anything is trained or written
-        run = start_run(config, command=command, out=out, backend=backend)
+    session = Session(
+        address=address,
+        num_cpus=num_cpus,
+        sequential=sequential,
+        verbose=bool(ctx.obj and ctx.obj.get("verbose")) or ray_verbose,
+        library_output=ray_verbose,
+    )
+    run = open_run(config, command=command, stages=stages, session=session, resume=resume, out=out)
     table = run.table
     click.echo(
         f"data: {table.source}: {table.n_rows} rows, {len(table.features)} features, "
         f"{table.n_positive} positives ({table.n_positive / table.n_rows:.1%})",
         err=True,
     )
-    # Named once Ray is up: a fresh run whose cluster cannot be reached leaves no directory behind.
-    run_line = f"run: {run.run_dir}" + (" (resumed)" if resume else "")
     run.progress = ProgressLine
-    verbose = bool(ctx.obj and ctx.obj.get("verbose")) or ray_verbose
-    run.verbose = ray_verbose
-    if "tune" in stages and not verbose:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-    fresh = resume is None
-    session = (
-        contextlib.nullcontext()
-        if sequential
-        else ray_session(address, num_cpus=num_cpus, verbose=verbose)
+    execute_run(
+        run,
+        stages,
+        session=session,
+        fresh=resume is None,
+        announce=lambda line: click.echo(line, err=True),
     )
-    with removed_if_nothing_done(run, fresh=fresh), session:
-        run.cluster = (
-            {"cpus": 1}
-            if sequential
-            else {
-                "cpus": cluster_cpus(),
-                "address": address or "local",  # --address reads RAY_ADDRESS too
-                "nodes": cluster_nodes(),
-                "gpus": cluster_gpus(),
-            }
-        )
-        if not sequential:
-            _check_device(run.config, stages)  # before the run is named or anything is fitted
-        click.echo(run_line, err=True)
-        if not sequential:
-            nodes = len(run.cluster["nodes"])
-            gpus = f", {run.cluster['gpus']:g} GPUs" if run.cluster["gpus"] else ""
-            click.echo(
-                f"ray: {run.cluster['cpus']} CPUs{gpus} on {nodes} node{'s' if nodes != 1 else ''}",
-                err=True,
-            )
-        execute_stages(run, stages, fresh=fresh)
     print_summary(run.results)
     if "report" in run.results:
         click.echo(f"wrote {run.run_dir / run.results['report']['html']}")

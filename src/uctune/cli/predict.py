@@ -79,8 +79,7 @@ def command(
 
     from uctune.cli._progress import ProgressLine
     from uctune.data.io import read_table
-    from uctune.metrics import decision_threshold
-    from uctune.scoring import score
+    from uctune.scoring import decision_threshold, score
 
     _check_output(output_path)
     registry = open_registry(root)

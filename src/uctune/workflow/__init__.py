@@ -1,4 +1,4 @@
-"""The stages of a uctune run, as the CLI drives them.
+"""A uctune run: its stages, and :func:`execute_run`, the entry point the CLI calls.
 
 The stage modules (training, tuning, the report) load their libraries when first used, so that a
 command pays only for the stages it runs.
@@ -6,9 +6,9 @@ command pays only for the stages it runs.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from uctune.workflow._execute import Session, execute_run, open_run
 from uctune.workflow._run import (
     STAGES,
     RunContext,
@@ -29,22 +29,16 @@ if TYPE_CHECKING:
     from uctune.workflow._train import train_stage
     from uctune.workflow._tune import tune_stage
 
-_LAZY = {
-    "RunReport": "_report",
-    "build_run_report": "_report",
-    "report_settings": "_report",
-    "report_stage": "_report",
-    "train_stage": "_train",
-    "tune_stage": "_tune",
-}
-
 __all__ = [
     "STAGES",
     "RunContext",
+    "Session",
     "RunReport",
     "Stage",
     "build_run_report",
+    "execute_run",
     "execute_stages",
+    "open_run",
     "removed_if_nothing_done",
     "report_settings",
     "report_stage",
@@ -56,6 +50,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    # The stage modules load their libraries (Ray Tune, SHAP, matplotlib) on first use.
+    if name in ("RunReport", "build_run_report", "report_settings", "report_stage"):
+        from uctune.workflow import _report
+
+        return getattr(_report, name)
+    if name == "train_stage":
+        from uctune.workflow._train import train_stage
+
+        return train_stage
+    if name == "tune_stage":
+        from uctune.workflow._tune import tune_stage
+
+        return tune_stage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,125 @@
+"""Executing a run: the one entry point behind ``uctune run``, ``uctune train`` and ``uctune tune``.
+
+:func:`open_run` starts a run from a config (its data validated and its tuning storage reached
+before anything is written) or re-opens an interrupted one; :func:`execute_run` opens the Ray
+session (a local Ray, or the cluster at ``address``), records the cluster, refuses a GPU device the
+cluster cannot serve, and executes the stages not yet done. Callers say what to show through
+``announce`` (one line at a time) and the run's progress factory; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from uctune.config import RunConfig
+from uctune.workflow._run import RunContext, execute_stages, removed_if_nothing_done, resume_run
+from uctune.workflow._run import start_run as _start_run
+
+if TYPE_CHECKING:
+    from uctune.training import Backend
+
+__all__ = ["Session", "execute_run", "open_run"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """Where a run's stages execute: the Ray cluster at ``address`` (``None``: ``RAY_ADDRESS`` if
+    set, else a local Ray on ``num_cpus`` cores), or this process alone (``sequential``, the
+    train stage only). ``verbose`` keeps Ray's and Optuna's log lines; ``library_output`` has the
+    stages show the libraries' own output (Ray Tune's trial table) instead of progress lines."""
+
+    address: str | None = None
+    num_cpus: int | None = None
+    sequential: bool = False
+    verbose: bool = False
+    library_output: bool = False
+
+    @property
+    def backend(self) -> Backend:
+        return "sequential" if self.sequential else "ray"
+
+
+def open_run(
+    config: RunConfig | None,
+    *,
+    command: str,
+    stages: Sequence[str],
+    session: Session,
+    resume: Path | None = None,
+    out: Path | None = None,
+) -> RunContext:
+    """A new run of ``config`` (into ``out`` if given), or the interrupted run at ``resume`` with
+    its own config. Bad data, and tuning storage that cannot be reached, stop a new run before its
+    directory is created."""
+    if resume is not None:
+        return resume_run(resume, backend=session.backend)
+    if config is None:
+        raise ValueError("open_run needs a config or a run directory to resume")
+    if "tune" in stages and config.tune.storage:
+        from uctune.storage import check_storage
+
+        check_storage(config.tune.storage)  # before anything is trained or written
+    return _start_run(config, command=command, out=out, backend=session.backend)
+
+
+def execute_run(
+    run: RunContext,
+    stages: Sequence[str],
+    *,
+    session: Session,
+    fresh: bool,
+    announce: Callable[[str], None] = lambda line: None,
+) -> RunContext:
+    """Execute the stages of ``run`` not yet done, on Ray (or sequentially); return the run.
+
+    ``announce`` receives ``run: <dir>`` once the cluster is reached and the devices checked, then
+    (on Ray) ``ray: <cpus> CPUs ... on <n> nodes``. A fresh run whose cluster cannot be reached,
+    or that fails before any stage leaves resumable work, leaves no directory behind.
+    """
+    # Imported here: Ray loads with them, and a run that fails its checks never needs it.
+    from uctune.cluster import cluster_cpus, cluster_gpus, cluster_nodes, ray_session
+
+    run.verbose = session.library_output
+    if "tune" in stages and not session.verbose:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ray = (
+        contextlib.nullcontext()
+        if session.sequential
+        else ray_session(session.address, num_cpus=session.num_cpus, verbose=session.verbose)
+    )
+    with removed_if_nothing_done(run, fresh=fresh), ray:
+        if session.sequential:
+            run.cluster = {"cpus": 1}
+        else:
+            run.cluster = {
+                "cpus": cluster_cpus(),
+                "address": session.address or "local",  # the session reads RAY_ADDRESS too
+                "nodes": cluster_nodes(),
+                "gpus": cluster_gpus(),
+            }
+            _check_device(run.config, stages)  # before the run is named or anything is fitted
+        announce(f"run: {run.run_dir}" + ("" if fresh else " (resumed)"))
+        if not session.sequential:
+            nodes = len(run.cluster["nodes"])
+            gpus = f", {run.cluster['gpus']:g} GPUs" if run.cluster["gpus"] else ""
+            announce(f"ray: {run.cluster['cpus']} CPUs{gpus} on {nodes} node{'s' * (nodes != 1)}")
+        execute_stages(run, list(stages), fresh=fresh)
+    return run
+
+
+def _check_device(config: RunConfig, stages: Sequence[str]) -> None:
+    """Refuse ``device: cuda`` at once on a cluster without a node of ``gpus_per_fit`` GPUs."""
+    from uctune.cluster import require_gpus
+    from uctune.models import get_spec
+
+    families = set(config.train.families if "train" in stages else ())
+    families |= set(config.tune.families if "tune" in stages else ())
+    on_gpu = sorted(f for f in families if get_spec(f).gpus_for(config.device, config.gpus_per_fit))
+    if on_gpu:
+        require_gpus(config.gpus_per_fit, f"device 'cuda' (for {', '.join(on_gpu)})")
