@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from uctune.cli.main import main
+from tests.invoke import run
 from uctune.config import RunConfig, apply_overrides, load_config
 from uctune.errors import ConfigError, DataError
 from uctune.splits import CVScheme, WalkForwardCV
@@ -156,10 +156,6 @@ def test_bad_cv_config_is_one_line(tmp_path, text, message):
 
 
 # -- the command line ----------------------------------------------------------------------------
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(

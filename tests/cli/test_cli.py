@@ -7,14 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from uctune.cli.main import main
+from tests.invoke import run
 from uctune.data import LABEL
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_help_lists_the_commands(capsys):

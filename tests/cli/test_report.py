@@ -8,14 +8,8 @@ import shutil
 import pandas as pd
 import pytest
 
+from tests.invoke import run
 from tests.report.helpers import parse
-from uctune.cli.main import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture()

@@ -9,14 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import FixedThresholdClassifier
 
-from uctune.cli.main import main
+from tests.invoke import run
 from uctune.models import get_spec
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(

@@ -16,16 +16,11 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from tests.invoke import run
 from uctune.cli.main import main
 from uctune.data import LABEL
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
