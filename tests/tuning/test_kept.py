@@ -79,3 +79,14 @@ def test_fold_predictions_that_do_not_match_the_folds_are_fitted_again(
     folds = run.results["logistic_regression"].cv_folds
     assert len(folds) == 3 and all("predictions_from" not in row for row in folds)
     assert not np.allclose(run.results["logistic_regression"].out_of_fold.proba, 0.5)
+
+
+def test_a_lost_keeper_costs_the_refit_its_folds_not_the_search(ray_cluster, caplog):
+    import ray
+
+    keeper = start_keeper()
+    ray.get(keeper.add.remote("lr", 0, 0.5, True, _predictions(3, "trial 0")))
+    ray.kill(keeper)
+    with caplog.at_level(logging.WARNING):
+        assert take_kept(keeper, [("lr", 0)]) == {}
+    assert "fold predictions were lost" in caplog.text

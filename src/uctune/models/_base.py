@@ -89,14 +89,14 @@ class ModelSpec:
                 f"{self.name} has no parameter {unknown[0]!r}; known parameters: "
                 f"{', '.join(sorted(self.defaults))}"
             )
-        for name, value in params.items():
-            _check_kind(self.name, name, value, self._kinds(name))
         resolved = {**self.defaults, **params}
-        if self.check is not None:
-            try:
+        try:
+            if self.check is not None:  # the family's own rules first: their messages say more
                 self.check(resolved)
-            except ConfigError as exc:
-                raise ConfigError(f"{self.name}: {exc}") from None
+            for name, value in params.items():
+                _check_kind(name, value, self._kinds(name))
+        except ConfigError as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
         return resolved
 
     def _kinds(self, name: str) -> set[str]:
@@ -178,7 +178,7 @@ def _kind(value: Any) -> str:
     return "other"
 
 
-def _check_kind(family: str, name: str, value: Any, kinds: set[str]) -> None:
+def _check_kind(name: str, value: Any, kinds: set[str]) -> None:
     """Refuse a parameter value of the wrong kind (``max_depth: "deep"``) before anything runs."""
     kind = _kind(value)
     if not kinds or kind in ("none", "other") or kind in kinds:  # a mapping, say: not judged
@@ -189,4 +189,4 @@ def _check_kind(family: str, name: str, value: Any, kinds: set[str]) -> None:
     if "whole" in kinds and whole:
         return
     wanted = " or ".join(_KIND_NAMES[k] for k in sorted(kinds))
-    raise ConfigError(f"{family}: parameter {name!r} must be {wanted}, got {value!r}")
+    raise ConfigError(f"parameter {name!r} must be {wanted}, got {value!r}")

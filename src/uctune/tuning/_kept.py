@@ -11,14 +11,18 @@ fits its folds as before.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from uctune.training import FoldPredictions
 
 __all__ = ["KEPT_PER_FAMILY", "start_keeper", "take_kept"]
+
+logger = logging.getLogger(__name__)
 
 KEPT_PER_FAMILY = 4
 """Trials kept per family besides the defaults': the picked trial is the top one or the defaults."""
@@ -49,16 +53,19 @@ class _Keeper:
 
 
 def start_keeper(limit: int = KEPT_PER_FAMILY) -> Any:
-    """A new keeper actor (no CPU of its own), owned by this driver."""
-    return ray.remote(num_cpus=0)(_Keeper).remote(limit)
+    """A new keeper actor (no CPU of its own) on the driver's node: a worker node that dies takes
+    its own trials with it, not what the others kept."""
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ray.remote(num_cpus=0)(_Keeper).options(scheduling_strategy=here).remote(limit)
 
 
 def take_kept(
     keeper: Any, keys: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], FoldPredictions]:
-    """The kept predictions of the ``(family, trial)`` keys that have some; the keeper is then
-    ended."""
+    """The kept predictions of the ``(family, trial)`` keys that have some; none when the keeper
+    was lost (the refits then fit their folds)."""
     try:
         return dict(ray.get(keeper.take.remote(list(keys))))
-    finally:
-        ray.kill(keeper)
+    except ray.exceptions.RayError as exc:
+        logger.warning("the trials' fold predictions were lost (%s); refits fit their folds", exc)
+        return {}
