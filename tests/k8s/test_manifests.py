@@ -22,7 +22,6 @@ from packaging.version import Version
 
 from tests.k8s.schemas import (
     CLUSTER_DIR,
-    CRD_DIR,
     K8S_DIR,
     REPO_ROOT,
     containers,
@@ -118,8 +117,8 @@ def _option(args: list[str], name: str) -> str:
 # --- schemas ----------------------------------------------------------------------------------
 
 
-def test_crds_are_found_beside_the_repository() -> None:
-    assert CRD_DIR.is_dir(), CRD_DIR
+def test_the_kuberay_crds_are_read() -> None:
+    """Skipped where the CRDs are absent (a user's clone); .ci/run refuses to run without them."""
     for kind in ("RayJob", "RayCluster"):
         assert crd_schema("ray.io/v1", kind)["properties"]["kind"] == {"const": kind}
 
