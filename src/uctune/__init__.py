@@ -1,7 +1,8 @@
 """uctune: train, tune, evaluate and version upper-circuit classifiers, in parallel on Ray.
 
-The seed's public API is importable from here (``from uctune import BaselineTrainer``); it is loaded
-on first use so that ``uctune --help`` and light imports stay fast.
+The Python API (BaselineTrainer, AdvancedTrainer, HyperparameterTuner, ModelEvaluator, ModelRegistry)
+is importable from here (``from uctune import BaselineTrainer``); it is loaded on first use so that
+``uctune --help`` and light imports stay fast.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ class _Strict(BaseModel):
 
 
 class SplitConfig(_Strict):
-    """How the holdout is drawn: the seed's stratified split, or the latest results dates."""
+    """How the holdout is drawn: a seeded stratified split (80/20 by default), or the latest results
+    dates."""
 
     method: Literal["stratified", "time"] = "stratified"
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
@@ -39,7 +40,7 @@ class SplitConfig(_Strict):
 class CVConfig(_Strict):
     """How the cross-validation folds of every stage are drawn.
 
-    ``method``: ``stratified`` (the seed's shuffled k-fold) or ``walk_forward`` (folds of whole
+    ``method``: ``stratified`` (a shuffled, stratified k-fold) or ``walk_forward`` (folds of whole
     dates, each trained on earlier dates only, ``embargo`` sessions between training and
     validation; ``group_by_symbol`` keeps a symbol out of the training rows of a fold that
     validates on it). Unset, it is ``walk_forward`` with a time split, else ``stratified``.
@@ -93,7 +94,7 @@ def _family_params(value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
 class TuningConfig(_Strict):
     """The tuning stage: Optuna's TPE over each family's search space, trials run on Ray Tune.
 
-    ``trials`` is per family (``uctune tune`` defaults to the seed's 100; a whole ``uctune run`` uses
+    ``trials`` is per family (``uctune tune`` alone defaults to 100; a whole ``uctune run`` uses
     this smaller default). ``grace_period`` is the folds every trial completes before ASHA may stop
     it (``pruning``); ``reduction_factor`` keeps the best 1/rf at each ASHA milestone. ``fidelity``
     is what ASHA's budget grows: ``folds``, or ``rows`` (first fits on 1/rf**k of the first fold's
@@ -158,8 +159,9 @@ class EnsembleConfig(_Strict):
 
 
 class RegistryConfig(_Strict):
-    """The register stage: where the run's models are versioned (the seed's directory by default;
-    ``$UCTUNE_REGISTRY`` overrides the default), and whether to register at all."""
+    """The register stage: where the run's models are versioned (``data/models/registry`` under the
+    working directory by default; ``$UCTUNE_REGISTRY`` overrides the default), and whether to
+    register at all."""
 
     path: Path = Field(default_factory=default_registry_root)
     enabled: bool = True

@@ -64,7 +64,7 @@ trial's running score, the first walk-forward block): chosen without looking at 
 balanced decision point of the class-balanced families; for the boosters, fitted unweighted, it
 predicts few positives, so such a fold's F1 is low for every configuration alike."""
 
-# The PRD's alert buckets: (name, lower bound inclusive, upper bound exclusive; 1.0 included).
+# The alert buckets: (name, lower bound inclusive, upper bound exclusive; 1.0 included).
 ALERT_BANDS: tuple[tuple[str, float, float], ...] = (
     ("high", 0.9, 1.0),
     ("medium", 0.7, 0.9),

@@ -2,8 +2,9 @@
 
 The input must hold exactly the features the model was trained on (any order; the stored order is
 restored), plus optionally the id columns and the label. Each row gets the probability of an upper
-circuit, the decision at the model's stored threshold, the PRD's confidence band, and the features
-that moved its probability most, as sentences: ``eps_qoq +45 % raised the probability by 0.12``.
+circuit, the decision at the model's stored threshold, the confidence band (p ≥ 0.9 high, 0.7–0.9
+medium, 0.5–0.7 low), and the features that moved its probability most, as sentences:
+``eps_qoq +45 % raised the probability by 0.12``.
 
 Scoring is built for large tables: the SHAP values come from :func:`uctune.explain.explain_all`
 (exact for the trees and the linear model, a bounded sampling estimate for other families; its

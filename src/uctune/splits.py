@@ -38,7 +38,7 @@ def _check_test_size(test_size: float) -> None:
 def stratified_split(
     y: np.ndarray, *, test_size: float = 0.2, random_state: int = 42
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's split: a seeded, stratified ``test_size`` holdout. Returns sorted row indices."""
+    """A seeded, stratified ``test_size`` holdout (80/20 by default). Returns sorted row indices."""
     _check_test_size(test_size)
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=random_state)
     train, test = next(splitter.split(np.zeros(len(y)), y))
@@ -203,7 +203,7 @@ class WalkForwardCV(BaseCrossValidator):
 
 @dataclass(frozen=True, kw_only=True)
 class CVScheme:
-    """How cross-validation folds are drawn: the seed's stratified, shuffled k-fold, or
+    """How cross-validation folds are drawn: a stratified, shuffled k-fold, or
     :class:`WalkForwardCV` (``embargo`` sessions; ``group_by_symbol`` keeps a symbol out of the
     training rows of a fold that validates on it). Checked on creation."""
 

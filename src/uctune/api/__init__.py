@@ -1,4 +1,4 @@
-"""The seed's Python API, a thin layer over the same machinery as the CLI.
+"""The Python API (trainers, tuner, evaluator), a thin layer over the same machinery as the CLI.
 
 >>> from uctune import BaselineTrainer, AdvancedTrainer, HyperparameterTuner, ModelEvaluator
 >>> baseline = BaselineTrainer()

@@ -1,4 +1,4 @@
-"""ModelEvaluator (seed story 3.4)."""
+"""ModelEvaluator: test-split metrics, plots and SHAP for several models, and one HTML report."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ __all__ = ["ModelEvaluator"]
 
 
 class ModelEvaluator:
-    """Story 3.4: test-split metrics, plots and SHAP for several models, and one HTML report.
+    """Test-split metrics, plots and SHAP for several models, and one HTML report.
 
     ``evaluate_models`` returns one dict per model (``model_name``, ``metrics`` at the model's stored
     threshold — or 0.5 for a model without one — and the rest of the evaluation);

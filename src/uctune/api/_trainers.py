@@ -1,4 +1,5 @@
-"""BaselineTrainer and AdvancedTrainer (seed stories 3.1 and 3.2)."""
+"""BaselineTrainer (logistic regression, random forest) and AdvancedTrainer (XGBoost, LightGBM, the
+neural network): each family trained with CV, an out-of-fold threshold and a refit, on Ray."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class _Trainer:
     def split_data(
         self, test_size: float | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
-        """The seed's split: ``X_train, X_test, y_train, y_test`` (stratified 80/20, seeded)."""
+        """``X_train, X_test, y_train, y_test``: a seeded, stratified 80/20 split by default (``split``,
+        ``test_size``)."""
         if self.table is None:
             self.load_data()
         assert self.table is not None
@@ -116,7 +118,7 @@ class _Trainer:
 
 
 class BaselineTrainer(_Trainer):
-    """Story 3.1: logistic regression and random forest."""
+    """The baseline families: logistic regression and random forest."""
 
     def train_logistic_regression(
         self, X_train: Any, y_train: Any, **params: Any
@@ -132,10 +134,11 @@ class BaselineTrainer(_Trainer):
 
 
 class AdvancedTrainer(_Trainer):
-    """Story 3.2: XGBoost, LightGBM and the neural network, with feature importance for trees.
+    """The advanced families: XGBoost, LightGBM and the neural network, with feature importance for
+    trees.
 
-    ``device="cuda"`` fits XGBoost on GPUs ("XGBoost with GPU support"), ``gpus_per_fit`` each, on
-    the Ray cluster's GPU nodes; a cluster without GPUs is refused at the first fit.
+    ``device="cuda"`` fits XGBoost on GPUs, ``gpus_per_fit`` each, on the Ray cluster's GPU nodes; a
+    cluster without GPUs is refused at the first fit.
     """
 
     def train_xgboost(self, X_train: Any, y_train: Any, **params: Any) -> ThresholdedClassifier:

@@ -1,4 +1,4 @@
-"""HyperparameterTuner (seed story 3.3)."""
+"""HyperparameterTuner: Optuna's TPE search of each family on Ray Tune, then a refit of the best."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_PARAMS_DIR", "HyperparameterTuner"]
 
 DEFAULT_PARAMS_DIR = Path("data/models/tuning")
 """Where the best params go when no ``storage_dir`` is given, under the working directory (beside
-the seed's ``data/models/registry``)."""
+the default registry, ``data/models/registry``)."""
 
 
 @contextmanager
@@ -45,7 +45,7 @@ def _optuna_quiet(quiet: bool) -> Iterator[None]:
 
 
 class HyperparameterTuner:
-    """Story 3.3: Optuna's TPE over each family's search space, the trials run in parallel on Ray Tune.
+    """Optuna's TPE over each family's search space, the trials run in parallel on Ray Tune.
 
     Each ``tune_*`` call runs ``n_trials`` trials of stratified k-fold CV on the rows given (F1 at
     the out-of-fold threshold by default), stopping unpromising trials after a fold milestone

@@ -1,4 +1,5 @@
-"""``uctune run``: the seed's whole workflow as one resumable job."""
+"""``uctune run``: the end-to-end workflow (train, tune, ensemble, report, register) as one resumable
+job."""
 
 from __future__ import annotations
 

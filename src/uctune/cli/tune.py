@@ -1,4 +1,4 @@
-"""``uctune tune``: distributed hyperparameter search for one or more families (seed story 3.3)."""
+"""``uctune tune``: distributed hyperparameter search for one or more families."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ SEED_TRIALS = 100
     default=None,
     metavar="LIST",
     help="Family (or comma-separated families) to tune: xgboost, lightgbm, neural_network, "
-    "random_forest, logistic_regression or an alias [default: the config's, else the seed's three].",
+    "random_forest, logistic_regression or an alias [default: the config's, else xgboost, lightgbm and "
+    "neural_network].",
 )
 @click.option(
     "--trials",

@@ -1,6 +1,6 @@
 """Evaluating models on the test split: metrics at 0.5 and at the stored threshold, calibration
 (Brier score, expected calibration error), bootstrap intervals, the classification report and the
-PRD's alert buckets. Pure functions, no files."""
+alert buckets (p ≥ 0.9 high, 0.7–0.9 medium, 0.5–0.7 low). Pure functions, no files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The PRD's alert buckets: how many alerts each probability band raises, and how many are right."""
+"""The alert buckets (p ≥ 0.9 high, 0.7–0.9 medium, 0.5–0.7 low): how many alerts each probability
+band raises, and how many are right."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ not stop early just leaves its fold out. ``predict_proba`` is the mean of the me
 probabilities, which is what SHAP explains too (the members' explanations averaged).
 
 This is how AutoML systems train their level-one models. On the 200,000-row NSE sample's forward
-split (160,098 training rows, test on the last 39,902 by date), LightGBM with the seed's defaults
+split (160,098 training rows, test on the last 39,902 by date), LightGBM with the family's defaults
 scored 0.501 test PR-AUC; eight early-stopped members at learning rate 0.05 scored 0.528, four
 0.528 (XGBoost: 0.522 against 0.525).
 

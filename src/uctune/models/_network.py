@@ -1,4 +1,4 @@
-"""The seed's neural network: a PyTorch multilayer perceptron trained through skorch.
+"""The neural network family: a PyTorch multilayer perceptron trained through skorch.
 
 Hidden layers (128-64-32 by default) each run Linear -> BatchNorm -> ReLU -> Dropout; Adam fits a
 class-weighted cross-entropy, and training stops early on a stratified validation slice carved out

@@ -1,7 +1,7 @@
 """The thresholded model of each family: scikit-learn's ``FixedThresholdClassifier``, one subclass
 per family.
 
-Only the class differs: code that names a model by its class (the seed's registry listing saves
+Only the class differs: code that names a model by its class (a workflow that registers models
 with ``model_type=type(model).__name__``) sees ``XGBoostThresholdClassifier`` and
 ``LightGBMThresholdClassifier``, not one ``FixedThresholdClassifier`` for every family, so each
 family gets its own version sequence. The subclasses add no parameters (``get_params``, ``clone``

@@ -1,8 +1,8 @@
-"""The five model families of the seed, each one spec.
+"""The five model families, each one spec.
 
-Defaults are the seed's (stories 3.1-3.3); search spaces are the seed's ranges plus each library's
-usual companions. Every estimator is a scikit-learn pipeline, so CV, thresholds, SHAP, the report
-and the registry treat all families alike.
+Defaults are the ones the original workflow's trainers and tuner used; search spaces are its ranges
+plus each library's usual companions. Every estimator is a scikit-learn pipeline, so CV, thresholds,
+SHAP, the report and the registry treat all families alike.
 """
 
 from __future__ import annotations
@@ -200,9 +200,10 @@ _REG = Float(1e-8, 10.0, log=True)
 
 # What the search may add to a booster's configuration: early stopping, as AutoML systems train
 # their boosters. Bagging (``n_bags``) is not searched by default: with ``n_bags`` 1 or 4 in both
-# boosters' spaces, the seed's whole job on the NSE sample took 20.5 min instead of 16 (a bag costs
-# about four fits, and TPE picked it for up to 81 of 100 trials) for the same best model (test PR-AUC
-# 0.530 and 0.530, seeds 42 and 7, against 0.531 and 0.530 without it). Pin it with ``tune.params``.
+# boosters' spaces, a whole run on the NSE sample (five families, 100 trials each) took 20.5 min
+# instead of 16 (a bag costs about four fits, and TPE picked it for up to 81 of 100 trials) for the
+# same best model (test PR-AUC 0.530 and 0.530, seeds 42 and 7, against 0.531 and 0.530 without it).
+# Pin it with ``tune.params``.
 _STOPPING = {"early_stopping_rounds": Cat([None, 50])}
 
 LOGISTIC_REGRESSION = ModelSpec(
@@ -263,12 +264,12 @@ XGBOOST = ModelSpec(
         "min_child_weight": 1.0,
         "reg_alpha": 1e-8,
         "reg_lambda": 1.0,
-        # Off: the seed's 100 rounds. A number N boosts up to n_estimators rounds on 90 % of the
+        # Off: all n_estimators rounds. A number N boosts up to n_estimators rounds on 90 % of the
         # rows and keeps the best, stopping after N rounds without a lower log loss on the other 10 %.
         "early_stopping_rounds": None,
-        # Unweighted, as the seed trains its boosters ("balanced": scale_pos_weight = negatives /
-        # positives). On the 200,000-row NSE sample's forward split, LightGBM's balanced weights
-        # cost 0.012 test PR-AUC (0.569 against 0.581 unweighted), and calibration follows anyway.
+        # Unweighted by default ("balanced": scale_pos_weight = negatives / positives). On the
+        # 200,000-row NSE sample's forward split, LightGBM's balanced weights cost 0.012 test PR-AUC
+        # (0.569 against 0.581 unweighted), and calibration follows anyway.
         "class_weight": None,
         # 1: one model. K > 1: K models, each fitted without one of K stratified folds of the rows
         # (and, with early stopping, stopping on that fold), their probabilities averaged.

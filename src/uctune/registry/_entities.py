@@ -20,7 +20,8 @@ def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 class Lineage:
     """Where a model came from: data, features, threshold, CV scores, seed, run and library versions.
 
-    Every field is optional for models saved through the seed's API; ``uctune run`` fills them all.
+    Every field is optional for models saved through ``ModelRegistry.save_model``; ``uctune run``
+    fills them all.
     """
 
     run_id: str | None = None
@@ -55,7 +56,8 @@ class Lineage:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One registered model: the seed's columns, the artifact's checksum, lineage and aliases."""
+    """One registered model: the ``models`` table's columns, the artifact's checksum, lineage and
+    aliases."""
 
     model_id: int
     model_name: str
@@ -82,7 +84,8 @@ class ModelEntry:
         return f"{self.model_type}@{self.version}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The seed's dictionary (its column names, JSON decoded) plus checksum, lineage, aliases."""
+        """The ``models`` table's columns as a dictionary (JSON decoded) plus checksum, lineage,
+        aliases: what ``ModelRegistry.list_models`` returns."""
         return {
             "model_id": self.model_id,
             "model_name": self.model_name,

@@ -1,4 +1,5 @@
-"""Where the registry lives when nobody says: the seed's ``data/models/registry``."""
+"""Where the registry lives when nobody says: ``data/models/registry`` under the working directory,
+unless ``$UCTUNE_REGISTRY`` names another."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The model registry: the seed's SQLite ``models`` table and joblib files, made safe to share.
+"""The model registry: a SQLite ``models`` table (the original schema, unchanged) and joblib files,
+made safe to share.
 
 :class:`ModelRegistry` is the facade; each concern lives in a module of its own: saving and
 deleting (``_save``: versions taken inside the write transaction, files renamed into place),
@@ -64,7 +65,7 @@ class ModelRegistry:
     def __repr__(self) -> str:
         return f"ModelRegistry({str(self.root)!r})"
 
-    # -- the seed's operations ------------------------------------------------------------------
+    # -- the original operations: save, load, list, best, delete ---------------------------------
     def save_model(
         self,
         model: Any,
@@ -127,9 +128,9 @@ class ModelRegistry:
     def list_models(
         self, model_type: str | None = None, min_f1: float | None = None
     ) -> list[dict[str, Any]]:
-        """Every model (oldest first) as a dict of the seed's columns, JSON decoded, plus checksum,
-        lineage and aliases; optionally only one type, and only models whose F1 is at least
-        ``min_f1``."""
+        """Every model (oldest first) as a dict of the ``models`` table's columns, JSON decoded,
+        plus checksum, lineage and aliases; optionally only one type, and only models whose F1 is at
+        least ``min_f1``."""
         return [dict_from_row(r) for r in _queries.select(self._store, model_type, min_f1)]
 
     def get_best_model(

@@ -1,4 +1,5 @@
-"""From SQLite rows to what the registry hands out: frozen entries, or the seed's dictionaries."""
+"""From SQLite rows to what the registry hands out: frozen entries, or the dictionaries
+``ModelRegistry.list_models`` returns."""
 
 from __future__ import annotations
 

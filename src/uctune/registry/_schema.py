@@ -1,10 +1,12 @@
-"""The registry's SQLite schema: the seed's ``models`` table, verbatim, and uctune's side tables.
+"""The registry's SQLite schema: the ``models`` table (the original schema, unchanged) and uctune's
+side tables.
 
-The seed's table is kept exactly as story 3.5 writes it, so any SQLite client (``sqlite3
-registry.db 'SELECT * FROM models'``) reads it as the seed's users expect. Everything uctune adds
-(checksums, numeric versions, lineage, indexed metrics, aliases and their history) lives in tables
-keyed by ``model_id``. ``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`; an older registry is
-brought up to date by the steps in :data:`MIGRATIONS`, each in one write transaction.
+The ``models`` table keeps exactly the original workflow's columns, so any SQLite client (``sqlite3
+registry.db 'SELECT * FROM models'``) and any code written against that table reads it as before.
+Everything uctune adds (checksums, numeric versions, lineage, indexed metrics, aliases and their
+history) lives in tables keyed by ``model_id``. ``PRAGMA user_version`` holds
+:data:`SCHEMA_VERSION`; an older registry is brought up to date by the steps in :data:`MIGRATIONS`,
+each in one write transaction.
 """
 
 from __future__ import annotations

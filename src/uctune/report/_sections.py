@@ -78,7 +78,7 @@ def model_section(
         ),
         image(
             plots.alerts_figure(e.alerts),
-            "Alerts per probability band of the PRD, with their precision.",
+            "Alerts per probability band (≥ 0.9, 0.7–0.9, 0.5–0.7), with their precision.",
             f"{item.title}: alert buckets",
         ),
     ]

@@ -286,7 +286,7 @@ def train_families(
     """Train every family: k-fold CV on the training rows, then a refit on all of them.
 
     ``calibration`` maps each family's out-of-fold probabilities before its threshold is chosen
-    (:mod:`uctune.calibration`). ``cv`` draws the folds (default: the seed's stratified k-fold;
+    (:mod:`uctune.calibration`). ``cv`` draws the folds (default: a stratified, shuffled k-fold;
     walk-forward CV trains each fold on earlier dates only, and each fold's threshold then comes
     from earlier folds only).
 

@@ -1,4 +1,5 @@
-"""Tune, then refit: the one path the seed's HyperparameterTuner and the CLI's tune stage share."""
+"""Tune, then refit: the one path the Python API's HyperparameterTuner and the CLI's tune stage
+share."""
 
 from __future__ import annotations
 

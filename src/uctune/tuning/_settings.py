@@ -23,7 +23,7 @@ _METRICS: tuple[str, ...] = get_args(ObjectiveMetric)
 
 @dataclass(frozen=True, kw_only=True)
 class TuneSettings:
-    """How a family is searched. Checked on creation; every field has the seed's default.
+    """How a family is searched. Checked on creation; every field has a default.
 
     ``grace_period`` is the budget every trial spends before ASHA may stop it (in folds; with a
     rows fidelity, in its smallest subsample steps); ``reduction_factor`` sets the rungs
@@ -33,7 +33,7 @@ class TuneSettings:
     :mod:`uctune.tuning._fidelity`); ``auto`` is ``rows`` on large tables. ``max_failures`` is
     how often a trial whose worker died is retried. ``cv`` draws the folds (walk-forward CV needs
     the rows' dates, see :func:`tune_family`). A new search's first trial is the family's default
-    params (the seed's), when they lie inside the searched space.
+    params (its spec's ``defaults``), when they lie inside the searched space.
     """
 
     n_trials: int = 100
