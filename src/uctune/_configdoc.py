@@ -2,11 +2,10 @@
 
     python -m uctune._configdoc > docs/configuration.md
 
-Keys, types, defaults and constraints are read from :class:`uctune.config.RunConfig` and the
-models nested in it, so the page cannot drift from what ``load_config`` accepts;
-``tests/test_docs.py`` fails when the committed page differs from this module's output. The
-prose (a section's summary, a key's note) is written here, and every note must name a key that
-exists.
+Keys, types, defaults, constraints and each key's note (its ``Field(description=...)``) are read
+from :class:`uctune.config.RunConfig` and the models nested in it, so the page cannot drift from
+what ``load_config`` accepts; ``tests/test_docs.py`` fails when the committed page differs from this
+module's output. Only the sections' one-line summaries are written here.
 """
 
 from __future__ import annotations
@@ -67,76 +66,6 @@ _SECTIONS: dict[str, str] = {
     "registry": "The register stage. See [the registry](registry-and-scoring.md).",
 }
 
-# One note per key (dotted path): what it does, the flag that overrides it, and the checks
-# that involve other keys.
-_NOTES: dict[str, str] = {
-    "data": "Feature table (.csv, .csv.gz, .parquet); unset: the embedded `data/events.csv`. "
-    "Flag `--data`.",
-    "output_dir": "Where run directories are created (`<output_dir>/<timestamp>-<command>`); "
-    "`--out DIR` names one directory instead.",
-    "seed": "The random seed of splits, folds, models, TPE and bootstrap. Flag `--seed`.",
-    "device": "`cuda` fits XGBoost on the cluster's GPUs in the train and tune stages; the other "
-    "families always use CPUs. Flag `--device`.",
-    "gpus_per_fit": "GPUs each XGBoost fit or trial asks Ray for with `device: cuda`; a fraction "
-    "shares a GPU. Flag `--gpus-per-fit`.",
-    "calibration": "How each model's out-of-fold probabilities are calibrated before its "
-    "threshold is chosen: isotonic, sigmoid (Platt), `auto` (the lower cross-validated Brier "
-    "score) or `none`. Flag `--calibration`.",
-    "split.method": "`stratified`: a seeded stratified split; `time`: the latest results dates "
-    "are the test split. Flag `--split`.",
-    "split.test_size": "Fraction of the rows in the test split. Flag `--test-size`.",
-    "cv.method": "`stratified` (shuffled k-fold) or `walk_forward` (folds of whole dates, each "
-    "trained on earlier dates only); unset: `walk_forward` with `split.method: time`, else "
-    "`stratified`. Flag `--cv`.",
-    "cv.embargo": "Walk-forward CV only: sessions (distinct dates) left out between training and "
-    "validation dates. Flag `--embargo`.",
-    "cv.group_by_symbol": "Walk-forward CV only: keep a fold's validation symbols out of its "
-    "training rows.",
-    "train.families": "Family names or aliases (`lr`, `rf`, `xgb`, `lgbm`, `nn`), as a list or a "
-    "comma-separated string; `all` is the five. Flag `--families` (`uctune run`: both stages).",
-    "train.cv_folds": "Cross-validation folds of every stage. Flag `--folds`.",
-    "train.cpus_per_fit": "CPUs (and model threads) each fit gets. Flag `--cpus-per-fit`.",
-    "train.params": "Fixed parameters per family, e.g. `{xgboost: {n_estimators: 300}}`; each "
-    "family's parameters are checked when the config is read.",
-    "tune.families": "Families to tune; `[]` tunes none. Flag `--model` (`uctune tune`), "
-    "`--families` (`uctune run`).",
-    "tune.trials": "Trials per family (`uctune tune` defaults to 100 where the file sets none). "
-    "Flag `--trials`.",
-    "tune.metric": "What trials are scored, pruned and picked on (`log_loss` is scored as its "
-    "negative). The decision threshold is F1's whatever the metric. Flag `--metric`.",
-    "tune.pruning": "Stop unpromising trials at ASHA milestones. Flag `--pruning/--no-pruning`.",
-    "tune.grace_period": "Budget every trial spends before ASHA may stop it: folds, or with "
-    "`fidelity: rows` the smallest subsample steps. At most `train.cv_folds`. Flag "
-    "`--grace-period`.",
-    "tune.reduction_factor": "ASHA keeps the best 1/rf of the trials at each milestone; with "
-    "`fidelity: rows` the subsamples are 1/rf and 1/rf² of a fold's rows.",
-    "tune.fidelity": "What ASHA's budget grows: `folds`, or `rows` (subsamples of the first fold "
-    "first); `auto` is `rows` from 20,000 training rows in the first fold. Flag `--fidelity`.",
-    "tune.min_gain_se": "The top trial replaces the family's defaults only when it beats them by "
-    "more than this many standard errors of their paired per-fold differences (0: any gain).",
-    "tune.cpus_per_trial": "CPUs (and model threads) of one trial. Flag `--cpus-per-trial`.",
-    "tune.max_failures": "Retries of a trial whose worker died.",
-    "tune.storage": "Where Ray Tune keeps its experiment: a directory or a pyarrow URI "
-    "(`s3://bucket/prefix`); unset: the run directory. Flag `--storage`.",
-    "tune.params": "Pinned parameters per family, left out of the search.",
-    "ensemble.enabled": "Run the ensemble stage. `uctune run --ensemble off` turns it off.",
-    "ensemble.method": "Caruana's greedy selection, a logistic-regression stacker, or `auto` (the "
-    "one with the better cross-fitted `metric`). Flag `--ensemble`.",
-    "ensemble.metric": "What the combiners are fitted and compared on.",
-    "ensemble.size": "Greedy steps of Caruana's selection (each adds one member, repeats allowed).",
-    "ensemble.registered": "`if_better`: register the ensemble only when its cross-fitted score "
-    "beats its best member's on the same out-of-fold rows; `always`: regardless.",
-    "report.shap_rows": "Test rows explained with SHAP per model. Flag `--shap-rows` (`uctune "
-    "report`).",
-    "report.background_size": "Training rows SHAP compares against. Flag `--background-size`.",
-    "report.bootstrap": "Bootstrap resamples for the confidence intervals: 0 (no intervals) or at "
-    "least 20. Flag `--bootstrap`.",
-    "report.seed": "Seed of the bootstrap; unset: the run's `seed`.",
-    "report.rank_by": "Which test score picks the highlighted best model.",
-    "registry.path": "The registry directory.",
-    "registry.enabled": "Run the register stage.",
-}
-
 _NAMES: dict[Any, str] = {
     str: "string",
     int: "integer",
@@ -158,10 +87,6 @@ def render_config_reference() -> str:
     """The Markdown of docs/configuration.md: every key of :class:`~uctune.config.RunConfig`."""
     RunConfig.model_validate(yaml.safe_load(_EXAMPLE))
     sections = list(_sections(RunConfig, ""))
-    known = {_join(path, name) for path, model in sections for name in model.model_fields}
-    for key in _NOTES:
-        if key not in known:
-            raise ValueError(f"_NOTES names config key {key!r}, which RunConfig does not have")
     for key in _SECTIONS:
         if key not in {path for path, _ in sections}:
             raise ValueError(
@@ -210,7 +135,7 @@ def render_config_reference() -> str:
                     type_,
                     _default(field),
                     "; ".join([*choices, *limits]),
-                    _NOTES.get(key, field.description or ""),
+                    field.description or "",
                 ]
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
         lines.append("")

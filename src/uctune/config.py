@@ -33,8 +33,17 @@ class SplitConfig(_Strict):
     """How the holdout is drawn: a seeded stratified split (80/20 by default), or the latest results
     dates."""
 
-    method: Literal["stratified", "time"] = "stratified"
-    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    method: Literal["stratified", "time"] = Field(
+        "stratified",
+        description="`stratified`: a seeded stratified split; `time`: the latest results dates are the "
+        "test split. Flag `--split`.",
+    )
+    test_size: float = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description="Fraction of the rows in the test split. Flag `--test-size`.",
+    )
 
 
 class CVConfig(_Strict):
@@ -46,18 +55,49 @@ class CVConfig(_Strict):
     validates on it). Unset, it is ``walk_forward`` with a time split, else ``stratified``.
     """
 
-    method: Literal["stratified", "walk_forward"] | None = None
-    embargo: int = Field(0, ge=0)
-    group_by_symbol: bool = False
+    method: Literal["stratified", "walk_forward"] | None = Field(
+        None,
+        description="`stratified` (shuffled k-fold) or `walk_forward` (folds of whole dates, each trained"
+        " on earlier dates only); unset: `walk_forward` with `split.method: time`, else "
+        "`stratified`. Flag `--cv`.",
+    )
+    embargo: int = Field(
+        0,
+        ge=0,
+        description="Walk-forward CV only: sessions (distinct dates) left out between training and "
+        "validation dates. Flag `--embargo`.",
+    )
+    group_by_symbol: bool = Field(
+        False,
+        description="Walk-forward CV only: keep a fold's validation symbols out of its training rows.",
+    )
 
 
 class TrainConfig(_Strict):
     """The baseline/advanced stage: which families, how many folds, and fixed parameters."""
 
-    families: tuple[str, ...] = ("all",)
-    cv_folds: int = Field(5, ge=2, le=20)
-    cpus_per_fit: int = Field(1, ge=1)
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    families: tuple[str, ...] = Field(
+        ("all",),
+        description="Family names or aliases (`lr`, `rf`, `xgb`, `lgbm`, `nn`), as a list or a "
+        "comma-separated string; `all` is the five. Flag `--families` (`uctune run`: both "
+        "stages).",
+    )
+    cv_folds: int = Field(
+        5,
+        ge=2,
+        le=20,
+        description="Cross-validation folds of every stage. Flag `--folds`.",
+    )
+    cpus_per_fit: int = Field(
+        1,
+        ge=1,
+        description="CPUs (and model threads) each fit gets. Flag `--cpus-per-fit`.",
+    )
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Fixed parameters per family, e.g. `{xgboost: {n_estimators: 300}}`; each family's "
+        "parameters are checked when the config is read.",
+    )
 
     @field_validator("families", mode="before")
     @classmethod
@@ -114,18 +154,69 @@ class TuningConfig(_Strict):
     forward split one standard error let through a tuned XGBoost that lost 0.008 test PR-AUC.
     """
 
-    families: tuple[str, ...] = ("xgboost", "lightgbm", "neural_network")
-    trials: int = Field(12, ge=1)
-    metric: Literal["pr_auc", "log_loss", "roc_auc", "f1"] = "pr_auc"
-    pruning: bool = True
-    grace_period: int = Field(1, ge=1)
-    reduction_factor: int = Field(2, ge=2)
-    fidelity: Literal["auto", "folds", "rows"] = "auto"
-    min_gain_se: float = Field(2.0, ge=0.0, le=10.0)
-    cpus_per_trial: int = Field(1, ge=1)
-    max_failures: int = Field(2, ge=0)
-    storage: str | None = None
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    families: tuple[str, ...] = Field(
+        ("xgboost", "lightgbm", "neural_network"),
+        description="Families to tune; `[]` tunes none. Flag `--model` (`uctune tune`), `--families` "
+        "(`uctune run`).",
+    )
+    trials: int = Field(
+        12,
+        ge=1,
+        description="Trials per family (`uctune tune` defaults to 100 where the file sets none). Flag "
+        "`--trials`.",
+    )
+    metric: Literal["pr_auc", "log_loss", "roc_auc", "f1"] = Field(
+        "pr_auc",
+        description="What trials are scored, pruned and picked on (`log_loss` is scored as its negative)."
+        " The decision threshold is F1's whatever the metric. Flag `--metric`.",
+    )
+    pruning: bool = Field(
+        True,
+        description="Stop unpromising trials at ASHA milestones. Flag `--pruning/--no-pruning`.",
+    )
+    grace_period: int = Field(
+        1,
+        ge=1,
+        description="Budget every trial spends before ASHA may stop it: folds, or with `fidelity: rows` "
+        "the smallest subsample steps. At most `train.cv_folds`. Flag `--grace-period`.",
+    )
+    reduction_factor: int = Field(
+        2,
+        ge=2,
+        description="ASHA keeps the best 1/rf of the trials at each milestone; with `fidelity: rows` the "
+        "subsamples are 1/rf and 1/rf² of a fold's rows.",
+    )
+    fidelity: Literal["auto", "folds", "rows"] = Field(
+        "auto",
+        description="What ASHA's budget grows: `folds`, or `rows` (subsamples of the first fold first); "
+        "`auto` is `rows` from 20,000 training rows in the first fold. Flag `--fidelity`.",
+    )
+    min_gain_se: float = Field(
+        2.0,
+        ge=0.0,
+        le=10.0,
+        description="The top trial replaces the family's defaults only when it beats them by more than "
+        "this many standard errors of their paired per-fold differences (0: any gain).",
+    )
+    cpus_per_trial: int = Field(
+        1,
+        ge=1,
+        description="CPUs (and model threads) of one trial. Flag `--cpus-per-trial`.",
+    )
+    max_failures: int = Field(
+        2,
+        ge=0,
+        description="Retries of a trial whose worker died.",
+    )
+    storage: str | None = Field(
+        None,
+        description="Where Ray Tune keeps its experiment: a directory or a pyarrow URI "
+        "(`s3://bucket/prefix`); unset: the run directory. Flag `--storage`.",
+    )
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Pinned parameters per family, left out of the search.",
+    )
 
     @field_validator("families", mode="before")
     @classmethod
@@ -151,11 +242,30 @@ class EnsembleConfig(_Strict):
     single model); ``always`` registers it regardless.
     """
 
-    enabled: bool = True
-    method: Literal["auto", "caruana", "stacker"] = "auto"
-    metric: Literal["pr_auc", "roc_auc", "f1"] = "pr_auc"
-    size: int = Field(25, ge=1, le=1000)
-    registered: Literal["if_better", "always"] = "if_better"
+    enabled: bool = Field(
+        True,
+        description="Run the ensemble stage. `uctune run --ensemble off` turns it off.",
+    )
+    method: Literal["auto", "caruana", "stacker"] = Field(
+        "auto",
+        description="Caruana's greedy selection, a logistic-regression stacker, or `auto` (the one with "
+        "the better cross-fitted `metric`). Flag `--ensemble`.",
+    )
+    metric: Literal["pr_auc", "roc_auc", "f1"] = Field(
+        "pr_auc",
+        description="What the combiners are fitted and compared on.",
+    )
+    size: int = Field(
+        25,
+        ge=1,
+        le=1000,
+        description="Greedy steps of Caruana's selection (each adds one member, repeats allowed).",
+    )
+    registered: Literal["if_better", "always"] = Field(
+        "if_better",
+        description="`if_better`: register the ensemble only when its cross-fitted score beats its best "
+        "member's on the same out-of-fold rows; `always`: regardless.",
+    )
 
 
 class RegistryConfig(_Strict):
@@ -163,18 +273,47 @@ class RegistryConfig(_Strict):
     working directory by default; ``$UCTUNE_REGISTRY`` overrides the default), and whether to
     register at all."""
 
-    path: Path = Field(default_factory=default_registry_root)
-    enabled: bool = True
+    path: Path = Field(
+        default_factory=default_registry_root,
+        description="The registry directory.",
+    )
+    enabled: bool = Field(
+        True,
+        description="Run the register stage.",
+    )
 
 
 class ReportConfig(_Strict):
     """The report stage: SHAP sample sizes, bootstrap resamples, seed, and how the best is ranked."""
 
-    shap_rows: int = Field(200, ge=1, le=100_000)
-    background_size: int = Field(100, ge=1, le=100_000)
-    bootstrap: int = Field(1000, ge=0, le=100_000)
-    seed: int | None = None  # None: the run's seed
-    rank_by: Literal["pr_auc", "roc_auc", "f1", "precision", "recall"] = "pr_auc"
+    shap_rows: int = Field(
+        200,
+        ge=1,
+        le=100_000,
+        description="Test rows explained with SHAP per model. Flag `--shap-rows` (`uctune report`).",
+    )
+    background_size: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Training rows SHAP compares against. Flag `--background-size`.",
+    )
+    bootstrap: int = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description="Bootstrap resamples for the confidence intervals: 0 (no intervals) or at least 20. "
+        "Flag `--bootstrap`.",
+    )
+    seed: int | None = Field(
+        # None: the run's seed
+        None,
+        description="Seed of the bootstrap; unset: the run's `seed`.",
+    )
+    rank_by: Literal["pr_auc", "roc_auc", "f1", "precision", "recall"] = Field(
+        "pr_auc",
+        description="Which test score picks the highlighted best model.",
+    )
 
     @field_validator("bootstrap")
     @classmethod
@@ -187,16 +326,42 @@ class ReportConfig(_Strict):
 class RunConfig(_Strict):
     """Everything one ``uctune run`` does. Sections are added as stages are."""
 
-    data: Path | None = None
-    output_dir: Path = Path("runs")
-    seed: int = 42
+    data: Path | None = Field(
+        None,
+        description="Feature table (.csv, .csv.gz, .parquet); unset: the embedded `data/events.csv`. Flag"
+        " `--data`.",
+    )
+    output_dir: Path = Field(
+        Path("runs"),
+        description="Where run directories are created (`<output_dir>/<timestamp>-<command>`); `--out "
+        "DIR` names one directory instead.",
+    )
+    seed: int = Field(
+        42,
+        description="The random seed of splits, folds, models, TPE and bootstrap. Flag `--seed`.",
+    )
     # Where the families that can fit on a GPU (XGBoost) fit, in the train and tune stages alike;
     # ``gpus_per_fit`` is what one such fit or trial asks Ray for (a fraction shares a GPU).
-    device: Literal["cpu", "cuda"] = "cpu"
-    gpus_per_fit: float = Field(1.0, gt=0.0, le=64.0)
+    device: Literal["cpu", "cuda"] = Field(
+        "cpu",
+        description="`cuda` fits XGBoost on the cluster's GPUs in the train and tune stages; the other "
+        "families always use CPUs. Flag `--device`.",
+    )
+    gpus_per_fit: float = Field(
+        1.0,
+        gt=0.0,
+        le=64.0,
+        description="GPUs each XGBoost fit or trial asks Ray for with `device: cuda`; a fraction shares a"
+        " GPU. Flag `--gpus-per-fit`.",
+    )
     # How every model's out-of-fold probabilities are calibrated before its threshold is chosen:
     # isotonic, sigmoid (Platt), auto (the lower cross-validated Brier score) or none.
-    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = Field(
+        "auto",
+        description="How each model's out-of-fold probabilities are calibrated before its threshold is "
+        "chosen: isotonic, sigmoid (Platt), `auto` (the lower cross-validated Brier score) or"
+        " `none`. Flag `--calibration`.",
+    )
     split: SplitConfig = SplitConfig()
     cv: CVConfig = CVConfig()
     train: TrainConfig = TrainConfig()
