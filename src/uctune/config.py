@@ -306,7 +306,6 @@ class ReportConfig(_Strict):
         "Flag `--bootstrap`.",
     )
     seed: int | None = Field(
-        # None: the run's seed
         None,
         description="Seed of the bootstrap; unset: the run's `seed`.",
     )

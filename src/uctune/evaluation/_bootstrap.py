@@ -59,16 +59,23 @@ def resample_metrics(
     y_true: np.ndarray, proba: np.ndarray, threshold: float, indices: np.ndarray
 ) -> dict[str, np.ndarray]:
     """F1, precision, recall, ROC-AUC and PR-AUC of each row of ``indices`` (a resample of rows)."""
+    indices = np.atleast_2d(np.asarray(indices, dtype=np.int64))
+    return _counted_metrics(y_true, proba, threshold, _counts(indices, len(proba)))
+
+
+def _counted_metrics(
+    y_true: np.ndarray, proba: np.ndarray, threshold: float, drawn_counts: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:func:`resample_metrics` of resamples given as per-row draw counts (see :func:`_counts`)."""
     y = np.asarray(y_true, dtype=np.int64)
     p = np.asarray(proba, dtype=np.float64)
-    indices = np.atleast_2d(np.asarray(indices, dtype=np.int64))
-    n = indices.shape[1]
+    n = int(drawn_counts[0].sum())
     # A resample is the number of times it draws each row. With the rows sorted once by score,
     # every metric is a cumulative sum of those counts: no resample is sorted. Equal scores form
     # a tie group, which counts as one step of the curves.
     order = np.argsort(p, kind="stable")
     p_sorted, y_sorted = p[order], y[order]
-    counts = _counts(indices, len(p))[:, order]
+    counts = drawn_counts[:, order]
     starts = np.flatnonzero(np.concatenate([[True], p_sorted[1:] != p_sorted[:-1]]))
     drawn = counts if len(starts) == len(p) else np.add.reduceat(counts, starts, axis=1)
     drawn_below = np.cumsum(drawn, axis=1) - drawn  # per group: rows drawn at lower scores
@@ -83,7 +90,7 @@ def resample_metrics(
     pos = (
         np.add.reduceat(counts[:, positive_rows], first, axis=1).astype(np.float64)
         if len(first)
-        else np.zeros((len(indices), 0))
+        else np.zeros((len(drawn_counts), 0))
     )
     positives = pos.sum(axis=1)
     negatives = n - positives
@@ -240,8 +247,9 @@ def difference_intervals(
     apart, which two overlapping intervals of their own cannot say."""
 
     def score(idx: np.ndarray) -> dict[str, np.ndarray]:
-        a = resample_metrics(y_true, proba_a, threshold_a, idx)
-        b = resample_metrics(y_true, proba_b, threshold_b, idx)
+        counts = _counts(idx, len(y_true))  # once for both models
+        a = _counted_metrics(y_true, proba_a, threshold_a, counts)
+        b = _counted_metrics(y_true, proba_b, threshold_b, counts)
         return {m: a[m] - b[m] for m in HEADLINE}
 
     return _intervals(

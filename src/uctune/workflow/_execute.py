@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from uctune.config import RunConfig
-from uctune.workflow._run import RunContext, execute_stages, removed_if_nothing_done, resume_run
-from uctune.workflow._run import start_run as _start_run
+from uctune.workflow._run import (
+    RunContext,
+    execute_stages,
+    removed_if_nothing_done,
+    resume_run,
+    start_run,
+)
 
 if TYPE_CHECKING:
     from uctune.training import Backend
@@ -63,7 +68,7 @@ def open_run(
         from uctune.storage import check_storage
 
         check_storage(config.tune.storage)  # before anything is trained or written
-    return _start_run(config, command=command, out=out, backend=session.backend)
+    return start_run(config, command=command, out=out, backend=session.backend)
 
 
 def execute_run(
