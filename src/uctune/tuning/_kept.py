@@ -56,7 +56,11 @@ def start_keeper(limit: int = KEPT_PER_FAMILY) -> Any:
     """A new keeper actor (no CPU of its own) on the driver's node: a worker node that dies takes
     its own trials with it, not what the others kept."""
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    return ray.remote(num_cpus=0)(_Keeper).options(scheduling_strategy=here).remote(limit)
+    keeper: Any = ray.remote(num_cpus=0)(_Keeper).options(scheduling_strategy=here).remote(limit)
+    # Up before the trials: a raylet starts its worker processes one at a time, and a keeper still
+    # starting would hold back the first trial actor of the driver's node.
+    ray.get(keeper.__ray_ready__.remote())
+    return keeper
 
 
 def take_kept(
