@@ -95,6 +95,7 @@ class Problem:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from uctune.models import get_spec
+        from uctune.training import FitSettings
         from uctune.tuning import TuneSettings
 
         table = synthetic_rows(args.rows, args.data_seed)
@@ -103,10 +104,8 @@ class Problem:
         self.family = get_spec(args.family).name
         self.settings = TuneSettings(
             n_trials=args.trials,
-            n_folds=args.folds,
             pruning=False,
-            cpus_per_trial=1,
-            seed=args.seed,
+            fit=FitSettings(seed=args.seed, n_folds=args.folds, cpus_per_fit=1),
         )
         self.configs = (
             fixed_configs(self.family, args.trials, args.seed) if args.same_configs else []
@@ -336,14 +335,14 @@ def main() -> None:
             },
             "settings": {
                 "family": problem.family,
-                "n_threads_per_fit": problem.settings.cpus_per_trial,
+                "n_threads_per_fit": problem.settings.fit.cpus_per_fit,
                 "trials": args.trials,
                 "folds": args.folds,
                 "pruning": False,
                 "configurations": "the same in both cases (defaults + seeded random draws)"
                 if problem.configs
                 else "TPE's own in each case",
-                "cpus_per_trial": problem.settings.cpus_per_trial,
+                "cpus_per_trial": problem.settings.fit.cpus_per_fit,
                 "seed": args.seed,
                 "repeats": args.repeats,
                 "quick": args.quick,

@@ -52,11 +52,17 @@ def fit_seconds(table: Any, params: dict[str, Any], device: str, threads: int) -
 
 
 def stage_seconds(table: Any, params: dict[str, Any], device: str) -> float:
-    from uctune.training import make_split, train_families
+    from uctune.training import FitSettings, make_split, train_families
 
     split = make_split(table, seed=42)
     started = time.perf_counter()
-    train_families(table, split, families=["xgboost"], params={"xgboost": params}, device=device)
+    train_families(
+        table,
+        split,
+        families=["xgboost"],
+        params={"xgboost": params},
+        fit=FitSettings(device=device),
+    )
     return time.perf_counter() - started
 
 

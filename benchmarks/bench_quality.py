@@ -46,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +126,7 @@ def _full_cv(
     family: str,
     params: dict[str, Any],
     metric: str,
-    seed: int,
-    threshold_from: str,
-    n_threads: int,
+    fit: Any,
     fidelity: Any,
 ) -> dict[str, Any]:
     """A Ray task: one configuration's every step, as the search's trial runs it unpruned (the
@@ -148,9 +147,7 @@ def _full_cv(
             y,
             folds,
             metric=metric,
-            n_threads=n_threads,
-            random_state=seed,
-            threshold_from=threshold_from,
+            fit=fit,
             fidelity=fidelity,
         ):
             last = step
@@ -336,9 +333,7 @@ def _measure(run_dir: Path, args: argparse.Namespace) -> tuple[dict[str, Any], l
             # The search's own rows and folds, as tune_families builds them.
             train = run.split.train_index
             X = run.table.X.iloc[train].reset_index(drop=True)
-            folds = training_folds(
-                run.table, run.split, cv=run.cv, n_folds=config.train.cv_folds, seed=seed
-            )
+            folds = training_folds(run.table, run.split, run.fit)
             rows_ref = ray.put((X, run.table.y[train], folds))  # once, for every task of the run
         # The search's fidelity schedule, as results.json records it.
         recorded = results["tuning"][family].get("fidelity") or {}
@@ -364,9 +359,7 @@ def _measure(run_dir: Path, args: argparse.Namespace) -> tuple[dict[str, Any], l
                 family,
                 trial_params(family, rows[number], fixed, unsearched),
                 config.tune.metric,
-                seed,
-                run.cv.threshold_from,
-                threads,
+                replace(run.fit, cpus_per_fit=threads),
                 fidelity,
             )
             tasks.append((family, number, ref))

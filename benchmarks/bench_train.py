@@ -48,13 +48,13 @@ def main() -> None:
         cpus = cluster_cpus()
         # One warm-up round so that every worker process has imported the libraries once, as in a
         # real run after its first task; the timed rounds then measure scheduling and fitting.
-        train_families(table, split, backend="ray", seed=42)
+        train_families(table, split, backend="ray")
         parallel, sequential, fit_cpu = [], [], []
         for _ in range(args.repeats):
-            run = train_families(table, split, backend="ray", seed=42)
+            run = train_families(table, split, backend="ray")
             parallel.append(run.wall_seconds)
             fit_cpu.append(sum(r.fit_seconds for r in run.results.values()))
-            run = train_families(table, split, backend="sequential", seed=42)
+            run = train_families(table, split, backend="sequential")
             sequential.append(run.wall_seconds)
         assert ray.is_initialized()
 

@@ -107,9 +107,12 @@ class Problem:
 
     def cv(self, params: dict[str, Any]) -> tuple[float, float]:
         """(score, fit CPU-seconds) of one full trial."""
+        from uctune.training import FitSettings
         from uctune.tuning import cv_score
 
-        steps = cv_score(self.family, params, self.X, self.y, self.folds, random_state=self.seed)
+        steps = cv_score(
+            self.family, params, self.X, self.y, self.folds, fit=FitSettings(seed=self.seed)
+        )
         last = steps[-1]
         return (last.score if last.error is None else float("nan")), sum(
             s.fit_cpu_seconds for s in steps
@@ -175,16 +178,16 @@ def run_uctune(
 ) -> dict[str, Any]:
     import optuna
 
+    from uctune.training import FitSettings
     from uctune.tuning import STUDY_FILE, TuneSettings, tune_family
 
     folder = storage / ("uctune_pruning" if pruning else "uctune")
     settings = TuneSettings(
         n_trials=problem.trials,
-        n_folds=problem.n_folds,
         pruning=pruning,
         grace_period=args.grace_period,
         reduction_factor=args.reduction_factor,
-        seed=problem.seed,
+        fit=FitSettings(seed=problem.seed, n_folds=problem.n_folds),
     )
     from uctune.cluster import cluster_cpus
 

@@ -103,3 +103,40 @@ def test_overrides_replace_dotted_keys_and_skip_none():
         ConfigError, match=r"^option: train\.cv_folds: Input should be greater .* \(got 1\)$"
     ):
         apply_overrides(config, {"train.cv_folds": 1})
+
+
+# -- the CV scheme -------------------------------------------------------------------------------
+def test_config_selects_the_cv_and_old_configs_stay_valid(tmp_path):
+    assert RunConfig().cv_method == "stratified"
+    old = tmp_path / "old.yaml"
+    old.write_text("split: {method: stratified}\ntrain: {cv_folds: 3}\n")
+    assert load_config(old).cv_method == "stratified"
+    timed = tmp_path / "time.yaml"
+    timed.write_text("split: {method: time}\n")
+    assert load_config(timed).cv_method == "walk_forward"  # the default with a time split
+    chosen = tmp_path / "wf.yaml"
+    chosen.write_text("cv: {method: walk_forward, embargo: 3}\n")
+    config = load_config(chosen)
+    assert (config.cv_method, config.cv.embargo) == ("walk_forward", 3)
+    explicit = apply_overrides(
+        config, {"split.method": "time", "cv.method": "stratified", "cv.embargo": 0}
+    )
+    assert explicit.cv_method == "stratified"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "cv: {method: walk_forward, embargo: -1}",
+            "cv.embargo: Input should be greater than or equal to 0 (got -1)",
+        ),
+        ("cv: {method: monthly}", "cv.method: Input should be 'stratified' or 'walk_forward'"),
+        ("cv: {embargo: 2}", "cv.embargo applies to walk_forward CV only"),
+    ],
+)
+def test_bad_cv_config_is_one_line(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message.replace("(", "\\(").replace(")", "\\)")):
+        load_config(path)

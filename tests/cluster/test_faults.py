@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from tests.cluster.conftest import driver_env, nodes_running_trials, started_cluster
-from tests.e2e.test_console_script import uctune
 from tests.e2e.test_tune_resume import _finished, _finished_trials
+from tests.invoke import uctune
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

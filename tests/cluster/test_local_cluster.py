@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_console_script import uctune
+from tests.invoke import uctune
 from uctune.cluster import LOOPBACK_ENV, LocalCluster, free_port
 from uctune.errors import ClusterError
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.cluster.conftest import driver_env
-from tests.e2e.test_console_script import uctune
+from tests.invoke import uctune
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

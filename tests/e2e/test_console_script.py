@@ -3,46 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from tests.invoke import uctune
 
 pytestmark = pytest.mark.slow
 
 
-def uctune() -> list[str]:
-    exe = Path(sys.executable).with_name("uctune")
-    return [str(exe)] if exe.exists() else [shutil.which("uctune") or "uctune"]
-
-
-def test_run_in_a_fresh_process(tmp_path, tiny_csv):
-    out = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            *uctune(),
-            "run",
-            "--data",
-            str(tiny_csv),
-            "--families",
-            "lr,xgb",
-            "--folds",
-            "3",
-            "--trials",
-            "2",
-            "--num-cpus",
-            "2",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "logistic_regression" in proc.stdout and "xgboost" in proc.stdout
+def test_run_in_a_fresh_process(cli_run):
+    out = cli_run.out
+    assert "logistic_regression" in cli_run.stdout and "xgboost" in cli_run.stdout
     results = json.loads((out / "results.json").read_text())
     assert results["execution"]["cpus"] == 2
     assert set(results["families"]) == {"logistic_regression", "xgboost"}
@@ -52,8 +24,8 @@ def test_run_in_a_fresh_process(tmp_path, tiny_csv):
     from uctune.workflow import STAGES
 
     assert list(results["stages"]) == list(STAGES)  # train, tune, ensemble, report, register
-    assert "xgboost best params:" in proc.stdout
-    assert "ensemble (" in proc.stdout
+    assert "xgboost best params:" in cli_run.stdout
+    assert "ensemble (" in cli_run.stdout
     assert set(results["registry"]["models"]) == {
         "logistic_regression_tuned",
         "xgboost_tuned",

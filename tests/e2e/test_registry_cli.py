@@ -3,49 +3,27 @@ them, `uctune predict` scores new events with reasons, and bad input stops with 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from tests.invoke import run
-from uctune.cli.main import main
 from uctune.data import LABEL
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def registered(ray_cluster, tmp_path_factory, tiny_frame):
-    """One `uctune run` of two families (two trials each) into a registry named in the run config;
-    without the ensemble, whose registration tests/workflow/test_ensemble.py covers."""
-    base = tmp_path_factory.mktemp("e2e-registry")
-    csv = base / "events.csv"
-    tiny_frame.to_csv(csv, index=False)
-    root = base / "registry"
-    config = base / "run.yaml"
-    config.write_text(
-        f"registry:\n  path: {root}\ntrain:\n  params:\n    xgboost: {{n_estimators: 30}}\n"
-        "ensemble:\n  enabled: false\n"
-    )
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(
-            ["run", "--data", str(csv), "--families", "lr,xgb", "--folds", "3", "--trials", "2"]
-            + ["--config", str(config), "--out", str(base / "run")]
-        )
-    assert code == 0, err.getvalue()
-    events = base / "new_events.csv"
-    tiny_frame.drop(columns=LABEL).head(15).to_csv(events, index=False)
-    return SimpleNamespace(root=root, base=base, events=events, stdout=out.getvalue())
+def registered(cli_run):
+    """The session's finished `uctune run` (tests/e2e/conftest.py): its registry holds the tuned
+    logistic regression (id 1), the tuned XGBoost (id 2) and their ensemble (id 3)."""
+    return cli_run
 
 
 @pytest.fixture()
@@ -59,11 +37,14 @@ def scratch(registered, tmp_path):
 def test_run_registers_its_models_and_prints_the_best(registered):
     results = json.loads((registered.base / "run" / "results.json").read_text())
     section = results["registry"]
-    # The register stage keeps the tuned refit of each family.
-    assert set(section["models"]) == {"logistic_regression_tuned", "xgboost_tuned"}
+    # The register stage keeps the tuned refit of each family, and here the ensemble.
+    assert set(section["models"]) == {"logistic_regression_tuned", "xgboost_tuned", "ensemble"}
     assert results["stages"]["register"]["status"] == "done"
     best = section["best"]
-    assert f"registered 2 tuned model(s) in {registered.root}: ids 1, 2" in registered.stdout
+    assert (
+        f"registered 2 tuned model(s) and the ensemble in {registered.root}: ids 1, 2, 3"
+        in registered.stdout
+    )
     assert (
         f"best of this run: model {best['model_id']} {best['model_type']}@{best['version']}"
         in registered.stdout
@@ -86,7 +67,8 @@ def test_list_show_best(capsys, registered):
         "created",
         "aliases",
     ]
-    assert len(lines) == 4 and "logistic_regression" in lines[2] and "xgboost" in lines[3]
+    assert len(lines) == 5
+    assert [line.split()[1] for line in lines[2:]] == ["logistic_regression", "xgboost", "ensemble"]
 
     code, out, _ = run(capsys, "registry", "list", "--type", "xgboost", "--json", *root)
     listed = json.loads(out)
@@ -140,7 +122,7 @@ def test_missing_registry(capsys, tmp_path):
 def test_alias_history_and_delete(capsys, scratch):
     root = ["--root", scratch]
     best = json.loads(run(capsys, "registry", "best", "--json", *root)[1])["model_id"]
-    other = 3 - best  # the run registered models 1 and 2
+    other = 1 if best != 1 else 2
     assert run(capsys, "registry", "alias", "production", other, "--reason", "first", *root)[0] == 0
     code, out, _ = run(capsys, "registry", "alias", "production", "best", "--by", "alice", *root)
     assert code == 0 and f"was model {other}" in out
@@ -159,14 +141,14 @@ def test_alias_history_and_delete(capsys, scratch):
     assert code == 2 and "is the target of alias 'production'" in err
     code, out, _ = run(capsys, "registry", "delete", target, "--yes", "--force", *root)
     assert code == 0 and f"deleted model {target}" in out
-    assert len(json.loads(run(capsys, "registry", "list", "--json", *root)[1])) == 1
+    assert len(json.loads(run(capsys, "registry", "list", "--json", *root)[1])) == 2
     code, out, _ = run(capsys, "registry", "alias", "production", *root)
     assert "production: unset" in out and "model deleted" in out
 
 
 def test_verify_clean_then_damaged(capsys, scratch):
     code, out, _ = run(capsys, "registry", "verify", "--root", scratch)
-    assert code == 0 and "2 model(s), every file verified" in out
+    assert code == 0 and "3 model(s), every file verified" in out
     first = sorted(scratch.glob("*.joblib"))[0]
     data = bytearray(first.read_bytes())
     data[100] ^= 0xFF
@@ -175,7 +157,7 @@ def test_verify_clean_then_damaged(capsys, scratch):
     code, out, err = run(capsys, "registry", "verify", "--root", scratch)
     assert code == 2
     assert "corrupted" in out and "stray" in out
-    assert "2 problem(s) (corrupted, stray) among 2 model(s)" in err
+    assert "2 problem(s) (corrupted, stray) among 3 model(s)" in err
     code, out, _ = run(capsys, "registry", "verify", "--json", "--root", scratch)
     assert code == 2 and {p["kind"] for p in json.loads(out)["problems"]} == {"corrupted", "stray"}
 

@@ -7,44 +7,22 @@ import json
 import subprocess
 
 import pytest
-import yaml
 
-from tests.e2e.test_console_script import uctune
+from tests.invoke import uctune
 from tests.report.helpers import cell_values, pixel_spread, render_in_chromium
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, run_csv):
-    root = tmp_path_factory.mktemp("e2e")
-    config = root / "run.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "data": str(run_csv),
-                "train": {
-                    "families": ["lr", "xgb"],
-                    "cv_folds": 3,
-                    "params": {"xgb": {"n_estimators": 30}},
-                },
-                # real tuner output, so the report's tuning section is exercised end to end
-                "tune": {"families": ["xgb"], "trials": 4, "pruning": False},
-                "report": {"shap_rows": 25, "background_size": 20, "bootstrap": 100},
-            }
-        )
-    )
-    out = root / "run"
-    proc = subprocess.run(
-        [*uctune(), "run", "--config", str(config), "--num-cpus", "2", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "SHAP: " in proc.stdout
-    assert f"wrote {out / 'report' / 'model_comparison.html'}" in proc.stdout
-    return out
+def run_dir(cli_run):
+    """The session's finished `uctune run` (tests/e2e/conftest.py): two families, both tuned."""
+    return cli_run.out
+
+
+def test_run_prints_where_the_report_is(cli_run):
+    assert "SHAP: " in cli_run.stdout
+    assert f"wrote {cli_run.out / 'report' / 'model_comparison.html'}" in cli_run.stdout
 
 
 def test_run_writes_the_report(run_dir):
@@ -54,7 +32,13 @@ def test_run_writes_the_report(run_dir):
     assert list(results["stages"]) == list(STAGES)
     assert "report" in results["stages"]
     report = json.loads((run_dir / "report" / "results.json").read_text())
-    assert set(report["models"]) == {"logistic_regression", "xgboost", "xgboost_tuned", "ensemble"}
+    assert set(report["models"]) == {
+        "logistic_regression",
+        "logistic_regression_tuned",
+        "xgboost",
+        "xgboost_tuned",
+        "ensemble",
+    }
     assert report["ensemble"]["members"] == results["ensemble"]["members"]
     for name, model in report["models"].items():
         assert model["shap"]["computed"], name
@@ -90,8 +74,9 @@ def test_report_command_rebuilds_it_and_a_browser_shows_it(run_dir, tmp_path):
     html = (out / "model_comparison.html").read_text()
     assert cell_values(html)[("xgboost", "at_threshold.pr_auc")]
     page = render_in_chromium(out / "model_comparison.html")
-    # 3 comparison plots, 8 per model (3 and the ensemble), 2 for the tuned family
-    assert len(page.images) == 3 + 4 * 8 + 2
+    # 3 comparison plots, 8 per model (2 families, each untuned and tuned, and the ensemble), 2
+    # per tuned family
+    assert len(page.images) == 3 + 5 * 8 + 2 * 2
     assert all(i["ok"] and i["w"] > 0 and i["h"] > 0 for i in page.images)
     assert page.console_errors == [] and page.page_errors == [] and page.outside_requests == []
     spread, inked = pixel_spread(page.screenshot)

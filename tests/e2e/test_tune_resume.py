@@ -13,11 +13,10 @@ import optuna
 import pandas as pd
 import pytest
 
+from tests.invoke import uctune
 from uctune.cli.main import main
 from uctune.models import get_spec
 from uctune.tuning import STUDY_FILE
-
-from .test_console_script import uctune
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

@@ -8,7 +8,7 @@ import pytest
 from uctune.config import RunConfig
 from uctune.metrics import BEST_SCORE_IS, METRICS
 from uctune.registry import ModelRegistry
-from uctune.training import train_families
+from uctune.training import FitSettings, train_families
 from uctune.workflow import execute_stages, start_run
 
 
@@ -30,10 +30,8 @@ def test_tuned_lineage_compares_with_untuned_on_the_holdout(tmp_path, tiny_csv):
         ctx.split,
         families=["lr"],
         params={"lr": {"C": 0.01}},
-        n_folds=3,
-        seed=config.seed,
         backend="sequential",
-        cv=ctx.cv,
+        fit=FitSettings(n_folds=3, seed=config.seed, cv=ctx.cv),
     ).results["logistic_regression"]
     ctx.save_model("logistic_regression_tuned", refit.model)
     ctx.results["tuning"] = {

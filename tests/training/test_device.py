@@ -15,7 +15,7 @@ import pytest
 from uctune.errors import ClusterError, ConfigError
 from uctune.explain import unwrap_pipeline
 from uctune.models import get_spec
-from uctune.training import make_split, train_families
+from uctune.training import FitSettings, make_split, train_families
 from uctune.tuning import TuneSettings, tune_family
 
 pytestmark = pytest.mark.ray
@@ -48,9 +48,7 @@ def on_gpu(ray_cluster, tiny_table, split):
             split,
             families=["xgboost", "logistic_regression"],
             params=FAST,
-            n_folds=2,
-            seed=3,
-            device="cuda",
+            fit=FitSettings(n_folds=2, seed=3, device="cuda"),
         )
 
 
@@ -77,16 +75,17 @@ def test_more_gpus_per_fit_than_any_node_has_is_refused_before_fitting(
         r"\(1 node\(s\)\) has at most 1 GPU\(s\) on a node; use --device cpu",
     ):
         train_families(
-            tiny_table, split, families=["xgboost"], n_folds=2, device="cuda", gpus_per_fit=2
+            tiny_table,
+            split,
+            families=["xgboost"],
+            fit=FitSettings(n_folds=2, device="cuda", gpus_per_fit=2),
         )
     # CPU families never ask for GPUs, so the same request is no obstacle to them.
     outcome = train_families(
         tiny_table,
         split,
         families=["logistic_regression"],
-        n_folds=2,
-        device="cuda",
-        gpus_per_fit=2,
+        fit=FitSettings(n_folds=2, device="cuda", gpus_per_fit=2),
     )
     assert set(outcome.results) == {"logistic_regression"}
 
@@ -94,7 +93,9 @@ def test_more_gpus_per_fit_than_any_node_has_is_refused_before_fitting(
 def test_xgboost_trials_ask_ray_for_a_gpu(ray_cluster, tiny_table, split, tmp_path):
     train = split.train_index
     settings = TuneSettings(
-        n_trials=2, n_folds=2, pruning=False, seed=3, device="cuda", gpus_per_trial=0.5
+        n_trials=2,
+        pruning=False,
+        fit=FitSettings(n_folds=2, seed=3, device="cuda", gpus_per_fit=0.5),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -108,5 +109,5 @@ def test_xgboost_trials_ask_ray_for_a_gpu(ray_cluster, tiny_table, split, tmp_pa
         )
     frame = result.trials_frame()
     assert frame["gpus"].tolist() == ["0", "0"]
-    with pytest.raises(ConfigError, match=r"gpus_per_trial must be above 0, got 0"):
-        TuneSettings(device="cuda", gpus_per_trial=0)
+    with pytest.raises(ConfigError, match=r"gpus_per_fit must be above 0, got 0"):
+        TuneSettings(fit=FitSettings(device="cuda", gpus_per_fit=0))

@@ -7,7 +7,13 @@ from uctune.calibration import fit_calibrator
 from uctune.errors import TrainingError
 from uctune.metrics import METRICS, classification_metrics, f1_optimal_threshold
 from uctune.models import SPECS
-from uctune.training import assemble_family, fit_and_predict, make_split, train_families
+from uctune.training import (
+    FitSettings,
+    assemble_family,
+    fit_and_predict,
+    make_split,
+    train_families,
+)
 
 FAST = {
     "random_forest": {"n_estimators": 30},
@@ -23,13 +29,15 @@ def split(tiny_table):
 
 @pytest.fixture(scope="module")
 def ray_run(ray_cluster, tiny_table, split):
-    return train_families(tiny_table, split, params=FAST, n_folds=3, seed=7, backend="ray")
+    return train_families(
+        tiny_table, split, params=FAST, backend="ray", fit=FitSettings(n_folds=3, seed=7)
+    )
 
 
 @pytest.mark.ray
 def test_ray_results_equal_a_sequential_run(ray_run, tiny_table, split):
     sequential = train_families(
-        tiny_table, split, params=FAST, n_folds=3, seed=7, backend="sequential"
+        tiny_table, split, params=FAST, backend="sequential", fit=FitSettings(n_folds=3, seed=7)
     )
     assert set(ray_run.results) == set(SPECS) == set(sequential.results)
     for name, result in ray_run.results.items():
@@ -80,13 +88,19 @@ def test_threshold_comes_from_out_of_fold_training_predictions(ray_cluster, tiny
         oof_p.append(out.proba)
     oof_y, pooled = y[np.concatenate(oof_idx)], np.concatenate(oof_p)
     raw = train_families(
-        tiny_table, split, families=["lr"], n_folds=3, seed=7, calibration="none", backend="ray"
+        tiny_table,
+        split,
+        families=["lr"],
+        backend="ray",
+        fit=FitSettings(n_folds=3, seed=7, calibration="none"),
     ).results["logistic_regression"]
     assert raw.threshold == pytest.approx(f1_optimal_threshold(oof_y, pooled))
     assert raw.calibration["method"] == "none"
     # Calibrated (the default), the threshold is chosen on the same predictions after the map
     # fitted on them.
-    run = train_families(tiny_table, split, families=["lr"], n_folds=3, seed=7, backend="ray")
+    run = train_families(
+        tiny_table, split, families=["lr"], backend="ray", fit=FitSettings(n_folds=3, seed=7)
+    )
     result = run.results["logistic_regression"]
     mapped = fit_calibrator(result.calibration["method"], pooled, oof_y).predict(pooled)
     assert result.threshold == pytest.approx(f1_optimal_threshold(oof_y, mapped))
@@ -101,10 +115,9 @@ def test_progress_is_reported_for_every_fit(ray_cluster, tiny_table, split):
         split,
         families=["lr", "xgb"],
         params=FAST,
-        n_folds=3,
-        seed=1,
         backend="ray",
         progress=lambda d, t, w: seen.append((d, t, w)),
+        fit=FitSettings(n_folds=3, seed=1),
     )
     assert [d for d, _, _ in seen] == list(range(1, 9))
     assert all(t == 8 for _, t, _ in seen)
@@ -131,8 +144,8 @@ def test_every_family_failing_raises(tiny_table, split):
             split,
             families=["lr"],
             params={"lr": {"C": -1.0}},
-            n_folds=3,
             backend="sequential",
+            fit=FitSettings(n_folds=3),
         )
 
 
@@ -142,8 +155,8 @@ def test_a_partly_failing_run_reports_the_failure(tiny_table, split):
         split,
         families=["lr", "xgb"],
         params={"lr": {"C": -1.0}, "xgb": {"n_estimators": 10}},
-        n_folds=3,
         backend="sequential",
+        fit=FitSettings(n_folds=3),
     )
     assert set(run.results) == {"xgboost"}
     assert "every cross-validation fold failed" in run.failures["logistic_regression"]

@@ -10,7 +10,7 @@ from uctune.data import generate, validate_table
 from uctune.errors import ConfigError
 from uctune.metrics import honest_objective
 from uctune.splits import cv_folds
-from uctune.training import fit_and_predict
+from uctune.training import FitSettings, fit_and_predict
 from uctune.tuning import Fidelity, cv_score, cv_steps, fidelity_schedule
 from uctune.tuning._asha import BudgetedASHA
 from uctune.tuning._fidelity import AUTO_MIN_ROWS, scaled_params, subsample
@@ -151,7 +151,9 @@ def test_a_trial_fits_subsamples_of_the_first_fold_then_the_same_folds(large_row
         train_positives=int(y[folds[0][0]].sum()),
     )
     assert fidelity.row_steps == 2
-    steps = list(cv_steps("xgboost", params, X, y, folds, random_state=4, fidelity=fidelity))
+    steps = list(
+        cv_steps("xgboost", params, X, y, folds, fidelity=fidelity, fit=FitSettings(seed=4))
+    )
     assert [(s.folds_done, s.budget, s.rows) for s in steps] == [
         (0, 1, 1 / 9),
         (0, 3, 1 / 3),
@@ -174,7 +176,7 @@ def test_a_trial_fits_subsamples_of_the_first_fold_then_the_same_folds(large_row
     expected, _ = honest_objective("f1", [y[valid]], [by_hand.proba])
     assert steps[0].score == pytest.approx(expected) and steps[0].fit_cpu_seconds > 0
     # The full folds are the folds alone: the trial's value does not depend on the fidelity.
-    alone = cv_score("xgboost", params, X, y, folds, random_state=4)
+    alone = cv_score("xgboost", params, X, y, folds, fit=FitSettings(seed=4))
     assert [s.score for s in steps[2:]] == pytest.approx([s.score for s in alone])
     assert [s.fold_scores for s in steps[2:]] == [s.fold_scores for s in alone]
     assert [s.budget for s in alone] == [1, 2, 3]

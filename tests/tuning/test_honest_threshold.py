@@ -18,7 +18,7 @@ from uctune.metrics import (
     honest_objective,
 )
 from uctune.splits import CVScheme
-from uctune.training import fit_and_predict, make_split, train_families, training_folds
+from uctune.training import FitSettings, fit_and_predict, make_split, train_families, training_folds
 from uctune.tuning import cv_score
 
 
@@ -122,7 +122,9 @@ def _folds_by_hand(tiny_table, split, cv):
     """Each fold's labels and raw out-of-fold probabilities, refitted by hand on the same folds."""
     train, y = split.train_index, tiny_table.y
     ys, ps = [], []
-    for k, (a, b) in enumerate(training_folds(tiny_table, split, cv=cv, n_folds=3, seed=11)):
+    for k, (a, b) in enumerate(
+        training_folds(tiny_table, split, FitSettings(n_folds=3, seed=11, cv=cv))
+    ):
         out = fit_and_predict(
             "lr", {}, tiny_table.X, y, train[a], train[b], fold=k, random_state=11
         )
@@ -138,11 +140,9 @@ def test_train_stage_scores_each_fold_at_a_threshold_chosen_without_it(tiny_tabl
         tiny_table,
         split,
         families=["lr"],
-        n_folds=3,
-        seed=11,
         backend="sequential",
-        cv=cv,
-        calibration="none",  # the raw probabilities; calibrated: the next test
+        # the raw probabilities; calibrated: the next test
+        fit=FitSettings(n_folds=3, seed=11, cv=cv, calibration="none"),
     ).results["logistic_regression"]
     # The folds' predictions, rebuilt by hand with the same folds.
     ys, ps = _folds_by_hand(tiny_table, split, cv)
@@ -173,11 +173,8 @@ def test_calibrated_folds_are_mapped_and_cut_without_their_own_rows(tiny_table, 
         tiny_table,
         split,
         families=["lr"],
-        n_folds=3,
-        seed=11,
         backend="sequential",
-        cv=cv,
-        calibration="sigmoid",
+        fit=FitSettings(n_folds=3, seed=11, cv=cv, calibration="sigmoid"),
     ).results["logistic_regression"]
     ys, ps = _folds_by_hand(tiny_table, split, cv)
     # By hand: fold k's map and cut are learnt on the folds it may learn from, never on itself.
@@ -211,12 +208,16 @@ def test_trial_objective_equals_the_train_stage_honest_score(tiny_table, split, 
     """A tuning trial's value is the train stage's honest out-of-fold F1 for the same params."""
     cv = CVScheme(method=method)
     trained = train_families(
-        tiny_table, split, families=["lr"], n_folds=3, seed=11, backend="sequential", cv=cv
+        tiny_table,
+        split,
+        families=["lr"],
+        backend="sequential",
+        fit=FitSettings(n_folds=3, seed=11, cv=cv),
     ).results["logistic_regression"]
     train = split.train_index
-    folds = training_folds(tiny_table, split, cv=cv, n_folds=3, seed=11)
+    folds = training_folds(tiny_table, split, FitSettings(n_folds=3, seed=11, cv=cv))
     X, y = tiny_table.X.iloc[train], tiny_table.y[train]
-    steps = cv_score("lr", {}, X, y, folds, random_state=11, threshold_from=cv.threshold_from)
+    steps = cv_score("lr", {}, X, y, folds, fit=FitSettings(seed=11, cv=cv))
     assert steps[-1].score == pytest.approx(trained.oof["f1"])
     assert steps[-1].fold_scores == pytest.approx(tuple(r["f1"] for r in trained.cv_folds))
     if method == "walk_forward":

@@ -11,7 +11,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from uctune.training import make_split
+from uctune.training import FitSettings, make_split
 from uctune.tuning import FamilySearch, TuneSettings, tune_families
 from uctune.tuning._asha import BudgetedASHA
 from uctune.tuning._joint import FamilyScheduler, JointSearch
@@ -111,7 +111,7 @@ def test_each_family_is_pruned_against_its_own_trials_only():
 def test_families_share_one_experiment_and_its_warm_workers(ray_cluster, tiny_table, tmp_path):
     split = make_split(tiny_table, seed=2)
     X, y = tiny_table.X.iloc[split.train_index], tiny_table.y[split.train_index]
-    settings = TuneSettings(n_trials=4, n_folds=2, pruning=False, seed=2)
+    settings = TuneSettings(n_trials=4, pruning=False, fit=FitSettings(n_folds=2, seed=2))
     searches = [
         FamilySearch("lr", tmp_path / "logistic_regression"),
         FamilySearch(
@@ -152,7 +152,9 @@ def test_a_family_that_subsamples_misrank_searches_over_whole_folds(ray_cluster,
 
     assert not get_spec("lr").rows_fidelity and get_spec("xgboost").rows_fidelity
     table = validate_table(generate(4_000, seed=9)[0])
-    settings = TuneSettings(n_trials=3, n_folds=3, reduction_factor=3, fidelity="rows", seed=1)
+    settings = TuneSettings(
+        n_trials=3, reduction_factor=3, fidelity="rows", fit=FitSettings(n_folds=3, seed=1)
+    )
     searches = [
         FamilySearch("lr", tmp_path / "logistic_regression"),
         FamilySearch("xgboost", tmp_path / "xgboost", fixed_params={"n_estimators": 12}),

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from uctune.training import FoldPredictions, make_split, train_families
+from uctune.training import FitSettings, FoldPredictions, make_split, train_families
 from uctune.tuning import TuneSettings, tune_and_refit
 from uctune.tuning._kept import start_keeper, take_kept
 
@@ -39,7 +39,7 @@ def test_the_refit_reuses_the_picked_trials_folds_and_scores_as_a_fresh_fit_woul
     ray_cluster, tiny_table, tmp_path, family
 ):
     split = make_split(tiny_table, seed=4)
-    settings = TuneSettings(n_trials=3, n_folds=3, seed=4, cpus_per_trial=1)
+    settings = TuneSettings(n_trials=3, fit=FitSettings(n_folds=3, seed=4, cpus_per_fit=1))
     tuned = tune_and_refit(family, tiny_table, split, experiment_dir=tmp_path, settings=settings)
     kept = tuned.tuning.fold_predictions
     assert kept is not None and kept.source == f"trial {tuned.tuning.best_trial}"
@@ -49,9 +49,7 @@ def test_the_refit_reuses_the_picked_trials_folds_and_scores_as_a_fresh_fit_woul
         split,
         families=[family],
         params={family: dict(tuned.tuning.best_params)},
-        n_folds=3,
-        seed=4,
-        cv=settings.cv,
+        fit=FitSettings(n_folds=3, seed=4, cv=settings.fit.cv),
     ).results[tuned.refit.family]
     assert all("predictions_from" not in row for row in fresh.cv_folds)
     # The same out-of-fold predictions, hence the same honest scores and threshold.
@@ -71,9 +69,8 @@ def test_fold_predictions_that_do_not_match_the_folds_are_fitted_again(
             tiny_table,
             split,
             families=["lr"],
-            n_folds=3,
-            seed=4,
             fold_predictions={"lr": wrong},
+            fit=FitSettings(n_folds=3, seed=4),
         )
     assert "do not match the folds; fitting the folds" in caplog.text
     folds = run.results["logistic_regression"].cv_folds

@@ -8,7 +8,7 @@ import pytest
 from uctune.errors import ConfigError, DataError
 from uctune.metrics import honest_objective
 from uctune.splits import cv_folds
-from uctune.training import make_split, train_families
+from uctune.training import FitSettings, make_split, train_families
 from uctune.tuning import TuneSettings, cv_score, cv_steps
 
 
@@ -23,7 +23,7 @@ def rows(tiny_table):
 @pytest.mark.parametrize("metric", ["f1", "pr_auc", "roc_auc"])
 def test_running_score_is_the_objective_on_the_folds_so_far(rows, metric):
     _, X, y, folds = rows
-    steps = cv_score("lr", {}, X, y, folds, metric=metric, random_state=5)
+    steps = cv_score("lr", {}, X, y, folds, metric=metric, fit=FitSettings(seed=5))
     assert [s.folds_done for s in steps] == [1, 2, 3]
     # Rebuild the out-of-fold predictions by hand, fold by fold.
     from uctune.training import fit_and_predict
@@ -51,12 +51,11 @@ def test_final_score_equals_the_train_stage_out_of_fold_f1(rows, tiny_table):
         split,
         families=["xgb"],
         params={"xgb": params},
-        n_folds=3,
-        seed=5,
         backend="sequential",
+        fit=FitSettings(n_folds=3, seed=5),
     ).results["xgboost"]
     folds = cv_folds(y, n_splits=3, random_state=5)
-    last = cv_score("xgboost", params, X, y, folds, random_state=5)[-1]
+    last = cv_score("xgboost", params, X, y, folds, fit=FitSettings(seed=5))[-1]
     assert last.score == pytest.approx(trained.oof["f1"])
 
 
@@ -77,22 +76,38 @@ def test_an_unknown_metric_is_refused(rows):
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "message"),
+    ("kwargs", "message"),
     [
-        ("n_trials", 0, "n_trials must be at least 1, got 0"),
+        ({"n_trials": 0}, "n_trials must be at least 1, got 0"),
         (
-            "metric",
-            "accuracy",
+            {"metric": "accuracy"},
             "metric must be one of pr_auc, log_loss, roc_auc, f1, got 'accuracy'",
         ),
-        ("grace_period", 6, "grace_period must be at most the 5 folds, got 6"),
-        ("reduction_factor", 1, "reduction_factor must be at least 2, got 1"),
-        ("cpus_per_trial", 0, "cpus_per_trial must be at least 1, got 0"),
+        ({"grace_period": 6}, "grace_period must be at most the 5 folds, got 6"),
+        (
+            {"grace_period": 4, "fit": FitSettings(n_folds=3)},
+            "grace_period must be at most the 3 folds, got 4",
+        ),
+        ({"reduction_factor": 1}, "reduction_factor must be at least 2, got 1"),
     ],
 )
-def test_settings_are_checked_on_creation(field, value, message):
+def test_settings_are_checked_on_creation(kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        TuneSettings(**{field: value})
+        TuneSettings(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_folds": 1}, "n_folds must be at least 2, got 1"),
+        ({"cpus_per_fit": 0}, "cpus_per_fit must be at least 1, got 0"),
+        ({"device": "tpu"}, "device must be one of cpu, cuda, got 'tpu'"),
+        ({"gpus_per_fit": 0}, "gpus_per_fit must be above 0, got 0"),
+    ],
+)
+def test_fit_settings_are_checked_on_creation(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        FitSettings(**kwargs)
 
 
 def test_too_few_positives_for_the_folds_is_a_data_error(rows):

@@ -14,9 +14,10 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from ray import tune
 
 from uctune.data import generate, validate_table
-from uctune.errors import ConfigError, IntegrityError
+from uctune.errors import ConfigError, DataError, IntegrityError
 from uctune.models import SPECS, get_spec
-from uctune.training import make_split
+from uctune.splits import CVScheme
+from uctune.training import FitSettings, make_split
 from uctune.tuning import TuneSettings, cv_score, in_space, tune_family
 
 pytestmark = pytest.mark.ray
@@ -54,7 +55,7 @@ def test_each_family_finds_params_inside_its_declared_space(
         X,
         y,
         experiment_dir=tmp_path,
-        settings=TuneSettings(n_trials=3, n_folds=3, seed=3),
+        settings=TuneSettings(n_trials=3, fit=FitSettings(n_folds=3, seed=3)),
     )
     assert len(result.trials) == 3 and result.completed >= 1
     assert [t.number for t in result.trials] == [0, 1, 2]
@@ -96,7 +97,9 @@ def test_asha_stops_trials_in_a_bad_region(ray_cluster, train_rows, tmp_path):
         X,
         y,
         experiment_dir=tmp_path,
-        settings=TuneSettings(n_trials=6, n_folds=3, grace_period=1, reduction_factor=2, seed=1),
+        settings=TuneSettings(
+            n_trials=6, grace_period=1, reduction_factor=2, fit=FitSettings(n_folds=3, seed=1)
+        ),
         search_space=space,
         fixed_params={"n_estimators": 10, "max_depth": 3},
     )
@@ -119,7 +122,10 @@ def test_asha_over_rows_stops_bad_trials_on_a_subsample(ray_cluster, tmp_path):
     table = validate_table(generate(4_000, seed=9)[0])
     X, y = table.X, table.y
     settings = TuneSettings(
-        n_trials=6, n_folds=3, reduction_factor=3, fidelity="rows", seed=1, cpus_per_trial=1
+        n_trials=6,
+        reduction_factor=3,
+        fidelity="rows",
+        fit=FitSettings(n_folds=3, seed=1, cpus_per_fit=1),
     )
     result = tune_family(
         "xgboost",
@@ -137,7 +143,7 @@ def test_asha_over_rows_stops_bad_trials_on_a_subsample(ray_cluster, tmp_path):
     assert any(t.params["min_child_weight"] > 100 for t in on_subsample)
     completed = [t for t in result.trials if t.status == "completed"]
     assert completed and result.best_params["min_child_weight"] < 100
-    folds = settings.cv.folds(y, n_splits=3, random_state=1)
+    folds = settings.fit.cv.folds(y, n_splits=3, random_state=1)
     for t in completed:
         assert t.budget == result.fidelity.max_budget and len(t.subsample_scores) == 2
         alone = cv_score(
@@ -147,7 +153,7 @@ def test_asha_over_rows_stops_bad_trials_on_a_subsample(ray_cluster, tmp_path):
             y,
             folds,
             metric=settings.metric,
-            random_state=1,
+            fit=FitSettings(seed=1),
         )
         assert t.score == pytest.approx(alone[-1].score)
     frame = result.trials_frame()
@@ -161,7 +167,9 @@ def test_one_concurrent_trial_and_a_fixed_seed_reproduce_the_search(
 ):
     X, y = train_rows
     # Two CPUs per trial on the two-CPU cluster: one trial at a time.
-    settings = TuneSettings(n_trials=5, n_folds=3, cpus_per_trial=2, pruning=False, seed=7)
+    settings = TuneSettings(
+        n_trials=5, pruning=False, fit=FitSettings(n_folds=3, cpus_per_fit=2, seed=7)
+    )
     fixed = {"n_estimators": 10, "max_depth": 3}
     runs = [
         tune_family(
@@ -229,7 +237,9 @@ def test_a_trial_whose_worker_is_killed_is_retried(ray_cluster, train_rows, tmp_
         X,
         y,
         experiment_dir=tmp_path,
-        settings=TuneSettings(n_trials=3, n_folds=3, pruning=False, max_failures=2, seed=2),
+        settings=TuneSettings(
+            n_trials=3, pruning=False, max_failures=2, fit=FitSettings(n_folds=3, seed=2)
+        ),
         fixed_params={"n_estimators": 200},
     )
     killer.join()
@@ -245,11 +255,11 @@ def test_a_used_directory_is_refused_and_changed_settings_cannot_resume(
     ray_cluster, train_rows, tmp_path
 ):
     X, y = train_rows
-    settings = TuneSettings(n_trials=1, n_folds=3, seed=1)
+    settings = TuneSettings(n_trials=1, fit=FitSettings(n_folds=3, seed=1))
     first = tune_family("lr", X, y, experiment_dir=tmp_path, settings=settings)
     with pytest.raises(ConfigError, match="already holds a tuning study; resume it"):
         tune_family("lr", X, y, experiment_dir=tmp_path, settings=settings)
-    other = TuneSettings(n_trials=1, n_folds=3, seed=1, metric="f1")
+    other = TuneSettings(n_trials=1, metric="f1", fit=FitSettings(n_folds=3, seed=1))
     with pytest.raises(IntegrityError, match=r"different settings \(metric\)"):
         tune_family("lr", X, y, experiment_dir=tmp_path, settings=other, resume=True)
     # Resuming a finished search runs nothing more and gives the same answer.
@@ -261,7 +271,7 @@ def test_a_used_directory_is_refused_and_changed_settings_cannot_resume(
     ("kwargs", "message"),
     [
         (
-            {"settings": TuneSettings(cpus_per_trial=3)},
+            {"settings": TuneSettings(fit=FitSettings(cpus_per_fit=3))},
             "cpus_per_trial must be at most the cluster's 2 CPUs, got 3",
         ),
         ({"fixed_params": {"depth": 3}}, "xgboost has no parameter 'depth'"),
@@ -286,12 +296,51 @@ def test_a_log_loss_search_scores_and_picks_on_the_negated_log_loss(
     ray_cluster, train_rows, tmp_path
 ):
     X, y = train_rows
-    settings = TuneSettings(n_trials=3, n_folds=3, seed=5, metric="log_loss")
+    settings = TuneSettings(n_trials=3, metric="log_loss", fit=FitSettings(n_folds=3, seed=5))
     result = tune_family("lr", X, y, experiment_dir=tmp_path, settings=settings)
     completed = [t for t in result.trials if t.status == "completed"]
     assert completed and all(t.score is not None and t.score < 0 for t in completed)
     assert result.to_dict()["metric"] == "log_loss"
-    folds = settings.cv.folds(y, n_splits=3, random_state=5)
+    folds = settings.fit.cv.folds(y, n_splits=3, random_state=5)
     picked = next(t for t in result.trials if t.number == result.best_trial)
-    alone = cv_score("lr", dict(picked.params), X, y, folds, metric="log_loss", random_state=5)
+    alone = cv_score(
+        "lr", dict(picked.params), X, y, folds, metric="log_loss", fit=FitSettings(seed=5)
+    )
     assert result.best_score == pytest.approx(alone[-1].score)
+
+
+def test_tuning_walks_forward_and_its_score_is_the_honest_objective(
+    ray_cluster, tiny_table, tmp_path
+):
+    split = make_split(tiny_table, method="time", seed=4)
+    train = split.train_index
+    X, y = tiny_table.X.iloc[train], tiny_table.y[train]
+    dates = tiny_table.dates.iloc[train].to_numpy()
+    cv = CVScheme(method="walk_forward", embargo=1)
+    settings = TuneSettings(n_trials=2, fit=FitSettings(n_folds=3, seed=4, cv=cv))
+    with pytest.raises(DataError, match="walk-forward CV needs the rows' dates"):
+        tune_family("lr", X, y, experiment_dir=tmp_path / "no-dates", settings=settings)
+    result = tune_family("lr", X, y, experiment_dir=tmp_path / "t", settings=settings, dates=dates)
+    folds = cv.folds(y, n_splits=3, random_state=4, dates=dates)
+    best = cv_score(
+        "lr",
+        result.best_params,
+        X,
+        y,
+        folds,
+        metric=settings.metric,
+        fit=FitSettings(seed=4, cv=cv),
+    )
+    assert result.best_score == pytest.approx(best[-1].score)
+    record = [t for t in result.trials if t.number == result.best_trial][0]
+    assert record.fold_scores == pytest.approx(best[-1].fold_scores)
+    # The study remembers its folds: resuming it with other CV is refused.
+    with pytest.raises(IntegrityError, match=r"different settings \(cv\)"):
+        tune_family(
+            "lr",
+            X,
+            y,
+            experiment_dir=tmp_path / "t",
+            settings=TuneSettings(n_trials=3, fit=FitSettings(n_folds=3, seed=4)),
+            resume=True,
+        )

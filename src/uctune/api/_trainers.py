@@ -18,7 +18,14 @@ from uctune.metrics import classification_metrics, decision_threshold
 from uctune.models import Device, ThresholdedClassifier
 from uctune.runs import write_json
 from uctune.splits import SplitMethod
-from uctune.training import FamilyResult, SplitInfo, make_split, train_families, tree_importance
+from uctune.training import (
+    FamilyResult,
+    FitSettings,
+    SplitInfo,
+    make_split,
+    train_families,
+    tree_importance,
+)
 
 __all__ = ["BaselineTrainer", "AdvancedTrainer"]
 
@@ -84,11 +91,13 @@ class _Trainer:
             all_rows(table, self.random_state),
             families=[family],
             params={family: params},
-            n_folds=self.cv_folds,
-            seed=self.random_state,
-            cpus_per_fit=self.cpus_per_fit,
-            device=self.device,
-            gpus_per_fit=self.gpus_per_fit,
+            fit=FitSettings(
+                seed=self.random_state,
+                device=self.device,
+                cpus_per_fit=self.cpus_per_fit,
+                gpus_per_fit=self.gpus_per_fit,
+                n_folds=self.cv_folds,
+            ),
             backend="ray",
         )
         result: FamilyResult = outcome.results[family]

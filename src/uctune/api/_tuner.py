@@ -119,21 +119,24 @@ class HyperparameterTuner:
         import shutil
         import tempfile
 
+        from uctune.training import FitSettings
         from uctune.tuning import TuneSettings, tune_and_refit
 
         spec = get_spec(family)
         settings = TuneSettings(
             n_trials=self.n_trials,
             metric=self.metric,
-            n_folds=self.cv_folds,
             pruning=self.pruning,
             grace_period=self.grace_period,
             reduction_factor=self.reduction_factor,
-            cpus_per_trial=self.cpus_per_trial,
             max_failures=self.max_failures,
-            seed=self.random_state,
-            device=self.device,
-            gpus_per_trial=self.gpus_per_trial,
+            fit=FitSettings(
+                seed=self.random_state,
+                device=self.device,
+                cpus_per_fit=self.cpus_per_trial,
+                gpus_per_fit=self.gpus_per_trial,
+                n_folds=self.cv_folds,
+            ),
         )
         table = as_table(X_train, y_train, self.cv_folds)
         ensure_ray(self.address)
@@ -153,7 +156,6 @@ class HyperparameterTuner:
                     all_rows(table, self.random_state),
                     experiment_dir=folder,
                     settings=settings,
-                    cpus_per_fit=self.cpus_per_trial,
                     search_space=search_space,
                     fixed_params=fixed_params,
                     verbose=self.verbose,

@@ -338,10 +338,11 @@ def print_registered(section: dict[str, Any] | None) -> None:
         return
     models = section.get("models", {})
     ids = ", ".join(str(m["model_id"]) for m in models.values())
-    click.echo(
-        f"registered {len(models)} {section.get('source', '')} model(s) in "
-        f"{section.get('path')}: ids {ids or '-'}"
-    )
+    families = len(models) - ("ensemble" in models)
+    what = f"{families} {section.get('source', '')} model(s)".replace("  ", " ")
+    if "ensemble" in models:
+        what += " and the ensemble"
+    click.echo(f"registered {what} in {section.get('path')}: ids {ids or '-'}")
     if section.get("best"):
         click.echo(f"best of this run: {_model_line(section['best'])}")
     overall = section.get("registry_best")

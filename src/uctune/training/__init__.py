@@ -26,11 +26,13 @@ from uctune.training._fit import (
     tree_importance,
     with_calibration,
 )
+from uctune.training._settings import FitSettings
 
 __all__ = [
     "Backend",
     "FamilyResult",
     "FitOutcome",
+    "FitSettings",
     "FoldPredictions",
     "OutOfFold",
     "Progress",

@@ -19,11 +19,10 @@ from typing import Any, Literal
 import numpy as np
 import ray
 
-from uctune.calibration import CalibrationChoice
 from uctune.cluster import current_node, require_gpus
 from uctune.data import FeatureTable
 from uctune.errors import DataError, TrainingError, first_line
-from uctune.models import Device, get_spec, resolve_families
+from uctune.models import get_spec, resolve_families
 from uctune.splits import CVScheme, SplitMethod, split_indices
 from uctune.training._fit import (
     FamilyResult,
@@ -32,6 +31,7 @@ from uctune.training._fit import (
     assemble_family,
     fit_and_predict,
 )
+from uctune.training._settings import FitSettings
 
 __all__ = [
     "Backend",
@@ -115,18 +115,16 @@ def cv_rows(table: FeatureTable, index: np.ndarray, cv: CVScheme) -> dict[str, A
 
 
 def training_folds(
-    table: FeatureTable,
-    split: SplitInfo,
-    *,
-    cv: CVScheme | None = None,
-    n_folds: int = 5,
-    seed: int = 42,
+    table: FeatureTable, split: SplitInfo, fit: FitSettings
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The CV folds of the training split, as positions within ``split.train_index``."""
-    cv = cv or CVScheme()
+    """The CV folds of the training split (``fit``'s scheme, count and seed), as positions within
+    ``split.train_index``."""
     train = split.train_index
-    return cv.folds(
-        table.y[train], n_splits=n_folds, random_state=seed, **cv_rows(table, train, cv)
+    return fit.cv.folds(
+        table.y[train],
+        n_splits=fit.n_folds,
+        random_state=fit.seed,
+        **cv_rows(table, train, fit.cv),
     )
 
 
@@ -171,9 +169,7 @@ def _known_folds(
     return known
 
 
-def _run_job(
-    job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int, device: Device
-) -> FitOutcome:
+def _run_job(job: _Job, X: Any, y: np.ndarray, fit: FitSettings) -> FitOutcome:
     return fit_and_predict(
         job.family,
         job.params,
@@ -182,18 +178,16 @@ def _run_job(
         job.train_index,
         job.eval_index,
         fold=job.fold,
-        n_threads=n_threads,
-        random_state=seed,
+        n_threads=fit.cpus_per_fit,
+        random_state=fit.seed,
         keep_model=job.fold is None,
-        device=device,
+        device=fit.device,
     )
 
 
-def _run_on_node(
-    job: _Job, X: Any, y: np.ndarray, n_threads: int, seed: int, device: Device
-) -> FitOutcome:
+def _run_on_node(job: _Job, X: Any, y: np.ndarray, fit: FitSettings) -> FitOutcome:
     """:func:`_run_job` as a Ray task: the outcome names the node and the GPUs that ran it."""
-    outcome = _run_job(job, X, y, n_threads, seed, device)
+    outcome = _run_job(job, X, y, fit)
     gpus = tuple(str(g) for g in ray.get_gpu_ids())
     return replace(outcome, node=current_node(), gpus=gpus)
 
@@ -202,22 +196,15 @@ _fit_remote = ray.remote(_run_on_node)
 
 
 def _run_ray(
-    jobs: list[_Job],
-    table: FeatureTable,
-    *,
-    cpus_per_fit: int,
-    seed: int,
-    device: Device,
-    gpus_per_fit: float,
-    progress: Progress | None,
+    jobs: list[_Job], table: FeatureTable, fit: FitSettings, progress: Progress | None
 ) -> list[FitOutcome]:
     X_ref = ray.put(table.X)
     y_ref = ray.put(table.y)
     pending = {}
     for job in jobs:
-        gpus = get_spec(job.family).gpus_for(device, gpus_per_fit)
-        remote = _fit_remote.options(num_cpus=cpus_per_fit, num_gpus=gpus)
-        pending[remote.remote(job, X_ref, y_ref, cpus_per_fit, seed, device)] = job
+        gpus = get_spec(job.family).gpus_for(fit.device, fit.gpus_per_fit)
+        remote = _fit_remote.options(num_cpus=fit.cpus_per_fit, num_gpus=gpus)
+        pending[remote.remote(job, X_ref, y_ref, fit)] = job
     outcomes: list[FitOutcome] = []
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
@@ -241,19 +228,12 @@ def _run_ray(
 
 
 def _run_sequential(
-    jobs: list[_Job],
-    table: FeatureTable,
-    *,
-    cpus_per_fit: int,
-    seed: int,
-    device: Device,
-    gpus_per_fit: float,
-    progress: Progress | None,
+    jobs: list[_Job], table: FeatureTable, fit: FitSettings, progress: Progress | None
 ) -> list[FitOutcome]:
     X, y = table.X, table.y
     outcomes: list[FitOutcome] = []
     for job in jobs:
-        outcome = _run_job(job, X, y, cpus_per_fit, seed, device)
+        outcome = _run_job(job, X, y, fit)
         outcomes.append(outcome)
         if progress:
             progress(len(outcomes), len(jobs), _label(outcome))
@@ -272,53 +252,38 @@ def train_families(
     *,
     families: Sequence[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
-    n_folds: int = 5,
-    seed: int = 42,
-    cpus_per_fit: int = 1,
-    device: Device = "cpu",
-    gpus_per_fit: float = 1.0,
+    fit: FitSettings | None = None,
     backend: Backend = "ray",
     progress: Progress | None = None,
-    cv: CVScheme | None = None,
-    calibration: CalibrationChoice = "auto",
     fold_predictions: Mapping[str, FoldPredictions] | None = None,
 ) -> TrainOutcome:
     """Train every family: k-fold CV on the training rows, then a refit on all of them.
 
-    ``calibration`` maps each family's out-of-fold probabilities before its threshold is chosen
-    (:mod:`uctune.calibration`). ``cv`` draws the folds (default: a stratified, shuffled k-fold;
-    walk-forward CV trains each fold on earlier dates only, and each fold's threshold then comes
-    from earlier folds only).
+    ``fit`` (default :class:`FitSettings`) gives the seed, the device, each fit's CPUs and GPUs,
+    the folds (a stratified, shuffled k-fold by default; walk-forward CV trains each fold on
+    earlier dates only, and each fold's threshold then comes from earlier folds only) and the
+    calibration of each family's out-of-fold probabilities before its threshold is chosen.
 
     With ``backend="ray"`` a Ray session must be active (see :func:`uctune.cluster.ray_session`).
-    ``device="cuda"`` fits the families that support it (XGBoost) on GPUs, ``gpus_per_fit`` each
-    (a fraction lets fits share a GPU); a cluster without such a node is refused before any fit.
-    A family whose folds all fail is reported in ``failures``; the call raises only when every
+    On ``device="cuda"``, a cluster without a node with ``gpus_per_fit`` GPUs free is refused
+    before any fit. A family whose folds all fail is reported in ``failures``; the call raises only when every
     family failed. ``fold_predictions`` gives families' CV predictions already computed for these
     params, folds and seed (by the tuning trial that picked them): those folds are not fitted again.
     """
     names = resolve_families(list(families) if families is not None else None)
     given = {get_spec(k).name: dict(v) for k, v in (params or {}).items()}
     resolved = {family: get_spec(family).resolve_params(given.get(family)) for family in names}
-    gpu_families = [f for f in names if get_spec(f).gpus_for(device, gpus_per_fit)]
+    fit = fit or FitSettings()
+    gpu_families = [f for f in names if get_spec(f).gpus_for(fit.device, fit.gpus_per_fit)]
     if backend == "ray" and gpu_families:
-        require_gpus(gpus_per_fit, f"device 'cuda' (for {', '.join(gpu_families)})")
-    cv = cv or CVScheme()
-    folds = training_folds(table, split, cv=cv, n_folds=n_folds, seed=seed)
+        require_gpus(fit.gpus_per_fit, f"device 'cuda' (for {', '.join(gpu_families)})")
+    folds = training_folds(table, split, fit)
     computed = {get_spec(k).name: v for k, v in (fold_predictions or {}).items()}
     known = _known_folds({f: computed[f] for f in names if f in computed}, folds, split.train_index)
     jobs = _jobs(names, resolved, split, folds, known)
     started = time.perf_counter()
     runner = _run_ray if backend == "ray" else _run_sequential
-    outcomes = runner(
-        jobs,
-        table,
-        cpus_per_fit=cpus_per_fit,
-        seed=seed,
-        device=device,
-        gpus_per_fit=gpus_per_fit,
-        progress=progress,
-    )
+    outcomes = runner(jobs, table, fit, progress)
     wall = time.perf_counter() - started
 
     results: dict[str, FamilyResult] = {}
@@ -333,8 +298,8 @@ def train_families(
                 table.y,
                 [o for o in mine if o.fold is not None],
                 final,
-                threshold_from=cv.threshold_from,
-                calibration=calibration,
+                threshold_from=fit.threshold_from,
+                calibration=fit.calibration,
             )
         except TrainingError as exc:
             logger.warning("%s", exc)

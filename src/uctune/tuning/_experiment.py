@@ -256,8 +256,9 @@ def trainable(data: Mapping[str, TrialData], settings: TuneSettings) -> Any:
 
 def resources_of(data: TrialData, settings: TuneSettings) -> dict[str, float]:
     """What one trial asks Ray for: its CPU share, and GPUs when its family fits on one."""
-    gpus = get_spec(data.family).gpus_for(settings.device, settings.gpus_per_trial)
-    return {"CPU": settings.cpus_per_trial, **({"GPU": gpus} if gpus else {})}
+    fit = settings.fit
+    gpus = get_spec(data.family).gpus_for(fit.device, fit.gpus_per_fit)
+    return {"CPU": fit.cpus_per_fit, **({"GPU": gpus} if gpus else {})}
 
 
 def new_tuner(

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uctune.metrics import ObjectiveMetric, ThresholdFrom, honest_objective
-from uctune.models import Device, get_spec
-from uctune.training import fit_and_predict
+from uctune.metrics import ObjectiveMetric, honest_objective
+from uctune.models import get_spec
+from uctune.training import FitSettings, fit_and_predict
 from uctune.tuning._fidelity import Fidelity, scaled_params, subsample
 
 __all__ = ["FoldStep", "cv_steps", "cv_score"]
@@ -63,14 +63,14 @@ def cv_steps(
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
     metric: ObjectiveMetric = "f1",
-    n_threads: int = 1,
-    random_state: int = 42,
-    threshold_from: ThresholdFrom = "other_folds",
-    device: Device = "cpu",
+    fit: FitSettings | None = None,
     fidelity: Fidelity | None = None,
 ) -> Iterator[FoldStep]:
     """Fit ``family`` with ``params`` on each fold in turn, yielding the running score after each.
 
+    ``fit`` (default :class:`~uctune.training.FitSettings`) gives the seed, the device, the
+    threads of each fit and the folds that may choose a fold's threshold; the folds themselves
+    are ``folds``.
     ``fidelity`` (default: the folds alone) may put subsample fits of the first fold before them,
     each yielded as a step (see :mod:`uctune.tuning._fidelity`).
 
@@ -79,6 +79,7 @@ def cv_steps(
     ``fit_cpu_seconds`` is the CPU time of the fitting thread (the fit's own work, whatever else
     competes for the cores).
     """
+    fit = fit or FitSettings()
     fidelity = fidelity or Fidelity(n_folds=len(folds), reduction_factor=2)
     resolved = get_spec(family).resolve_params(params)
     oof_y: list[np.ndarray] = []
@@ -92,12 +93,12 @@ def cv_steps(
             scaled_params(family, resolved, step.rounds),
             X,
             y,
-            subsample(train_index, y, step.rows, random_state),
+            subsample(train_index, y, step.rows, fit.seed),
             eval_index,
             fold=step.fold,
-            n_threads=n_threads,
-            random_state=random_state,
-            device=device,
+            n_threads=fit.cpus_per_fit,
+            random_state=fit.seed,
+            device=fit.device,
         )
         cpu = time.thread_time() - cpu_started
         folds_done = step.fold + 1 if step.full else 0
@@ -110,13 +111,13 @@ def cv_steps(
             return
         if not step.full:  # a subsample of the first fold: scored alone
             score, _ = honest_objective(
-                metric, [y[eval_index]], [outcome.proba], source=threshold_from
+                metric, [y[eval_index]], [outcome.proba], source=fit.threshold_from
             )
             yield FoldStep(0, score, score, cpu, budget=step.budget, rows=step.rows)
             continue
         oof_y.append(y[eval_index])
         oof_proba.append(outcome.proba)
-        running, each = honest_objective(metric, oof_y, oof_proba, source=threshold_from)
+        running, each = honest_objective(metric, oof_y, oof_proba, source=fit.threshold_from)
         done = tuple(each)
         yield FoldStep(
             folds_done=folds_done,
@@ -137,23 +138,7 @@ def cv_score(
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     *,
     metric: ObjectiveMetric = "f1",
-    n_threads: int = 1,
-    random_state: int = 42,
-    threshold_from: ThresholdFrom = "other_folds",
-    device: Device = "cpu",
+    fit: FitSettings | None = None,
 ) -> list[FoldStep]:
     """Every fold of :func:`cv_steps` (the whole trial, unpruned), in order."""
-    return list(
-        cv_steps(
-            family,
-            params,
-            X,
-            y,
-            folds,
-            metric=metric,
-            n_threads=n_threads,
-            random_state=random_state,
-            threshold_from=threshold_from,
-            device=device,
-        )
-    )
+    return list(cv_steps(family, params, X, y, folds, metric=metric, fit=fit))

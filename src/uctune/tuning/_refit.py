@@ -4,7 +4,7 @@ share."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,7 +41,7 @@ def tune_and_refit_families(
     *,
     experiment_root: str,
     settings: TuneSettings,
-    cpus_per_fit: int = 1,
+    refit_cpus: int | None = None,
     backend: Backend = "ray",
     resume: bool = False,
     progress: Callable[[Phase], Progress | None] | None = None,
@@ -51,7 +51,8 @@ def tune_and_refit_families(
 ) -> dict[str, TunedFamily | TrainingError]:
     """:func:`tune_families` on the training rows of ``split``, then each family's best params
     trained by :func:`uctune.training.train_families` on the same split (CV, threshold,
-    calibration, refit, holdout), all families' fits at once, on the settings' device.
+    calibration, refit, holdout), all families' fits at once, with the trials' fit settings
+    (``refit_cpus`` CPUs each, if given, instead of a trial's).
 
     The refit is the training code's own path, so a tuned model's threshold, CV and holdout
     numbers mean exactly what an untuned model's do. ``on_tuned(family, result)`` runs for each
@@ -71,7 +72,7 @@ def tune_and_refit_families(
         resume=resume,
         progress=None if progress is None else progress("tune"),
         verbose=verbose,
-        **cv_rows(table, train, settings.cv),  # the dates (and symbols) walk-forward CV needs
+        **cv_rows(table, train, settings.fit.cv),  # the dates (and symbols) walk-forward CV needs
     )
     out: dict[str, TunedFamily | TrainingError] = {}
     found: dict[str, TuningResult] = {}
@@ -91,15 +92,11 @@ def tune_and_refit_families(
             split,
             families=wanted,
             params={f: dict(found[f].best_params) for f in wanted},
-            n_folds=settings.n_folds,
-            seed=settings.seed,
-            cpus_per_fit=cpus_per_fit,
-            device=settings.device,
-            gpus_per_fit=settings.gpus_per_trial,
+            fit=settings.fit
+            if refit_cpus is None
+            else replace(settings.fit, cpus_per_fit=refit_cpus),
             backend=backend,
             progress=None if progress is None else progress("refit"),
-            cv=settings.cv,
-            calibration=settings.calibration,
             fold_predictions={
                 f: kept for f in wanted if (kept := found[f].fold_predictions) is not None
             },
@@ -121,7 +118,7 @@ def tune_and_refit(
     *,
     experiment_dir: Path,
     settings: TuneSettings,
-    cpus_per_fit: int = 1,
+    refit_cpus: int | None = None,
     backend: Backend = "ray",
     storage_path: str | None = None,
     search_space: Mapping[str, BaseDistribution] | None = None,
@@ -142,7 +139,7 @@ def tune_and_refit(
         split,
         experiment_root=storage_path or str(Path(experiment_dir).resolve()),
         settings=settings,
-        cpus_per_fit=cpus_per_fit,
+        refit_cpus=refit_cpus,
         backend=backend,
         resume=resume,
         progress=progress,

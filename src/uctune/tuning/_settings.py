@@ -9,11 +9,10 @@ from typing import Any, get_args
 
 from optuna.distributions import BaseDistribution, distribution_to_json
 
-from uctune.calibration import CalibrationChoice
 from uctune.errors import ConfigError
 from uctune.metrics import ObjectiveMetric
-from uctune.models import DEVICES, Device
 from uctune.splits import CVScheme
+from uctune.training import FitSettings
 from uctune.tuning._fidelity import FIDELITIES, Fidelity, FidelityChoice
 
 __all__ = ["TuneSettings", "settings_record"]
@@ -25,42 +24,38 @@ _METRICS: tuple[str, ...] = get_args(ObjectiveMetric)
 class TuneSettings:
     """How a family is searched. Checked on creation; every field has a default.
 
+    ``fit`` is how every trial fits and scores a configuration (seed, device, folds, threshold
+    source), with ``fit.cpus_per_fit`` CPUs (and, on ``cuda``, ``fit.gpus_per_fit`` GPUs) per trial;
+    the best configuration's refit shares it. ``metric`` is what the search maximises.
     ``grace_period`` is the budget every trial spends before ASHA may stop it (in folds; with a
     rows fidelity, in its smallest subsample steps); ``reduction_factor`` sets the rungs
     (``grace_period * reduction_factor**k``) and keeps the best ``1/reduction_factor`` at each.
     ``fidelity`` says what the budget grows: ``folds``, or ``rows`` (subsamples of the first fold's
     training rows, and fewer trees or rounds, before the full folds; see
     :mod:`uctune.tuning._fidelity`); ``auto`` is ``rows`` on large tables. ``max_failures`` is
-    how often a trial whose worker died is retried. ``cv`` draws the folds (walk-forward CV needs
-    the rows' dates, see :func:`tune_family`). A new search's first trial is the family's default
+    how often a trial whose worker died is retried. ``fit.cv`` draws the folds (walk-forward CV
+    needs the rows' dates, see :func:`tune_family`). A new search's first trial is the family's default
     params (its spec's ``defaults``), when they lie inside the searched space.
     """
 
     n_trials: int = 100
     metric: ObjectiveMetric = "pr_auc"
-    n_folds: int = 5
     pruning: bool = True
     grace_period: int = 1
     reduction_factor: int = 2
-    cpus_per_trial: int = 1
     max_failures: int = 2
-    seed: int = 42
-    device: Device = "cpu"
-    gpus_per_trial: float = 1.0
-    cv: CVScheme = CVScheme()
-    calibration: CalibrationChoice = "auto"
     fidelity: FidelityChoice = "auto"
     min_gain_se: float = 2.0
+    fit: FitSettings = FitSettings()
 
     def __post_init__(self) -> None:
         checks = [
             (self.n_trials >= 1, "n_trials must be at least 1", self.n_trials),
             (self.metric in _METRICS, f"metric must be one of {', '.join(_METRICS)}", self.metric),
-            (self.n_folds >= 2, "n_folds must be at least 2", self.n_folds),
             (self.grace_period >= 1, "grace_period must be at least 1 fold", self.grace_period),
             (
-                self.grace_period <= self.n_folds,
-                f"grace_period must be at most the {self.n_folds} folds",
+                self.grace_period <= self.fit.n_folds,
+                f"grace_period must be at most the {self.fit.n_folds} folds",
                 self.grace_period,
             ),
             (
@@ -68,11 +63,8 @@ class TuneSettings:
                 "reduction_factor must be at least 2",
                 self.reduction_factor,
             ),
-            (self.cpus_per_trial >= 1, "cpus_per_trial must be at least 1", self.cpus_per_trial),
             (self.min_gain_se >= 0, "min_gain_se must be at least 0", self.min_gain_se),
             (self.max_failures >= 0, "max_failures must be at least 0", self.max_failures),
-            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}", self.device),
-            (self.gpus_per_trial > 0, "gpus_per_trial must be above 0", self.gpus_per_trial),
             (
                 self.fidelity in FIDELITIES,
                 f"fidelity must be one of {', '.join(FIDELITIES)}",
@@ -100,14 +92,14 @@ def settings_record(
     record = {
         "family": family,
         "metric": settings.metric,
-        "n_folds": settings.n_folds,
-        "seed": settings.seed,
+        "n_folds": settings.fit.n_folds,
+        "seed": settings.fit.seed,
         "space": {k: distribution_to_json(d) for k, d in space.items()},
         "fixed": {k: repr(v) for k, v in fixed.items()},
     }
-    if settings.cv != CVScheme():
+    if settings.fit.cv != CVScheme():
         # Only when not the default: a study started before CV schemes existed still resumes.
-        record["cv"] = settings.cv.to_dict()
+        record["cv"] = settings.fit.cv.to_dict()
     if fidelity.row_steps:
         record["fidelity"] = fidelity.to_dict()  # only then: older studies (folds) still resume
     return record

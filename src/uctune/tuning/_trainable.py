@@ -20,9 +20,8 @@ import ray
 from ray import tune
 
 from uctune.cluster import current_node
-from uctune.metrics import ObjectiveMetric, ThresholdFrom
-from uctune.models import Device
-from uctune.training import FoldPredictions
+from uctune.metrics import ObjectiveMetric
+from uctune.training import FitSettings, FoldPredictions
 from uctune.tuning._fidelity import Fidelity
 from uctune.tuning._objective import cv_steps
 from uctune.tuning._selection import is_defaults
@@ -66,18 +65,15 @@ class TrialData:
     ``rows`` is an object-store reference to ``(X, y, folds)``, which a worker process fetches once.
     ``fixed`` holds params kept out of the search. ``replay`` holds the final results of trials the
     study has already finished, for trials that a restored experiment would otherwise run again.
-    ``threshold_from`` says which folds may choose a fold's F1 threshold (``earlier_folds`` with
-    walk-forward CV). ``fidelity`` is the trial's schedule (``None``: the folds alone).
+    ``fit`` says how each fold is fitted and scored (its threads are the trial's CPUs).
+    ``fidelity`` is the trial's schedule (``None``: the folds alone).
     ``keeper`` (:mod:`uctune.tuning._kept`) takes the fold predictions of a trial that ran them all.
     """
 
     family: str
     metric: ObjectiveMetric
-    n_threads: int
-    random_state: int
+    fit: FitSettings
     rows: Any = field(repr=False)
-    threshold_from: ThresholdFrom = "other_folds"
-    device: Device = "cpu"
     fixed: Mapping[str, Any] = field(default_factory=dict)
     replay: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     fidelity: Fidelity | None = None
@@ -163,10 +159,7 @@ def cv_trial(config: dict[str, Any], data: Mapping[str, TrialData]) -> None:
         y,
         folds,
         metric=own.metric,
-        n_threads=own.n_threads,
-        random_state=own.random_state,
-        threshold_from=own.threshold_from,
-        device=own.device,
+        fit=own.fit,
         fidelity=own.fidelity,
     ):
         cpu += step.fit_cpu_seconds

@@ -100,11 +100,12 @@ def _concurrency(settings: TuneSettings) -> int:
     if not ray.is_initialized():
         raise ConfigError("tuning needs a running Ray; use uctune.cluster.ray_session()")
     cpus = cluster_cpus()
-    if settings.cpus_per_trial > cpus:
+    per_trial = settings.fit.cpus_per_fit
+    if per_trial > cpus:
         raise ConfigError(
-            f"cpus_per_trial must be at most the cluster's {cpus} CPUs, got {settings.cpus_per_trial}"
+            f"cpus_per_trial must be at most the cluster's {cpus} CPUs, got {per_trial}"
         )
-    return max(1, cpus // settings.cpus_per_trial)
+    return max(1, cpus // per_trial)
 
 
 def _checked_study(
@@ -185,18 +186,15 @@ def tune_families(
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"tune_families needs distinct families, got {names}")
     concurrency = _concurrency(settings)
-    gpu_families = [
-        f for f in names if get_spec(f).gpus_for(settings.device, settings.gpus_per_trial)
-    ]
+    fit = settings.fit
+    gpu_families = [f for f in names if get_spec(f).gpus_for(fit.device, fit.gpus_per_fit)]
     if gpu_families:
-        gpus = get_spec(gpu_families[0]).gpus_for(settings.device, settings.gpus_per_trial)
+        gpus = get_spec(gpu_families[0]).gpus_for(fit.device, fit.gpus_per_fit)
         require_gpus(gpus, f"device 'cuda' (for {', '.join(gpu_families)})")
         if len(gpu_families) == len(names):
             concurrency = min(concurrency, max(1, int(cluster_gpus() // gpus)))
     y = np.asarray(y)
-    folds = settings.cv.folds(
-        y, n_splits=settings.n_folds, random_state=settings.seed, dates=dates, groups=groups
-    )
+    folds = fit.cv.folds(y, n_splits=fit.n_folds, random_state=fit.seed, dates=dates, groups=groups)
     first_train = folds[0][0]
     fidelity = fidelity_schedule(
         settings.fidelity,
@@ -266,11 +264,8 @@ def _search(
             family=family,
             metric=settings.metric,
             defaults=defaults if in_space(defaults, space) else None,
-            n_threads=settings.cpus_per_trial,
-            random_state=settings.seed,
-            device=settings.device,
+            fit=settings.fit,
             rows=rows,
-            threshold_from=settings.cv.threshold_from,
             fixed=fixed,
             fidelity=fidelities[family],
             keeper=keeper,
@@ -318,7 +313,7 @@ def _search(
         settings.n_trials * len(names),
         " (Tune experiment restored)" if restored else "",
         concurrency,
-        settings.cpus_per_trial,
+        settings.fit.cpus_per_fit,
         fidelity.to_dict(),
     )
     started = time.perf_counter()
@@ -375,7 +370,7 @@ def tune_family(
 ) -> TuningResult:
     """Search ``family``'s hyperparameters by k-fold CV on ``X, y``, in parallel on Ray.
 
-    ``settings.cv`` draws the folds; walk-forward CV needs ``dates`` (and ``groups``, the symbols,
+    ``settings.fit.cv`` draws the folds; walk-forward CV needs ``dates`` (and ``groups``, the symbols,
     when it groups by symbol), one per row of ``X``.
 
     ``experiment_dir`` (local) holds the Optuna study; Ray Tune keeps its experiment under
@@ -422,11 +417,11 @@ def _searcher(p: _Prepared, settings: TuneSettings) -> StudySearch:
     defaults = p.data.defaults  # None outside the space: then no trial of them
     return StudySearch(
         p.space,
-        n_folds=settings.n_folds,
+        n_folds=settings.fit.n_folds,
         max_trials=settings.n_trials,
         storage=p.storage,
         study_name=p.spec.name,
-        seed=settings.seed,
+        seed=settings.fit.seed,
         known_trials=known,
         n_startup_trials=settings.n_startup_trials,
         points_to_evaluate=[defaults] if not known and defaults else [],
@@ -472,7 +467,7 @@ def _result(
     return TuningResult(
         family=spec.name,
         metric=settings.metric,
-        n_folds=settings.n_folds,
+        n_folds=settings.fit.n_folds,
         trials=records,
         best_trial=selection.picked.number,
         best_score=float(selection.picked.score or 0.0),

@@ -50,6 +50,7 @@ from uctune.runs import atomic_path, new_run_id, write_frame, write_json, write_
 from uctune.splits import CVScheme
 from uctune.training import (
     Backend,
+    FitSettings,
     OutOfFold,
     Progress,
     SplitInfo,
@@ -104,6 +105,11 @@ class RunContext:
     def cv(self) -> CVScheme:
         """How every stage draws its CV folds (see :func:`cv_scheme`)."""
         return cv_scheme(self.config)
+
+    @property
+    def fit(self) -> FitSettings:
+        """What every fit of the run shares (see :func:`fit_settings`)."""
+        return fit_settings(self.config)
 
     def cv_rows(self) -> dict[str, Any]:
         """The training rows' dates (and symbols) that the CV scheme needs to draw its folds."""
@@ -349,6 +355,20 @@ def cv_scheme(config: RunConfig) -> CVScheme:
     )
 
 
+def fit_settings(config: RunConfig) -> FitSettings:
+    """The run config's settings for every fit: the train stage's, a tuning trial's (with the
+    trial's CPUs) and a tuned refit's."""
+    return FitSettings(
+        seed=config.seed,
+        device=config.device,
+        cpus_per_fit=config.train.cpus_per_fit,
+        gpus_per_fit=config.gpus_per_fit,
+        n_folds=config.train.cv_folds,
+        cv=cv_scheme(config),
+        calibration=config.calibration,
+    )
+
+
 def _load_and_split(config: RunConfig) -> tuple[FeatureTable, SplitInfo]:
     table = load_feature_table(config.data, n_folds=config.train.cv_folds)
     split = make_split(
@@ -356,9 +376,7 @@ def _load_and_split(config: RunConfig) -> tuple[FeatureTable, SplitInfo]:
     )
     # Folds that cannot be drawn (too few dates for walk-forward CV) stop the run here, before
     # anything is written.
-    training_folds(
-        table, split, cv=cv_scheme(config), n_folds=config.train.cv_folds, seed=config.seed
-    )
+    training_folds(table, split, fit_settings(config))
     return table, split
 
 

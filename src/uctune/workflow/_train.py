@@ -20,15 +20,9 @@ def train_stage(ctx: RunContext) -> None:
         ctx.split,
         families=config.train.families,
         params=config.train.params,
-        n_folds=config.train.cv_folds,
-        seed=config.seed,
-        cpus_per_fit=config.train.cpus_per_fit,
-        device=config.device,
-        gpus_per_fit=config.gpus_per_fit,
+        fit=ctx.fit,
         backend=ctx.backend,
         progress=ctx.progress("train"),
-        cv=ctx.cv,
-        calibration=config.calibration,
     )
     for name, result in outcome.results.items():
         ctx.save_model(name, result.model)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,19 +53,13 @@ def _settings(ctx: RunContext) -> TuneSettings:
     return TuneSettings(
         n_trials=tc.trials,
         metric=tc.metric,
-        n_folds=config.train.cv_folds,
         pruning=tc.pruning,
         grace_period=tc.grace_period,
         reduction_factor=tc.reduction_factor,
         fidelity=tc.fidelity,
         min_gain_se=tc.min_gain_se,
-        cpus_per_trial=tc.cpus_per_trial,
         max_failures=tc.max_failures,
-        seed=config.seed,
-        device=config.device,
-        gpus_per_trial=config.gpus_per_fit,
-        cv=ctx.cv,
-        calibration=config.calibration,
+        fit=replace(ctx.fit, cpus_per_fit=tc.cpus_per_trial),
     )
 
 
@@ -129,7 +124,7 @@ def tune_stage(ctx: RunContext) -> None:
                     else str((ctx.run_dir / TUNE_DIR).resolve())
                 ),
                 settings=settings,
-                cpus_per_fit=config.train.cpus_per_fit,
+                refit_cpus=config.train.cpus_per_fit,
                 backend=ctx.backend,
                 resume=any(p.exists() for p in studies),
                 progress=partial(_progress, ctx, searched),
