@@ -174,6 +174,20 @@ def test_resume_takes_no_other_flags(capsys, tmp_path):
     assert code == 2 and "--resume re-uses the run's own config; drop --families" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--resume", "nowhere"], "Invalid value for '--resume': run directory 'nowhere' does not"),
+        (["--resume", "auto"], "uctune: error: --resume auto needs --out: the directory to"),
+    ],
+)
+def test_resume_needs_a_run_directory_or_auto_with_an_out(
+    capsys, tmp_path, tiny_csv, argv, message
+):
+    code, _, err = run(capsys, "run", "--data", str(tiny_csv), *argv)
+    assert code == 2 and message in err, err
+
+
 @pytest.mark.ray
 def test_run_then_resume_does_not_retrain(capsys, ray_cluster, tiny_csv, tmp_path):
     out_dir = tmp_path / "r"

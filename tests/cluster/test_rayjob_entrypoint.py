@@ -63,3 +63,16 @@ def test_the_rayjob_entrypoint_runs_on_the_cluster(multinode, workers_registry, 
     assert (mnt / "registry" / "registry.db").is_file()
     assert (run_dir / results["report"]["html"]).is_file()
     assert not workers_registry.exists()
+
+    # A retry (backoffLimit), or the RayJob applied again, runs the same entrypoint: it finds the
+    # finished run and leaves it as it is, registering nothing twice.
+    models = {p.name: p.stat().st_mtime_ns for p in (run_dir / "models").iterdir()}
+    registry = (mnt / "registry" / "registry.db").read_bytes()
+    again = client.submit_job(
+        entrypoint=mapped(rayjob["entrypoint"]),
+        runtime_env=yaml.safe_load(mapped(rayjob["runtimeEnvYAML"])),
+    )
+    assert wait_for_job(client, again) == JobStatus.SUCCEEDED, client.get_job_logs(again)
+    assert f"run: {run_dir} (resumed)" in client.get_job_logs(again)
+    assert {p.name: p.stat().st_mtime_ns for p in (run_dir / "models").iterdir()} == models
+    assert (mnt / "registry" / "registry.db").read_bytes() == registry

@@ -1,6 +1,7 @@
 """Nothing from the driver's disk but the run directory: Ray Tune's experiment in S3 (a real
 S3-compatible server on loopback), the Optuna study in the run directory; a submitted job's driver
-killed mid-search, and the run resumed by a second job from the same run directory."""
+killed mid-search, and the very same command line submitted again (as a retried RayJob does)
+resuming the run from the same run directory."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ def test_a_killed_driver_resumes_from_the_run_directory_and_s3(
     )
     env = runtime_env(UCTUNE_REGISTRY=str(registry), **s3_server.credentials)
     client = job_client(multinode)
-    job = client.submit_job(entrypoint=f"uctune run --config {config} --out {out}", runtime_env=env)
+    # What k8s/rayjob.yaml runs: a retry after a head or driver death is the same command line.
+    entrypoint = f"uctune run --config {config} --out {out} --resume auto"
+    job = client.submit_job(entrypoint=entrypoint, runtime_env=env)
     study = out / "tune" / "xgboost" / "study.db"
     deadline = time.monotonic() + 300
     while _finished(study) < 3 and time.monotonic() < deadline:
@@ -73,8 +76,9 @@ def test_a_killed_driver_resumes_from_the_run_directory_and_s3(
     assert wait_for_job(client, job, timeout=120) == JobStatus.FAILED
     before = _finished_trials(study)
     assert 3 <= len(before) < TRIALS
+    assert f"run: {out}\n" in client.get_job_logs(job)  # started, not resumed
 
-    again = client.submit_job(entrypoint=f"uctune run --resume {out}", runtime_env=env)
+    again = client.submit_job(entrypoint=entrypoint, runtime_env=env)
     status = wait_for_job(client, again)
     logs = client.get_job_logs(again)
     assert status == JobStatus.SUCCEEDED, logs
@@ -93,6 +97,15 @@ def test_a_killed_driver_resumes_from_the_run_directory_and_s3(
     assert set(results["registry"]["models"]) == {"xgboost_tuned"} | (
         {"ensemble"} if earned else set()
     )
+    # Registered once, with the params the search picked over every trial it kept: what an
+    # uninterrupted run of these trials registers.
+    from uctune.registry import ModelRegistry
+
+    (tuned,) = ModelRegistry(registry).list_models(model_type="xgboost")
+    best = json.loads((out / "tune" / "xgboost" / "best_params.json").read_text())
+    assert best["best_trial"] == results["tuning"]["xgboost"]["best_trial"]
+    # (the registry keeps every param of the fitted model: the searched ones and the defaults)
+    assert best["params"].items() <= tuned["hyperparameters"].items()
 
     # Ray Tune's experiment lives in the bucket, under the run's id, and not on the driver's disk.
     keys = s3_server.keys(f"experiments/{out.name}/ray/")

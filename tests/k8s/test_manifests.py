@@ -5,7 +5,6 @@ uctune needs (see k8s/README.md)."""
 from __future__ import annotations
 
 import copy
-import json
 import re
 import shlex
 import shutil
@@ -29,7 +28,6 @@ from tests.k8s.schemas import (
     kustomize,
     load_manifest,
     load_manifests,
-    merge_patch,
     pod_templates,
     validate_custom,
     validate_object,
@@ -187,25 +185,6 @@ def test_kustomize_helper_agrees_with_kubectl() -> None:
     assert by_kind == {o["kind"]: o for o in kustomize(K8S_DIR)}
 
 
-def _readme_resume_patch() -> dict[str, Any]:
-    """The merge patch of k8s/README.md's resume command (``kubectl patch --local ... -p '...'``)."""
-    readme = (K8S_DIR / "README.md").read_text()
-    patches = re.findall(r"kubectl patch --local -f k8s/rayjob\.yaml.*?-p '([^']+)'", readme, re.S)
-    assert len(patches) == 1, patches
-    return json.loads(patches[0])
-
-
-def test_the_readmes_resume_job_is_the_rayjob_with_a_resume_entrypoint(
-    rayjob: dict[str, Any],
-) -> None:
-    patch = _readme_resume_patch()
-    assert patch == {"spec": {"entrypoint": patch["spec"]["entrypoint"]}}, "only the entrypoint"
-    resumed = merge_patch(rayjob, patch)
-    validate_object(resumed)
-    out = _option(_entrypoint_args(rayjob), "--out")
-    assert resumed["spec"]["entrypoint"] == f"uctune run --resume {out}"
-
-
 # --- the RayJob as a batch job ----------------------------------------------------------------
 
 
@@ -214,8 +193,9 @@ def test_rayjob_runs_once_and_cleans_up(rayjob: dict[str, Any]) -> None:
     assert spec["submissionMode"] == "K8sJobMode"
     assert spec["shutdownAfterJobFinishes"] is True
     assert spec["ttlSecondsAfterFinished"] > 0
-    assert spec["activeDeadlineSeconds"] > 0
-    assert spec["backoffLimit"] == 0
+    assert 0 < spec["preRunningDeadlineSeconds"] < spec["activeDeadlineSeconds"]
+    # A lost head or driver is retried on a fresh cluster, and the retry resumes the run.
+    assert spec["backoffLimit"] >= 1
     # The driver must stay on the head (the only pod with the volume and the config).
     assert not {"entrypointNumCpus", "entrypointNumGpus", "entrypointResources"} & set(spec)
     assert "clusterSelector" not in spec
@@ -233,6 +213,16 @@ def test_entrypoint_is_a_plain_uctune_run_under_the_mounted_paths(rayjob: dict[s
     assert paths
     for path in paths:
         assert any(path.is_relative_to(root) for root in JOB_PATH_ROOTS), path
+
+
+def test_the_entrypoint_can_run_again_and_resumes_its_own_run(rayjob: dict[str, Any]) -> None:
+    args = _entrypoint_args(rayjob)
+    assert _option(args, "--resume") == "auto"
+    out = PurePosixPath(_option(args, "--out"))
+    assert out.is_relative_to("/mnt/uctune/runs")
+    # The README's way back after the retries are spent: the same RayJob applied again.
+    readme = (K8S_DIR / "README.md").read_text()
+    assert "kubectl -n uctune delete rayjob uctune-run\nkubectl apply -k k8s/" in readme
 
 
 def test_runtime_env_sets_only_env_vars_under_the_mounted_paths(rayjob: dict[str, Any]) -> None:
@@ -585,6 +575,22 @@ def test_image_installs_uctune_with_constraints_and_ships_the_dataset(
         assert data == shipped, f"the run config reads {data}, the image ships {shipped}"
     users = [rest for keyword, rest in instructions if keyword == "USER"]
     assert users and users[-1] == "1000"
+
+
+def test_image_takes_torch_from_the_cpu_index_unless_told_otherwise(pins: dict[str, str]) -> None:
+    instructions = _dockerfile()
+    args = dict(rest.split("=", 1) for keyword, rest in instructions if keyword == "ARG")
+    assert args["TORCH_INDEX"] == "https://download.pytorch.org/whl/cpu"
+    (run,) = [rest for keyword, rest in instructions if keyword == "RUN"]
+    steps = [shlex.split(step) for step in run.split("&&")]
+    torch_step, uctune_step = steps[0], steps[1]
+    # torch alone, from TORCH_INDEX, at the pin constraints.txt holds (read from it at build time)
+    assert torch_step[:5] == ["python", "-m", "pip", "install", "--no-cache-dir"]
+    assert torch_step[5:7] == ["--index-url", "$TORCH_INDEX"]
+    assert torch_step[7:] == ["$(grep '^torch==' /tmp/uctune-src/constraints.txt)"]
+    assert f"torch=={pins['torch']}" in (REPO_ROOT / "constraints.txt").read_text().splitlines()
+    # then uctune, with every pin and the default index: the torch already there satisfies its pin
+    assert "--index-url" not in uctune_step and "-c" in uctune_step
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:

@@ -25,6 +25,27 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class ResumeTarget(click.ParamType):
+    """``--resume``: an interrupted run's directory, or ``auto``."""
+
+    name = "RUN_DIR|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Path | str:
+        if value == "auto":
+            return "auto"
+        path = Path(value)
+        if not path.is_dir():
+            self.fail(f"run directory {str(path)!r} does not exist", param, ctx)
+        return path
+
+
+RESUME_HELP = (
+    "Continue an interrupted run from its directory with its own config; finished stages and "
+    "trials are kept. 'auto' (with --out and the run's flags): resume the run in --out if it "
+    "holds one of this config, else start it there, so a retried job can run the same command."
+)
+
+
 def run_options(func: F) -> F:
     """Flags that override the run config (each one is optional: the config or default stands)."""
     options = [
@@ -355,7 +376,7 @@ def execute(
     *,
     command: str,
     stages: list[str],
-    resume: Path | None = None,
+    resume: Path | str | None = None,
     sequential: bool = False,
     address: str | None = None,
     num_cpus: int | None = None,
@@ -377,7 +398,7 @@ def execute(
     from uctune.workflow import Session, execute_run, open_run
 
     config = None
-    if resume is not None:
+    if resume is not None and resume != "auto":
         flags = {k.split(".")[-1]: v for k, v in (settings or {}).items()}
         given = sorted(
             k.replace("_", "-")
@@ -399,7 +420,14 @@ def execute(
         verbose=bool(ctx.obj and ctx.obj.get("verbose")) or ray_verbose,
         library_output=ray_verbose,
     )
-    run = open_run(config, command=command, stages=stages, session=session, resume=resume, out=out)
+    run = open_run(
+        config,
+        command=command,
+        stages=stages,
+        session=session,
+        resume="auto" if resume == "auto" else resume if isinstance(resume, Path) else None,
+        out=out,
+    )
     table = run.table
     click.echo(
         f"data: {table.source}: {table.n_rows} rows, {len(table.features)} features, "
@@ -411,7 +439,7 @@ def execute(
         run,
         stages,
         session=session,
-        fresh=resume is None,
+        fresh=not run.resumed,
         announce=lambda line: click.echo(line, err=True),
     )
     print_summary(run.results)

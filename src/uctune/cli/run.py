@@ -3,11 +3,9 @@ job."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from uctune.cli._common import cluster_options, execute, training_options
+from uctune.cli._common import RESUME_HELP, ResumeTarget, cluster_options, execute, training_options
 
 __all__ = ["command"]
 
@@ -30,10 +28,7 @@ __all__ = ["command"]
     "ensemble.method, auto].",
 )
 @click.option(
-    "--resume",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Continue an interrupted run from its directory; finished stages (and trials) are kept.",
+    "--resume", type=ResumeTarget(), default=None, metavar="RUN_DIR|auto", help=RESUME_HELP
 )
 @click.pass_context
 def command(ctx: click.Context, trials: int | None, ensemble: str | None, **kwargs: object) -> None:
@@ -50,7 +45,8 @@ def command(ctx: click.Context, trials: int | None, ensemble: str | None, **kwar
     --families sets the families of both training stages; --cv walk_forward (the default with
     --split time) makes every stage's CV walk forward in time.
     An interrupted run continues with --resume RUN_DIR, without repeating finished stages or
-    finished trials.
+    finished trials; --resume auto --out DIR runs the same command line again and again (a retried
+    Kubernetes job): it resumes the run in DIR, or starts it there.
     """
     from uctune.workflow import STAGES
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uctune.cli._common import execute, ray_options, run_options
+from uctune.cli._common import RESUME_HELP, ResumeTarget, execute, ray_options, run_options
 
 __all__ = ["command"]
 
@@ -74,10 +74,7 @@ SEED_TRIALS = 100
 )
 @run_options
 @click.option(
-    "--resume",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Continue an interrupted tuning run from its directory; finished trials are kept.",
+    "--resume", type=ResumeTarget(), default=None, metavar="RUN_DIR|auto", help=RESUME_HELP
 )
 @ray_options
 @click.option(
@@ -97,7 +94,7 @@ def command(
     fidelity: str | None,
     cpus_per_trial: int | None,
     storage: str | None,
-    resume: Path | None,
+    resume: Path | str | None,
     ray_verbose: bool,
     config_path: Path | None,
     **common: object,

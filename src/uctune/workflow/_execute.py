@@ -1,7 +1,9 @@
 """Executing a run: the one entry point behind ``uctune run``, ``uctune train`` and ``uctune tune``.
 
 :func:`open_run` starts a run from a config (its data validated and its tuning storage reached
-before anything is written) or re-opens an interrupted one; :func:`execute_run` opens the Ray
+before anything is written) or re-opens an interrupted one, or (``resume="auto"``) whichever of
+the two its output directory calls for, so that the same command line can be run again after
+its process died (a retried Kubernetes job); :func:`execute_run` opens the Ray
 session (a local Ray, or the cluster at ``address``), records the cluster, refuses a GPU device the
 cluster cannot serve, and executes the stages not yet done. Callers say what to show through
 ``announce`` (one line at a time) and the run's progress factory; nothing here prints.
@@ -10,12 +12,14 @@ cluster cannot serve, and executes the stages not yet done. Callers say what to 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from uctune.config import RunConfig
+from uctune.errors import ConfigError
 from uctune.workflow._run import (
     RunContext,
     execute_stages,
@@ -27,7 +31,7 @@ from uctune.workflow._run import (
 if TYPE_CHECKING:
     from uctune.training import Backend
 
-__all__ = ["Session", "execute_run", "open_run"]
+__all__ = ["Session", "execute_run", "open_run", "holds_run_to_resume"]
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,22 @@ def open_run(
     command: str,
     stages: Sequence[str],
     session: Session,
-    resume: Path | None = None,
+    resume: Path | Literal["auto"] | None = None,
     out: Path | None = None,
 ) -> RunContext:
     """A new run of ``config`` (into ``out`` if given), or the interrupted run at ``resume`` with
     its own config. Bad data, and tuning storage that cannot be reached, stop a new run before its
-    directory is created."""
+    directory is created.
+
+    ``resume="auto"`` needs ``config`` and ``out``: the run in ``out`` is resumed when ``out``
+    holds one of the same config and command (finished or not: its done stages are skipped), and
+    a new run starts there when it holds none (see :func:`holds_run_to_resume`). The returned
+    run's ``resumed`` says which.
+    """
+    if resume == "auto":
+        if config is None or out is None:
+            raise ConfigError("--resume auto needs --out: the directory to resume or start in")
+        resume = out if holds_run_to_resume(out, config, command=command) else None
     if resume is not None:
         return resume_run(resume, backend=session.backend)
     if config is None:
@@ -128,3 +142,65 @@ def _check_device(config: RunConfig, stages: Sequence[str]) -> None:
     on_gpu = sorted(f for f in families if get_spec(f).gpus_for(config.device, config.gpus_per_fit))
     if on_gpu:
         require_gpus(config.gpus_per_fit, f"device 'cuda' (for {', '.join(on_gpu)})")
+
+
+def _staging_file(path: Path) -> bool:
+    """A temporary file of an atomic write (:func:`uctune.runs.atomic_path`) left by a killed one."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def _differences(
+    stored: Mapping[str, Any], given: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """The dotted keys whose values differ between two config documents."""
+    keys: list[str] = []
+    for key in sorted(set(stored) | set(given)):
+        a, b = stored.get(key), given.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            keys += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def holds_run_to_resume(out: Path, config: RunConfig, *, command: str) -> bool:
+    """Whether ``out`` holds a run of ``config`` made by ``uctune <command>`` (resume it), or
+    nothing yet (start one there): ``False`` when ``out`` does not exist, or holds only what a
+    start killed before its first record leaves (its config, half-written files), which is removed.
+
+    Anything else in ``out`` is refused with a :class:`ConfigError` that says why: a file, a folder
+    that is not a uctune run, a run of another command or of a config that differs (the keys
+    named), so that a second job pointed at the same folder never continues the first one's run.
+    """
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a file, not a run directory")
+    record = out / "results.json"
+    if not record.is_file():
+        others = [p for p in out.iterdir() if p.name != "config.yaml" and not _staging_file(p)]
+        if others:
+            raise ConfigError(
+                f"output directory {str(out)!r} holds files but no uctune run (no results.json); "
+                "choose another --out"
+            )
+        for leftover in out.iterdir():  # a start killed before it recorded anything
+            leftover.unlink()
+        out.rmdir()
+        return False
+    try:
+        results = json.loads(record.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the run record {str(record)!r}: {exc}") from exc
+    if results.get("command") != command:
+        raise ConfigError(
+            f"{str(out)!r} holds a `uctune {results.get('command')}` run, not a "
+            f"`uctune {command}` run; choose another --out"
+        )
+    changed = _differences(results.get("config") or {}, config.model_dump(mode="json"))
+    if changed:
+        raise ConfigError(
+            f"{str(out)!r} holds a run of another config (it differs in {', '.join(changed)}); "
+            "choose another --out, or --resume it with its own config"
+        )
+    return True

@@ -99,6 +99,7 @@ class RunContext:
         False  # stages show their libraries' own output (Ray Tune's) instead of progress
     )
     cluster: dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False  # re-opened from its directory, not started by this process
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -413,7 +414,9 @@ def resume_run(run_dir: Path, *, backend: Backend = "ray") -> RunContext:
             f"the data of run {run_dir.name!r} changed since it started "
             f"(fingerprint {recorded} recorded, {table.fingerprint()} now); start a new run"
         )
-    return RunContext(run_dir, run_dir.name, config, table, split, results=results, backend=backend)
+    return RunContext(
+        run_dir, run_dir.name, config, table, split, results=results, backend=backend, resumed=True
+    )
 
 
 @contextmanager
