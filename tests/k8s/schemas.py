@@ -59,7 +59,8 @@ KUBERNETES_VERSION = kubernetes_validate.latest_version()
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 _OBJECT_META = f"{_DEFS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 # The part of kustomize these manifests use (and :func:`kustomize` applies).
-_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "namespace", "resources"}
+_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "namespace", "resources", "components"}
+_COMPONENT_KEYS = {"apiVersion", "kind", "images"}
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -289,18 +290,11 @@ def merge_patch(base: Any, patch: Any) -> Any:
 
 def kustomize(directory: str | Path) -> list[dict[str, Any]]:
     """The objects ``kubectl apply -k directory`` would create, for the subset of kustomize these
-    manifests use: ``resources`` (files, or directories holding a kustomization) and
-    ``namespace``. Anything else, and any listed file that does not exist, is an error."""
+    manifests use: ``resources`` (files, or directories holding a kustomization), ``namespace``,
+    and ``components`` whose only transformation is ``images``. Anything else, and any listed file
+    that does not exist, is an error."""
     root = _resolve(directory)
-    kustomization = load_manifest(root / "kustomization.yaml")
-    if kustomization.get("kind") != "Kustomization":
-        raise ValueError(f"{str(root)!r}: kustomization.yaml must be of kind Kustomization")
-    unknown = sorted(set(kustomization) - _KUSTOMIZATION_KEYS)
-    if unknown:
-        raise ValueError(
-            f"{str(root)!r}: kustomization.yaml uses {unknown}; only "
-            f"{sorted(_KUSTOMIZATION_KEYS)} are applied here, so the rest would go unchecked"
-        )
+    kustomization = _kustomization(root, "Kustomization", _KUSTOMIZATION_KEYS)
     objects: list[dict[str, Any]] = []
     for entry in kustomization.get("resources", []):
         path = (root / entry).resolve()
@@ -313,7 +307,48 @@ def kustomize(directory: str | Path) -> list[dict[str, Any]]:
     if "namespace" in kustomization:
         for obj in objects:
             obj.setdefault("metadata", {})["namespace"] = kustomization["namespace"]
+    for entry in kustomization.get("components", []):
+        component = _kustomization((root / entry).resolve(), "Component", _COMPONENT_KEYS)
+        for image in component.get("images", []):
+            for obj in objects:
+                _set_image(obj, image)
     return objects
+
+
+def _kustomization(root: Path, kind: str, keys: set[str]) -> dict[str, Any]:
+    path = root / "kustomization.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(root)!r} holds no kustomization.yaml")
+    kustomization = load_manifest(path)
+    if kustomization.get("kind") != kind:
+        raise ValueError(f"{str(root)!r}: kustomization.yaml must be of kind {kind}")
+    unknown = sorted(set(kustomization) - keys)
+    if unknown:
+        raise ValueError(
+            f"{str(root)!r}: kustomization.yaml uses {unknown}; only "
+            f"{sorted(keys)} are applied here, so the rest would go unchecked"
+        )
+    return kustomization
+
+
+def _set_image(node: Any, image: dict[str, str]) -> None:
+    """kustomize's ``images`` transformation: every container image named ``image["name"]`` (with
+    or without a tag) becomes ``newName:newTag``, wherever its container sits."""
+    if isinstance(node, list):
+        for item in node:
+            _set_image(item, image)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in ("containers", "initContainers") and isinstance(value, list):
+            for container in value:
+                name = container.get("image", "").split(":")[0]
+                if name == image["name"]:
+                    new = image.get("newName", image["name"])
+                    tag = image.get("newTag")
+                    container["image"] = f"{new}:{tag}" if tag else new
+        _set_image(value, image)
 
 
 # --- ray up -----------------------------------------------------------------------------------

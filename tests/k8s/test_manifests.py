@@ -5,6 +5,7 @@ uctune needs (see k8s/README.md)."""
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shlex
 import shutil
@@ -36,8 +37,13 @@ from tests.k8s.schemas import (
 )
 
 # Every manifest file that holds whole objects (kustomization files and patches are not objects).
-MANIFESTS = sorted(p.name for p in K8S_DIR.glob("*.yaml") if p.name != "kustomization.yaml")
-KUBERAY_FILES = ["rayjob.yaml", "raycluster.yaml"]
+MANIFESTS = sorted(
+    str(p.relative_to(K8S_DIR)) for p in K8S_DIR.rglob("*.yaml") if p.name != "kustomization.yaml"
+)
+KUBERAY_FILES = ["rayjob.yaml", "cluster/raycluster.yaml"]
+# Every kustomization a user applies (`kubectl apply -k`): the batch job, the long-lived cluster,
+# the inspection pod.
+KUSTOMIZATIONS = ["", "cluster", "inspect"]
 RAY_CONTAINERS = ("ray-head", "ray-worker")
 # The only places the RayJob's entrypoint and runtime env may name (the volume and the config).
 JOB_PATH_ROOTS = (PurePosixPath("/mnt/uctune"), PurePosixPath("/etc/uctune"))
@@ -139,16 +145,27 @@ def test_kuberay_pod_templates_validate_as_kubernetes_pod_templates(name: str) -
         validate_pod_template(template, where)
 
 
-def test_every_container_uses_the_one_image() -> None:
+def _images(objects: list[dict[str, Any]]) -> set[str]:
     images = set()
-    for name in MANIFESTS:
-        for obj in load_manifests(name):
-            templates = pod_templates(obj) if obj["kind"] in ("RayJob", "RayCluster") else {}
-            if obj["kind"] == "Pod":
-                templates = {"pod": obj}
-            images |= {c["image"] for t in templates.values() for c in containers(t)}
-    # One image everywhere (k8s/README.md sets it with one sed); the submitter must match the head.
-    assert len(images) == 1, images
+    for obj in objects:
+        templates = pod_templates(obj) if obj["kind"] in ("RayJob", "RayCluster") else {}
+        if obj["kind"] == "Pod":
+            templates = {"pod": obj}
+        images |= {c["image"] for t in templates.values() for c in containers(t)}
+    return images
+
+
+def test_every_container_uses_the_one_image_set_once() -> None:
+    # The manifests name it `uctune`; the component image/ sets it, for every kustomization.
+    assert _images([o for name in MANIFESTS for o in load_manifests(name)]) == {"uctune"}
+    (image,) = load_manifest("image/kustomization.yaml")["images"]
+    assert image["name"] == "uctune"
+    built = f"{image['newName']}:{image['newTag']}"
+    for directory in KUSTOMIZATIONS:
+        assert load_manifest(Path(directory) / "kustomization.yaml")["components"] == [
+            str(Path(os.path.relpath(K8S_DIR / "image", K8S_DIR / directory)))
+        ]
+        assert _images(kustomize(K8S_DIR / directory)) == {built}, directory
 
 
 # --- kustomize --------------------------------------------------------------------------------
@@ -159,7 +176,14 @@ def test_kustomization_lists_existing_files_and_every_object_validates() -> None
     for entry in kustomization["resources"]:
         assert (K8S_DIR / entry).is_file(), f"kustomization.yaml lists a missing file {entry!r}"
     objects = kustomize(K8S_DIR)
-    assert sorted(o["kind"] for o in objects) == ["ConfigMap", "PersistentVolumeClaim", "RayJob"]
+    assert sorted(o["kind"] for o in objects) == [
+        "ConfigMap",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+        "RayJob",
+        "ServiceAccount",
+    ]
     for obj in objects:
         assert obj["metadata"]["namespace"] == "uctune"
         validate_object(obj)
@@ -174,15 +198,16 @@ def test_a_kustomization_listing_a_missing_file_is_refused(tmp_path: Path) -> No
         kustomize(tmp_path)
 
 
-def test_kustomize_helper_agrees_with_kubectl() -> None:
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS)
+def test_kustomize_helper_agrees_with_kubectl(directory: str) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed: nothing to compare the kustomize helper with")
     built = subprocess.run(
-        [kubectl, "kustomize", str(K8S_DIR)], capture_output=True, text=True, check=True
+        [kubectl, "kustomize", str(K8S_DIR / directory)], capture_output=True, text=True, check=True
     ).stdout
     by_kind = {o["kind"]: o for o in yaml.safe_load_all(built) if o}
-    assert by_kind == {o["kind"]: o for o in kustomize(K8S_DIR)}
+    assert by_kind == {o["kind"]: o for o in kustomize(K8S_DIR / directory)}
 
 
 # --- the RayJob as a batch job ----------------------------------------------------------------
@@ -302,7 +327,7 @@ def test_run_config_rejects_a_misspelled_key(run_config_text: str) -> None:
 def _security_targets() -> list[Any]:
     """Every pod template (and Pod) of the manifests, as pytest params named file:where."""
     targets = []
-    for name in ["rayjob.yaml", "raycluster.yaml", "inspect-pod.yaml"]:
+    for name in [*KUBERAY_FILES, "inspect/inspect-pod.yaml"]:
         obj = load_manifest(name)
         templates = {"pod": obj} if obj["kind"] == "Pod" else pod_templates(obj)
         for where, template in templates.items():
@@ -331,6 +356,97 @@ def test_every_container_runs_non_root_without_privileges(
         assert not sc.get("privileged", False), label
         assert sc.get("seccompProfile") == {"type": "RuntimeDefault"}, label
         assert not any("hostPort" in p for p in container.get("ports", [])), label
+
+
+@pytest.mark.parametrize(("where", "template"), _security_targets())
+def test_every_pod_runs_as_the_uctune_account_without_an_api_token(
+    where: str, template: dict[str, Any]
+) -> None:
+    pod = template["spec"]
+    assert pod["serviceAccountName"] == "uctune", where
+    assert pod["automountServiceAccountToken"] is False, where
+
+
+def test_the_service_account_is_applied_with_the_job_and_mounts_no_token() -> None:
+    account = load_manifest("serviceaccount.yaml")
+    assert account["metadata"]["name"] == "uctune"
+    assert account["automountServiceAccountToken"] is False
+    assert (
+        "rules" not in account
+        and "serviceaccount.yaml" in load_manifest("kustomization.yaml")["resources"]
+    )
+
+
+def _ray_containers() -> list[Any]:
+    params = []
+    for name in KUBERAY_FILES:
+        for where, template in pod_templates(load_manifest(name)).items():
+            for container in containers(template):
+                if container["name"] in RAY_CONTAINERS:
+                    label = f"{name}:{where}/{container['name']}"
+                    params.append(pytest.param(template, container, id=label))
+    return params
+
+
+@pytest.mark.parametrize(("template", "container"), _ray_containers())
+def test_ray_containers_have_a_read_only_root_and_a_bounded_scratch_tmp(
+    template: dict[str, Any], container: dict[str, Any]
+) -> None:
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Ray writes its session (logs, sockets, spilled objects) to /tmp/ray: an emptyDir, bounded.
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    tmp = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+    assert len(tmp) == 1 and "emptyDir" in volumes[tmp[0]["name"]]
+    size = _quantity(volumes[tmp[0]["name"]]["emptyDir"]["sizeLimit"])
+    resources = container["resources"]
+    assert 0 < _quantity(resources["requests"]["ephemeral-storage"]) <= size
+    assert size <= _quantity(resources["limits"]["ephemeral-storage"])
+    # matplotlib (the report's plots) keeps its cache under /tmp, not in the read-only home
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert PurePosixPath(env["MPLCONFIGDIR"]).is_relative_to("/tmp")
+
+
+@pytest.mark.parametrize("name", KUBERAY_FILES)
+def test_the_ray_client_port_is_not_opened(name: str) -> None:
+    for where, template in pod_templates(load_manifest(name)).items():
+        for container in containers(template):
+            ports = {p["containerPort"] for p in container.get("ports", [])}
+            assert 10001 not in ports, f"{name}:{where}/{container['name']}"
+
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return selector["matchLabels"].items() <= labels.items() and not selector.get(
+        "matchExpressions"
+    )
+
+
+def test_only_uctune_pods_and_the_operator_reach_the_ray_pods() -> None:
+    policy = load_manifest("networkpolicy.yaml")["spec"]
+    assert policy["policyTypes"] == ["Ingress"]
+    own, operator = policy["ingress"]
+    # It applies to every pod of the job, and the job's pods (the submitter too) may reach them.
+    for where, template in pod_templates(load_manifest("rayjob.yaml")).items():
+        labels = template["metadata"]["labels"]
+        assert _matches(policy["podSelector"], labels), where
+        assert _matches(own["from"][0]["podSelector"], labels), where
+    assert own == {"from": [{"podSelector": policy["podSelector"]}]}
+    # The operator reads the job's status from the dashboard, and reaches nothing else.
+    (peer,) = operator["from"]
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "kuberay-operator"}
+    assert operator["ports"] == [{"protocol": "TCP", "port": 8265}]
+
+
+@pytest.mark.parametrize("name", KUBERAY_FILES)
+def test_the_head_is_not_evicted_by_a_drain_or_an_autoscaler(name: str) -> None:
+    head = pod_templates(load_manifest(name))["head"]
+    annotations = head["metadata"]["annotations"]
+    assert annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    budget = load_manifest("head-pdb.yaml")["spec"]
+    assert budget["maxUnavailable"] == 0
+    assert _matches(budget["selector"], head["metadata"]["labels"])
+    for where, template in pod_templates(load_manifest(name)).items():
+        if where != "head":
+            assert not _matches(budget["selector"], template["metadata"]["labels"]), where
 
 
 @pytest.mark.parametrize(("where", "template"), _security_targets())
@@ -475,7 +591,7 @@ def test_a_broken_pod_template_is_rejected_by_the_kubernetes_schema(
         ("configmap.yaml", "data.extra", 1, "not of type"),
         ("pvc.yaml", "spec.accessMode", ["ReadWriteOnce"], "accessMode"),
         ("secret.example.yaml", "stringData.auth_token", 42, "not of type"),
-        ("raycluster.yaml", "spec.headGroupSpec.serviceTyp", "ClusterIP", "serviceTyp"),
+        ("cluster/raycluster.yaml", "spec.headGroupSpec.serviceTyp", "ClusterIP", "serviceTyp"),
     ],
 )
 def test_other_broken_objects_are_rejected(name: str, dotted: str, value: Any, match: str) -> None:
