@@ -385,13 +385,16 @@ def execute(
     settings: dict[str, Any] | None = None,
     defaults: dict[str, Any] | None = None,
     ray_verbose: bool = False,
+    export: str | None = None,
     **overrides: Any,
 ) -> Path:
     """Start (or resume) a run, execute its stages on Ray, print the summary; return the run dir.
 
     ``settings`` are further dotted config overrides (``tune.trials``); ``defaults`` are the
     command's own values where the config file is silent; ``ray_verbose`` shows Ray's own output
-    (and Ray Tune's trial table) instead of the progress lines.
+    (and Ray Tune's trial table) instead of the progress lines. ``export`` (a URI or a folder)
+    receives the finished run and its registry (:func:`uctune.workflow.export_run`); it is
+    checked before anything runs.
     """
     from uctune.cli._progress import ProgressLine
     from uctune.errors import ConfigError
@@ -420,6 +423,10 @@ def execute(
         verbose=bool(ctx.obj and ctx.obj.get("verbose")) or ray_verbose,
         library_output=ray_verbose,
     )
+    if export:
+        from uctune.workflow import check_export
+
+        check_export(export)  # an unreachable bucket fails now, not after the run
     run = open_run(
         config,
         command=command,
@@ -446,4 +453,12 @@ def execute(
     if "report" in run.results:
         click.echo(f"wrote {run.run_dir / run.results['report']['html']}")
     click.echo(f"wrote {run.run_dir / 'results.json'}")
+    if export:
+        from uctune.workflow import export_run
+
+        done = export_run(run, export)
+        click.echo(
+            f"exported {done.files} files ({done.bytes / 1e6:.1f} MB) to {done.target} "
+            f"in {done.seconds:.1f}s"
+        )
     return run.run_dir

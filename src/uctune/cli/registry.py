@@ -317,3 +317,27 @@ def verify(root: Path | None, as_json: bool) -> None:
         )
     if not as_json:
         click.echo(f"{report.root}: {report.models_checked} model(s), every file verified")
+
+
+@command.command("pull")
+@click.argument("source", metavar="EXPORT")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A new (or empty) folder to hold the pulled registry.",
+)
+def pull(source: str, root: Path) -> None:
+    """Bring back the registry of an exported run (`uctune run --export URI`): EXPORT is
+    URI/<run id>, e.g. s3://bucket/uctune/20261208-101500-run. Every file is checked against the
+    export's manifest and the registry's own checksums before it is kept; then `uctune registry
+    list --root DIR` and `uctune predict --root DIR` use it.
+    """
+    from uctune.registry import ModelRegistry, pull_registry
+
+    manifest = pull_registry(source, root)
+    models = ModelRegistry(root, create=False).entries()
+    click.echo(
+        f"pulled {len(models)} model(s) of run {manifest.get('run_id')} into {root}, "
+        "every file verified"
+    )

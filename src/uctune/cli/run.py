@@ -30,6 +30,14 @@ __all__ = ["command"]
 @click.option(
     "--resume", type=ResumeTarget(), default=None, metavar="RUN_DIR|auto", help=RESUME_HELP
 )
+@click.option(
+    "--export",
+    default=None,
+    metavar="URI|DIR",
+    help="When the run is done, upload it and a consistent snapshot of its registry to "
+    "URI/<run id>/ (s3://bucket/prefix, gs://..., or a folder) with a manifest of checksums; "
+    "`uctune registry pull` brings the registry back.",
+)
 @click.pass_context
 def command(ctx: click.Context, trials: int | None, ensemble: str | None, **kwargs: object) -> None:
     """Run the end-to-end workflow on the embedded dataset or --data, from --config or defaults.

@@ -22,6 +22,13 @@ from uctune.registry._lineage import LIBRARIES, VersionMismatchWarning, installe
 from uctune.registry._paths import DB_NAME, DEFAULT_ROOT, ENV_VAR, default_registry_root
 from uctune.registry._registry import ModelRegistry
 from uctune.registry._schema import SCHEMA_VERSION, SEED_MODELS_DDL
+from uctune.registry._transfer import (
+    MANIFEST,
+    REGISTRY_DIR,
+    pull_registry,
+    read_manifest,
+    snapshot_registry,
+)
 from uctune.registry._versions import next_version, parse_version
 
 __all__ = [
@@ -32,12 +39,17 @@ __all__ = [
     "ENV_VAR",
     "LIBRARIES",
     "Lineage",
+    "MANIFEST",
+    "REGISTRY_DIR",
     "ModelEntry",
     "ModelRegistry",
     "Problem",
     "SCHEMA_VERSION",
     "SEED_MODELS_DDL",
     "VerifyReport",
+    "pull_registry",
+    "read_manifest",
+    "snapshot_registry",
     "VersionMismatchWarning",
     "default_registry_root",
     "installed_versions",

@@ -25,7 +25,12 @@ from uctune.registry._entities import (
     ModelEntry,
     VerifyReport,
 )
-from uctune.registry._paths import DB_NAME, default_registry_root
+from uctune.registry._paths import (
+    ALLOW_NETWORK_FS_VAR,
+    DB_NAME,
+    default_registry_root,
+    network_mount,
+)
 from uctune.registry._rows import dict_from_row, entry_from_row
 from uctune.registry._store import Store
 
@@ -50,6 +55,7 @@ class ModelRegistry:
         self.root = Path(root) if root is not None else default_registry_root()
         self.db_path = self.root / DB_NAME
         self.timeout = timeout
+        _refuse_network_filesystem(self.root)
         if not self.db_path.is_file():
             if not create:
                 raise NotFoundError(
@@ -201,3 +207,19 @@ class ModelRegistry:
         """Check every model's file (present, inside the root, size, sha256) and look for files
         no row accounts for. Nothing is unpickled."""
         return _integrity.verify(self._store, self.root)
+
+
+def _refuse_network_filesystem(root: Path) -> None:
+    """Refuse a registry on NFS, CIFS and the like (see :data:`NETWORK_FILESYSTEMS`), unless
+    ``$UCTUNE_REGISTRY_ALLOW_NETWORK_FS`` is ``1``: SQLite's locking is not safe there."""
+    if os.environ.get(ALLOW_NETWORK_FS_VAR) == "1":
+        return
+    existing = next((p for p in (root, *root.absolute().parents) if p.exists()), None)
+    found = None if existing is None else network_mount(existing)
+    if found is not None:
+        point, fstype = found
+        raise ConfigError(
+            f"registry {str(root)!r} is on a network filesystem ({fstype} mounted at {point}), "
+            "where SQLite's locks are unreliable; put it on a local or block-storage disk, or set "
+            f"{ALLOW_NETWORK_FS_VAR}=1 to open it anyway"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from uctune.workflow._execute import Session, execute_run, open_run
+from uctune.workflow._export import Exported, check_export, export_run
 from uctune.workflow._run import (
     STAGES,
     RunContext,
@@ -31,13 +32,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STAGES",
+    "Exported",
     "RunContext",
     "Session",
     "RunReport",
     "Stage",
     "build_run_report",
+    "check_export",
     "execute_run",
     "execute_stages",
+    "export_run",
     "open_run",
     "removed_if_nothing_done",
     "report_settings",
