@@ -11,7 +11,7 @@ PEERS_STAMP := $(PEERS)/.installed
 # The report's browser test drives Debian's Chromium (through Playwright, never its own download).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict bench-ensemble bench-scale bench-fidelity bench-quality bench-peers sqlite3-cli clean
+.PHONY: run test lint typecheck bench bench-tune bench-cluster bench-registry bench-gpu bench-nse bench-nn bench-predict bench-ensemble bench-scale bench-fidelity bench-quality bench-peers bench-export sqlite3-cli clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +103,11 @@ $(PEERS_STAMP): pyproject.toml
 # paired bootstrap intervals of the differences. AutoGluon runs in $(PEERS)'s interpreter.
 bench-peers: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python benchmarks/bench_peers.py --peers-python $(PEERS)/bin/python $(ARGS)
+
+# Issue 21: `uctune run --export` of a finished run (ARGS="--run-dir runs/<id>") to a folder and to
+# an S3-compatible server on loopback, and `uctune registry pull` back: files, MB, seconds.
+bench-export: $(STAMP)
+	$(BIN)/python benchmarks/bench_export.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(PEERS) runs .pytest_cache .mypy_cache .ruff_cache
