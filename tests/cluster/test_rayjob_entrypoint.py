@@ -1,5 +1,5 @@
 """The Kubernetes batch job without Kubernetes: the RayJob's `entrypoint` and `runtimeEnvYAML`, as
-written in k8s/rayjob.yaml, submitted to the multi-node cluster through the Jobs API as KubeRay's
+`kubectl apply -k k8s/job` creates them, submitted to the multi-node cluster through the Jobs API as KubeRay's
 submitter does, with the pod's mounts (/etc/uctune, /mnt/uctune, /opt/uctune/data) mapped to a
 temporary directory."""
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.cluster.conftest import job_client, wait_for_job
-from tests.k8s.schemas import load_manifest
+from tests.k8s.schemas import K8S_DIR, kustomize, load_manifest
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -27,7 +27,8 @@ def test_the_rayjob_entrypoint_runs_on_the_cluster(multinode, workers_registry, 
             text = text.replace(mount, str(tmp_path / mount.strip("/")))
         return text
 
-    rayjob = load_manifest("rayjob.yaml")["spec"]
+    (built,) = [o for o in kustomize(K8S_DIR / "job") if o["kind"] == "RayJob"]
+    rayjob = built["spec"]
     configmap = load_manifest("configmap.yaml")
     # The ConfigMap's run config, scaled down to the tiny data (fewer families and trials); its
     # paths (data, output_dir, registry) stay as written, under the mapped mounts.
@@ -52,7 +53,7 @@ def test_the_rayjob_entrypoint_runs_on_the_cluster(multinode, workers_registry, 
     assert status == JobStatus.SUCCEEDED, logs
 
     mnt = tmp_path / "mnt" / "uctune"
-    run_dir = mnt / "runs" / "rayjob-1"
+    run_dir = mnt / "runs" / built["metadata"]["name"]  # the RayJob's name names the run
     assert f"run: {run_dir}" in logs and "Traceback" not in logs
     results = json.loads((run_dir / "results.json").read_text())
     assert results["data"]["source"] == f"data file {str(data / 'events.csv')!r}"

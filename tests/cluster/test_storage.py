@@ -62,7 +62,7 @@ def test_a_killed_driver_resumes_from_the_run_directory_and_s3(
     )
     env = runtime_env(UCTUNE_REGISTRY=str(registry), **s3_server.credentials)
     client = job_client(multinode)
-    # What k8s/rayjob.yaml runs: a retry after a head or driver death is the same command line.
+    # What k8s/job/rayjob.yaml runs: a retry after a head or driver death is the same command line.
     entrypoint = f"uctune run --config {config} --out {out} --resume auto"
     job = client.submit_job(entrypoint=entrypoint, runtime_env=env)
     study = out / "tune" / "xgboost" / "study.db"

@@ -59,7 +59,15 @@ KUBERNETES_VERSION = kubernetes_validate.latest_version()
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 _OBJECT_META = f"{_DEFS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 # The part of kustomize these manifests use (and :func:`kustomize` applies).
-_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "namespace", "resources", "components"}
+_KUSTOMIZATION_KEYS = {
+    "apiVersion",
+    "kind",
+    "namespace",
+    "resources",
+    "components",
+    "nameSuffix",
+    "replacements",
+}
 _COMPONENT_KEYS = {"apiVersion", "kind", "images"}
 
 
@@ -312,7 +320,41 @@ def kustomize(directory: str | Path) -> list[dict[str, Any]]:
         for image in component.get("images", []):
             for obj in objects:
                 _set_image(obj, image)
+    if "nameSuffix" in kustomization:
+        # (kustomize also rewrites references to the renamed objects; none of these refer to
+        # one another, which the comparison with kubectl would show)
+        for obj in objects:
+            obj["metadata"]["name"] += kustomization["nameSuffix"]
+    for replacement in kustomization.get("replacements", []):
+        _replace(objects, replacement)
     return objects
+
+
+def _field(obj: dict[str, Any], dotted: str) -> Any:
+    value: Any = obj
+    for key in dotted.split("."):
+        value = value[key]
+    return value
+
+
+def _replace(objects: list[dict[str, Any]], replacement: dict[str, Any]) -> None:
+    """kustomize's ``replacements``, the part used here: a source field of the one object of a
+    kind, written over whole target fields, or over one part of them (``delimiter``, ``index``)."""
+    source = replacement["source"]
+    (found,) = [o for o in objects if o["kind"] == source["kind"]]
+    value = _field(found, source["fieldPath"])
+    for target in replacement["targets"]:
+        options = target.get("options", {})
+        for obj in (o for o in objects if o["kind"] == target["select"]["kind"]):
+            for dotted in target["fieldPaths"]:
+                *parents, last = dotted.split(".")
+                holder = _field(obj, ".".join(parents)) if parents else obj
+                if "delimiter" in options:
+                    parts = holder[last].split(options["delimiter"])
+                    parts[options["index"]] = value
+                    holder[last] = options["delimiter"].join(parts)
+                else:
+                    holder[last] = value
 
 
 def _kustomization(root: Path, kind: str, keys: set[str]) -> dict[str, Any]:
