@@ -248,15 +248,17 @@ def validate_pod_template(template: dict[str, Any], where: str = "template") -> 
 
 
 def pod_templates(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The pod templates inside a RayJob or RayCluster, by a name saying where each one is:
-    ``head``, ``worker[<group>]``, ``submitter`` (a RayJob's submitterPodTemplate, when set)."""
+    """The pod templates inside a RayJob, a RayCronJob's job template or a RayCluster, by a name
+    saying where each one is: ``head``, ``worker[<group>]``, ``submitter`` (a RayJob's
+    submitterPodTemplate, when set)."""
     spec = obj["spec"]
-    cluster = spec["rayClusterSpec"] if obj["kind"] == "RayJob" else spec
+    job = {"RayJob": spec, "RayCronJob": spec.get("jobTemplate")}.get(obj["kind"])
+    cluster = spec if job is None else job["rayClusterSpec"]
     found = {"head": cluster["headGroupSpec"]["template"]}
     for group in cluster.get("workerGroupSpecs", []):
         found[f"worker[{group['groupName']}]"] = group["template"]
-    if obj["kind"] == "RayJob" and "submitterPodTemplate" in spec:
-        found["submitter"] = spec["submitterPodTemplate"]
+    if job is not None and "submitterPodTemplate" in job:
+        found["submitter"] = job["submitterPodTemplate"]
     return found
 
 

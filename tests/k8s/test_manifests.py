@@ -39,10 +39,10 @@ from tests.k8s.schemas import (
 MANIFESTS = sorted(
     str(p.relative_to(K8S_DIR)) for p in K8S_DIR.rglob("*.yaml") if p.name != "kustomization.yaml"
 )
-KUBERAY_FILES = ["job/rayjob.yaml", "cluster/raycluster.yaml"]
+KUBERAY_FILES = ["job/rayjob.yaml", "cluster/raycluster.yaml", "cron/raycronjob.yaml"]
 # Every kustomization a user applies (`kubectl apply -k`): the batch job, the long-lived cluster,
 # the inspection pod.
-KUSTOMIZATIONS = ["", "job", "cluster", "inspect"]
+KUSTOMIZATIONS = ["", "job", "cluster", "inspect", "cron"]
 RAY_CONTAINERS = ("ray-head", "ray-worker")
 # The only places the RayJob's entrypoint and runtime env may name (the volume and the config).
 JOB_PATH_ROOTS = (PurePosixPath("/mnt/uctune"), PurePosixPath("/etc/uctune"))
@@ -88,6 +88,8 @@ def ray_up() -> dict[str, Any]:
 
 
 def _cluster_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    if obj["kind"] == "RayCronJob":
+        return obj["spec"]["jobTemplate"]["rayClusterSpec"]
     return obj["spec"]["rayClusterSpec"] if obj["kind"] == "RayJob" else obj["spec"]
 
 
@@ -140,7 +142,8 @@ def test_every_manifest_validates(name: str) -> None:
 def test_kuberay_pod_templates_validate_as_kubernetes_pod_templates(name: str) -> None:
     obj = load_manifest(name)
     templates = pod_templates(obj)
-    expected = {"head", "worker[cpu]"} | ({"submitter"} if obj["kind"] == "RayJob" else set())
+    jobs = ("RayJob", "RayCronJob")
+    expected = {"head", "worker[cpu]"} | ({"submitter"} if obj["kind"] in jobs else set())
     assert set(templates) == expected
     for where, template in templates.items():
         validate_pod_template(template, where)
@@ -149,7 +152,8 @@ def test_kuberay_pod_templates_validate_as_kubernetes_pod_templates(name: str) -
 def _images(objects: list[dict[str, Any]]) -> set[str]:
     images = set()
     for obj in objects:
-        templates = pod_templates(obj) if obj["kind"] in ("RayJob", "RayCluster") else {}
+        kuberay = ("RayJob", "RayCronJob", "RayCluster")
+        templates = pod_templates(obj) if obj["kind"] in kuberay else {}
         if obj["kind"] == "Pod":
             templates = {"pod": obj}
         images |= {c["image"] for t in templates.values() for c in containers(t)}
@@ -249,6 +253,40 @@ def test_the_entrypoint_can_run_again_and_resumes_its_own_run(rayjob: dict[str, 
     # The README's way back after the retries are spent: the same RayJob applied again.
     readme = (K8S_DIR / "README.md").read_text()
     assert "kubectl -n uctune delete rayjob uctune-run-1\nkubectl apply -k k8s/job" in readme
+
+
+def _built(directory: str, kind: str) -> dict[str, Any]:
+    (obj,) = [o for o in kustomize(K8S_DIR / directory) if o["kind"] == kind]
+    return obj
+
+
+def test_the_weekly_retraining_runs_the_batch_job_with_its_own_entrypoint(
+    rayjob: dict[str, Any],
+) -> None:
+    cron = _built("cron", "RayCronJob")["spec"]
+    assert cron["schedule"] == "0 2 * * 1" and cron["timeZone"] == "Asia/Kolkata"
+    # The same job as k8s/job (cluster, retries, deadlines, security), but for the entrypoint.
+    template = {k: v for k, v in cron["jobTemplate"].items() if k != "entrypoint"}
+    assert template == {k: v for k, v in rayjob["spec"].items() if k != "entrypoint"}
+
+
+def test_the_weekly_entrypoint_names_each_week_and_exports(tmp_path: Path) -> None:
+    from uctune.cli.run import command
+
+    entrypoint = _built("cron", "RayCronJob")["spec"]["jobTemplate"]["entrypoint"]
+    # Ray runs an entrypoint through a shell: what that shell hands to uctune.
+    echoed = subprocess.run(
+        ["sh", "-c", f"printf '%s\\n' {entrypoint}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert echoed[:2] == ["uctune", "run"]
+    command.make_context("run", echoed[2:])
+    week = subprocess.run(
+        ["date", "-u", "+%G-W%V"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert _option(echoed, "--out") == f"/mnt/uctune/runs/weekly-{week}"
+    assert _option(echoed, "--resume") == "auto"
+    assert PurePosixPath(_option(echoed, "--export")).is_relative_to("/mnt/uctune")
+    assert PurePosixPath(_option(echoed, "--data")).is_relative_to("/mnt/uctune/data")
 
 
 def test_a_new_suffix_names_a_new_run_and_its_own_directory(tmp_path: Path) -> None:

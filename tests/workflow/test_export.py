@@ -60,8 +60,14 @@ def test_an_export_holds_the_run_and_a_consistent_registry_with_a_manifest(finis
     with sqlite3.connect(base / "registry" / "registry.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         assert db.execute("SELECT count(*) FROM models").fetchone()[0] == len(models) == 2
-    # A second export of the same run is refused: it would land on the first.
-    with pytest.raises(ConfigError, match="already holds an export of run 'run-1'"):
+    # The same run exported again (a retried job) is left as it is; another run of the same name
+    # would land on the first's, and is refused.
+    again = export_run(finished, str(bucket))
+    assert again.already and again.files == done.files
+    assert json.loads((base / "MANIFEST.json").read_text()) == manifest
+    finished.results["note"] = "another run"
+    finished.save_results()
+    with pytest.raises(ConfigError, match="already holds an export of another run named 'run-1'"):
         export_run(finished, str(bucket))
 
 

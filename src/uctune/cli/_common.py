@@ -457,8 +457,11 @@ def execute(
         from uctune.workflow import export_run
 
         done = export_run(run, export)
-        click.echo(
-            f"exported {done.files} files ({done.bytes / 1e6:.1f} MB) to {done.target} "
-            f"in {done.seconds:.1f}s"
-        )
+        if done.already:
+            click.echo(f"already exported to {done.target} ({done.files} files); left as it is")
+        else:
+            click.echo(
+                f"exported {done.files} files ({done.bytes / 1e6:.1f} MB) to {done.target} "
+                f"in {done.seconds:.1f}s"
+            )
     return run.run_dir

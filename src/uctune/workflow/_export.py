@@ -4,7 +4,8 @@
 the tuning studies) and a consistent snapshot of the registry the run registered into
 (``registry/``, see :func:`uctune.registry.snapshot_registry`), then ``MANIFEST.json``: every
 file's sha256 and size. The run's id keys the export, so a second run's export never lands on the
-first's; an export whose manifest is there is complete and is never written again. ``uri`` is
+first's; an export whose manifest is there is complete and is never written again (the same run
+exported again, as a retried job does, is left as it is). ``uri`` is
 anything pyarrow opens: ``s3://bucket/prefix``, ``gs://...``, or a local folder.
 """
 
@@ -20,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from uctune import __version__
 from uctune.errors import ConfigError
-from uctune.registry import MANIFEST, REGISTRY_DIR, snapshot_registry
+from uctune.registry import (
+    MANIFEST,
+    REGISTRY_DIR,
+    read_manifest,
+    sha256_of_file,
+    snapshot_registry,
+)
 from uctune.storage import check_storage, filesystem, join_storage, put_file, shown
 
 if TYPE_CHECKING:
@@ -39,6 +46,7 @@ class Exported:
     files: int
     bytes: int
     seconds: float
+    already: bool = False  # this run was exported there before: nothing was written
 
 
 def check_export(uri: str) -> None:
@@ -69,10 +77,15 @@ def export_run(run: RunContext, uri: str) -> Exported:
     fs, base = filesystem(target)
     base = base.rstrip("/")
     if fs.get_file_info(f"{base}/{MANIFEST}").type != pyarrow.fs.FileType.NotFound:
-        raise ConfigError(
-            f"{shown(target)!r} already holds an export of run {run.run_id!r}; "
-            "each run is exported once"
-        )
+        manifest = read_manifest(fs, base, shown(target))
+        record = manifest["files"].get(f"{RUN_DIR}/results.json") or {}
+        if record.get("sha256") != sha256_of_file(run.run_dir / "results.json")[0]:
+            raise ConfigError(
+                f"{shown(target)!r} already holds an export of another run named "
+                f"{run.run_id!r}; each run is exported once"
+            )
+        sizes = [int(f["size"]) for f in manifest["files"].values()]
+        return Exported(shown(target), len(sizes), sum(sizes), 0.0, already=True)
     started = time.perf_counter()
     files: dict[str, dict[str, Any]] = {}
 
