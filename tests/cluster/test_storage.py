@@ -87,6 +87,13 @@ def test_a_killed_driver_resumes_from_the_run_directory_and_s3(
     after = _finished_trials(study)
     for number, record in before.items():
         assert after[number] == record, f"trial {number} was run again"
+    # The work lost: only the trials running at the kill ran again, at most one per CPU.
+    import optuna
+
+    from uctune.tuning._study import interrupted
+
+    lost = interrupted(optuna.load_study(study_name=None, storage=f"sqlite:///{study}"))
+    assert 1 <= len(lost) <= 3 and not lost & set(before)  # three nodes of one CPU each
     trials = pd.read_csv(out / "tune" / "xgboost" / "trials.csv")
     assert len(trials) == TRIALS and trials["trial"].is_unique
     results = json.loads((out / "results.json").read_text())
