@@ -283,6 +283,22 @@ class RegistryConfig(_Strict):
     )
 
 
+class TrackingConfig(_Strict):
+    """Experiment tracking: a finished run logged to MLflow (the optional extra ``mlflow``)."""
+
+    mlflow_uri: str | None = Field(
+        None,
+        description="MLflow tracking server or store to log the finished run to (its models, "
+        "each family's search and every trial, the report; the registered models into MLflow's "
+        "model registry); none by default. Flag `--mlflow-uri`.",
+    )
+    experiment: str = Field(
+        "uctune",
+        min_length=1,
+        description="The MLflow experiment the runs go to.",
+    )
+
+
 class ReportConfig(_Strict):
     """The report stage: SHAP sample sizes, bootstrap resamples, seed, and how the best is ranked."""
 
@@ -368,6 +384,7 @@ class RunConfig(_Strict):
     ensemble: EnsembleConfig = EnsembleConfig()
     report: ReportConfig = ReportConfig()
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
     def _grace_within_folds(self) -> RunConfig:

@@ -453,6 +453,20 @@ def execute(
     if "report" in run.results:
         click.echo(f"wrote {run.run_dir / run.results['report']['html']}")
     click.echo(f"wrote {run.run_dir / 'results.json'}")
+    tracking = run.config.tracking
+    if tracking.mlflow_uri and command == "run":
+        from uctune.workflow import track_run
+
+        tracked = track_run(run, tracking.mlflow_uri, tracking.experiment)
+        click.echo(
+            f"MLflow: run {tracked.run_id} in experiment {tracked.experiment!r} at "
+            f"{tracking.mlflow_uri}"
+            + (
+                " (logged before)"
+                if tracked.already
+                else f", {tracked.trials} trials, {tracked.models} model(s) registered"
+            )
+        )
     if export:
         from uctune.workflow import export_run
 

@@ -31,6 +31,14 @@ __all__ = ["command"]
     "--resume", type=ResumeTarget(), default=None, metavar="RUN_DIR|auto", help=RESUME_HELP
 )
 @click.option(
+    "--mlflow-uri",
+    default=None,
+    metavar="URI",
+    help="Log the finished run to this MLflow tracking server: the models' metrics, each "
+    "family's search and every trial, the report, and the registered models into MLflow's "
+    "model registry (needs the extra mlflow) [default: the config's tracking.mlflow_uri].",
+)
+@click.option(
     "--export",
     default=None,
     metavar="URI|DIR",
@@ -58,7 +66,11 @@ def command(ctx: click.Context, trials: int | None, ensemble: str | None, **kwar
     """
     from uctune.workflow import STAGES
 
-    settings: dict[str, object] = {"tune.trials": trials, "tune.families": kwargs.get("families")}
+    settings: dict[str, object] = {
+        "tune.trials": trials,
+        "tune.families": kwargs.get("families"),
+        "tracking.mlflow_uri": kwargs.pop("mlflow_uri", None),
+    }
     if ensemble == "off":
         settings["ensemble.enabled"] = False
     elif ensemble is not None:

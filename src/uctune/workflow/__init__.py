@@ -19,6 +19,7 @@ from uctune.workflow._run import (
     resume_run,
     start_run,
 )
+from uctune.workflow._tracking import Tracked, track_run
 
 if TYPE_CHECKING:
     from uctune.workflow._report import (
@@ -37,6 +38,7 @@ __all__ = [
     "Session",
     "RunReport",
     "Stage",
+    "Tracked",
     "build_run_report",
     "check_export",
     "execute_run",
@@ -48,6 +50,7 @@ __all__ = [
     "report_stage",
     "resume_run",
     "start_run",
+    "track_run",
     "train_stage",
     "tune_stage",
 ]

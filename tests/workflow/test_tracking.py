@@ -1,0 +1,134 @@
+"""A finished run in MLflow, read back from a real `mlflow server` on 127.0.0.1: the run, each
+family's search, every trial with its fold scores, the report, and the registered models with
+their aliases in MLflow's model registry."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+mlflow = pytest.importorskip("mlflow", reason="the optional extra mlflow is not installed")
+
+import numpy as np  # noqa: E402
+
+from tests.invoke import run  # noqa: E402
+from uctune.cluster import free_port  # noqa: E402
+from uctune.config import RunConfig  # noqa: E402
+from uctune.data import load_feature_table  # noqa: E402
+from uctune.registry import ModelRegistry  # noqa: E402
+from uctune.workflow import execute_stages, start_run, track_run  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """`mlflow server` on loopback, with an SQLite store and an artifact folder of its own."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    exe = Path(sys.executable).with_name("mlflow")
+    command = [str(exe) if exe.exists() else shutil.which("mlflow") or "mlflow", "server"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}"]
+    command += ["--artifacts-destination", str(root / "artifacts")]
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None, (root / "server.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.5)
+        yield uri
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def _runs(client, experiment_id, **tags):
+    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    return client.search_runs([experiment_id], filter_string=query, max_results=1000)
+
+
+@pytest.mark.ray
+def test_a_run_its_searches_and_trials_and_its_models_are_in_mlflow(
+    ray_cluster, server, tiny_csv, tmp_path, capsys
+):
+    (tmp_path / "run.yaml").write_text(f"registry: {{path: {tmp_path / 'registry'}}}\n")
+    argv = ["run", "--data", tiny_csv, "--families", "lr", "--folds", 3, "--trials", 2]
+    argv += ["--ensemble", "off", "--config", tmp_path / "run.yaml", "--out", tmp_path / "r"]
+    argv += ["--resume", "auto", "--mlflow-uri", server]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "2 trials, 1 model(s) registered" in out
+
+    client = mlflow.MlflowClient(tracking_uri=server)
+    experiment = client.get_experiment_by_name("uctune")
+    (parent,) = _runs(client, experiment.experiment_id, **{"uctune.run_id": "r"})
+    assert parent.data.params["config.train.cv_folds"] == "3"
+    assert 0 < parent.data.metrics["logistic_regression_tuned.pr_auc"] <= 1
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"results.json", "report"} <= artifacts
+    report = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert "report/model_comparison.html" in report
+
+    (search,) = _runs(
+        client, experiment.experiment_id, **{"mlflow.parentRunId": parent.info.run_id}
+    )
+    assert search.info.run_name == "tune logistic_regression"
+    assert search.data.params["search.n_trials"] == "2" and "best.C" in search.data.params
+    trials = _runs(client, experiment.experiment_id, **{"mlflow.parentRunId": search.info.run_id})
+    assert sorted(t.data.tags["uctune.trial"] for t in trials) == ["0", "1"]
+    for trial in trials:
+        assert "C" in trial.data.params and trial.data.tags["uctune.status"] == "completed"
+        history = client.get_metric_history(trial.info.run_id, "fold_score")
+        assert [m.step for m in sorted(history, key=lambda m: m.step)] == [1, 2, 3]
+
+    (version,) = client.search_model_versions("name = 'uctune-logistic_regression_tuned'")
+    assert version.tags["uctune.ref"] == "logistic_regression@1.0.0"
+    # Logged from the registry's own file: the same probabilities.
+    registered = ModelRegistry(tmp_path / "registry", create=False).load_model(model_id=1)
+    mirrored = mlflow.sklearn.load_model(
+        f"models:/uctune-logistic_regression_tuned/{version.version}"
+    )
+    X = load_feature_table(tiny_csv).X.head(20)
+    np.testing.assert_allclose(mirrored.predict_proba(X), registered.predict_proba(X))
+
+    # The same command again (a retried job): the run is resumed, and not logged twice.
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and "(logged before)" in out, err
+    assert len(_runs(client, experiment.experiment_id, **{"uctune.run_id": "r"})) == 1
+
+
+def test_registry_aliases_are_mirrored(server, tiny_csv, tmp_path):
+    config = RunConfig.model_validate(
+        {
+            "data": str(tiny_csv),
+            "train": {"families": ["lr"], "cv_folds": 3},
+            "registry": {"path": str(tmp_path / "registry")},
+        }
+    )
+    ctx = start_run(config, command="run", out=tmp_path / "aliased", backend="sequential")
+    execute_stages(ctx, ["train", "register"], fresh=True)
+    ModelRegistry(tmp_path / "registry", create=False).set_alias("production", 1)
+    tracked = track_run(ctx, server, "uctune-aliases")
+    assert (tracked.trials, tracked.models, tracked.already) == (0, 1, False)
+    client = mlflow.MlflowClient(tracking_uri=server)
+    version = client.get_model_version_by_alias("uctune-logistic_regression", "production")
+    assert version.tags["uctune.ref"] == "logistic_regression@1.0.0"
+    assert track_run(ctx, server, "uctune-aliases").already
