@@ -132,3 +132,12 @@ def test_registry_aliases_are_mirrored(server, tiny_csv, tmp_path):
     version = client.get_model_version_by_alias("uctune-logistic_regression", "production")
     assert version.tags["uctune.ref"] == "logistic_regression@1.0.0"
     assert track_run(ctx, server, "uctune-aliases").already
+
+
+def test_an_mlflow_that_does_not_answer_stops_the_run_before_it_starts(tiny_csv, tmp_path, capsys):
+    out = tmp_path / "never"
+    closed = f"http://127.0.0.1:{free_port()}"
+    code, _, err = run(capsys, "run", "--data", tiny_csv, "--out", out, "--mlflow-uri", closed)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"uctune: error: MLflow at {closed!r} cannot be reached: ")
+    assert not out.exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -30,7 +30,7 @@ class ResumeTarget(click.ParamType):
 
     name = "RUN_DIR|auto"
 
-    def convert(self, value: Any, param: Any, ctx: Any) -> Path | str:
+    def convert(self, value: Any, param: Any, ctx: Any) -> Path | Literal["auto"]:
         if value == "auto":
             return "auto"
         path = Path(value)
@@ -376,7 +376,7 @@ def execute(
     *,
     command: str,
     stages: list[str],
-    resume: Path | str | None = None,
+    resume: Path | Literal["auto"] | None = None,
     sequential: bool = False,
     address: str | None = None,
     num_cpus: int | None = None,
@@ -427,12 +427,16 @@ def execute(
         from uctune.workflow import check_export
 
         check_export(export)  # an unreachable bucket fails now, not after the run
+    if config is not None and config.tracking.mlflow_uri:
+        from uctune.workflow import check_tracking
+
+        check_tracking(config.tracking.mlflow_uri)  # an MLflow that does not answer, likewise
     run = open_run(
         config,
         command=command,
         stages=stages,
         session=session,
-        resume="auto" if resume == "auto" else resume if isinstance(resume, Path) else None,
+        resume=resume,
         out=out,
     )
     table = run.table
@@ -454,7 +458,7 @@ def execute(
         click.echo(f"wrote {run.run_dir / run.results['report']['html']}")
     click.echo(f"wrote {run.run_dir / 'results.json'}")
     tracking = run.config.tracking
-    if tracking.mlflow_uri and command == "run":
+    if tracking.mlflow_uri:
         from uctune.workflow import track_run
 
         tracked = track_run(run, tracking.mlflow_uri, tracking.experiment)

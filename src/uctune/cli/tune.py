@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -94,7 +95,7 @@ def command(
     fidelity: str | None,
     cpus_per_trial: int | None,
     storage: str | None,
-    resume: Path | str | None,
+    resume: Path | Literal["auto"] | None,
     ray_verbose: bool,
     config_path: Path | None,
     **common: object,

@@ -19,7 +19,7 @@ from uctune.workflow._run import (
     resume_run,
     start_run,
 )
-from uctune.workflow._tracking import Tracked, track_run
+from uctune.workflow._tracking import Tracked, check_tracking, track_run
 
 if TYPE_CHECKING:
     from uctune.workflow._report import (
@@ -41,6 +41,7 @@ __all__ = [
     "Tracked",
     "build_run_report",
     "check_export",
+    "check_tracking",
     "execute_run",
     "execute_stages",
     "export_run",

@@ -15,6 +15,9 @@ Needs the optional extra ``mlflow`` (``pip install 'uctune[mlflow]'``).
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +30,7 @@ from uctune.errors import ConfigError, first_line
 if TYPE_CHECKING:
     from uctune.workflow._run import RunContext
 
-__all__ = ["Tracked", "track_run"]
+__all__ = ["Tracked", "check_tracking", "track_run"]
 
 TRACKING = "tracking"
 
@@ -49,6 +52,34 @@ def _mlflow() -> Any:
             "MLflow tracking needs the mlflow package: pip install 'uctune[mlflow]'"
         ) from None
     return mlflow
+
+
+@contextmanager
+def _impatient() -> Iterator[None]:
+    """MLflow's HTTP client without its retries (minutes of backoff against a server that is
+    down), for a quick reachability check."""
+    names = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="10")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def check_tracking(uri: str) -> None:
+    """Fail at once, in one line, when MLflow is not installed or ``uri`` does not answer: before
+    the run, not after hours of it."""
+    mlflow = _mlflow()
+    try:
+        with _impatient():
+            mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds for a server that is down
+        raise ConfigError(f"MLflow at {uri!r} cannot be reached: {first_line(exc)}") from None
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +120,6 @@ def _model_metrics(results: dict[str, Any]) -> dict[str, float]:
 
 
 def _log_trials(
-    mlflow: Any,
     client: Any,
     experiment_id: str,
     parent: str,
@@ -184,7 +214,6 @@ def track_run(run: RunContext, uri: str, experiment: str = "uctune") -> Tracked:
         experiment_id = (
             found.experiment_id if found is not None else client.create_experiment(experiment)
         )
-        mlflow.set_experiment(experiment_id=experiment_id)
         results = run.results
         parent = client.create_run(
             experiment_id,
@@ -210,7 +239,7 @@ def track_run(run: RunContext, uri: str, experiment: str = "uctune") -> Tracked:
         if report.is_dir():
             client.log_artifacts(parent, str(report), artifact_path="report")
         trials = sum(
-            _log_trials(mlflow, client, experiment_id, parent, run, family, tuning)
+            _log_trials(client, experiment_id, parent, run, family, tuning)
             for family, tuning in (results.get("tuning") or {}).items()
         )
         models = _mirror_models(mlflow, client, parent, run)
