@@ -23,6 +23,7 @@ import pandas as pd
 __all__ = [
     "new_run_id",
     "atomic_path",
+    "is_staging",
     "write_json",
     "write_text",
     "write_frame",
@@ -83,6 +84,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def is_staging(path: Path) -> bool:
+    """Whether ``path`` is the temporary file of an :func:`atomic_path` write (one a killed
+    process can leave behind)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 def write_text(path: Path, text: str) -> None:

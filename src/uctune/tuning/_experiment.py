@@ -21,6 +21,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
+from uctune._environ import environment
 from uctune.models import get_spec
 from uctune.tuning._asha import BudgetedASHA
 from uctune.tuning._fidelity import Fidelity
@@ -122,20 +123,12 @@ def ray_output(verbose: bool) -> Iterator[None]:
     wanted = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
     if not verbose:
         wanted["RAY_AIR_NEW_OUTPUT"] = "0"
-    before = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    try:
+    with environment(wanted):
         if verbose:
             yield
         else:
             with without_warnings("ray.tune.tune"):
                 yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class ProgressPoller:

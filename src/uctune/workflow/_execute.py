@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from uctune.config import RunConfig
 from uctune.errors import ConfigError
+from uctune.runs import is_staging
 from uctune.workflow._run import (
     RunContext,
     execute_stages,
@@ -144,11 +145,6 @@ def _check_device(config: RunConfig, stages: Sequence[str]) -> None:
         require_gpus(config.gpus_per_fit, f"device 'cuda' (for {', '.join(on_gpu)})")
 
 
-def _staging_file(path: Path) -> bool:
-    """A temporary file of an atomic write (:func:`uctune.runs.atomic_path`) left by a killed one."""
-    return path.name.startswith(".") and path.name.endswith(".tmp")
-
-
 def _differences(
     stored: Mapping[str, Any], given: Mapping[str, Any], prefix: str = ""
 ) -> list[str]:
@@ -178,7 +174,7 @@ def holds_run_to_resume(out: Path, config: RunConfig, *, command: str) -> bool:
         raise ConfigError(f"--out {str(out)!r} is a file, not a run directory")
     record = out / "results.json"
     if not record.is_file():
-        others = [p for p in out.iterdir() if p.name != "config.yaml" and not _staging_file(p)]
+        others = [p for p in out.iterdir() if p.name != "config.yaml" and not is_staging(p)]
         if others:
             raise ConfigError(
                 f"output directory {str(out)!r} holds files but no uctune run (no results.json); "

@@ -28,6 +28,7 @@ from uctune.registry import (
     sha256_of_file,
     snapshot_registry,
 )
+from uctune.runs import is_staging
 from uctune.storage import check_storage, filesystem, join_storage, put_file, shown
 
 if TYPE_CHECKING:
@@ -53,10 +54,6 @@ def check_export(uri: str) -> None:
     """Fail at once, in one line, on an export target pyarrow cannot open or reach."""
     check_storage(uri, "--export")
     filesystem(uri)  # a local folder: a path pyarrow takes
-
-
-def _staging(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 def export_run(run: RunContext, uri: str) -> Exported:
@@ -94,7 +91,7 @@ def export_run(run: RunContext, uri: str) -> Exported:
         files[name] = {"sha256": digest, "size": size}
 
     for path in sorted(run.run_dir.rglob("*")):
-        if path.is_file() and not _staging(path):
+        if path.is_file() and not is_staging(path):
             put(path, f"{RUN_DIR}/{path.relative_to(run.run_dir).as_posix()}")
     registry = run.results.get("registry") or {}
     if registry.get("path") and registry.get("enabled", True):

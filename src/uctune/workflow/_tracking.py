@@ -15,9 +15,6 @@ Needs the optional extra ``mlflow`` (``pip install 'uctune[mlflow]'``).
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from uctune import __version__
+from uctune._environ import environment
 from uctune.errors import ConfigError, first_line
 
 if TYPE_CHECKING:
@@ -54,21 +52,9 @@ def _mlflow() -> Any:
     return mlflow
 
 
-@contextmanager
-def _impatient() -> Iterator[None]:
-    """MLflow's HTTP client without its retries (minutes of backoff against a server that is
-    down), for a quick reachability check."""
-    names = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ.update(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT="10")
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+_IMPATIENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+"""MLflow's HTTP client without its retries (minutes of backoff against a server that is down),
+for a quick reachability check."""
 
 
 def check_tracking(uri: str) -> None:
@@ -76,7 +62,7 @@ def check_tracking(uri: str) -> None:
     the run, not after hours of it."""
     mlflow = _mlflow()
     try:
-        with _impatient():
+        with environment(_IMPATIENT):
             mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001 - MLflow raises many kinds for a server that is down
         raise ConfigError(f"MLflow at {uri!r} cannot be reached: {first_line(exc)}") from None
