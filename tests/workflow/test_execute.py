@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from uctune.config import RunConfig
 from uctune.errors import ConfigError
@@ -85,11 +86,22 @@ def test_auto_starts_a_run_where_there_is_none_then_resumes_it(tmp_path, tiny_cs
 def test_auto_restarts_a_start_killed_before_its_first_record(tmp_path, tiny_csv):
     out = tmp_path / "job"
     out.mkdir()
-    (out / "config.yaml").write_text("seed: 1\n")
-    (out / ".results.json.abc123.tmp").write_text("{")  # an atomic write cut short
-    run = _auto(_train_config(tiny_csv), out)
+    config = _train_config(tiny_csv)
+    # The config file a start writes first, and an atomic write cut short.
+    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    (out / ".results.json.abc123.tmp").write_text("{")
+    run = _auto(config, out)
     assert not run.resumed
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "results.json"]
+
+
+def test_auto_leaves_a_config_file_it_did_not_write(tmp_path, tiny_csv):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "config.yaml").write_text("seed: 1\n")  # the user's own file, not a start of ours
+    with pytest.raises(ConfigError, match="holds files but no uctune run"):
+        _auto(_train_config(tiny_csv), out)
+    assert (out / "config.yaml").read_text() == "seed: 1\n"
 
 
 @pytest.mark.parametrize(

@@ -159,6 +159,16 @@ def _differences(
     return keys
 
 
+def _is_written_config(path: Path, config: RunConfig) -> bool:
+    """Whether ``path`` holds ``config`` as a new run writes it (``config.yaml``)."""
+    import yaml
+
+    try:
+        return bool(yaml.safe_load(path.read_text()) == config.model_dump(mode="json"))
+    except (OSError, yaml.YAMLError):
+        return False
+
+
 def holds_run_to_resume(out: Path, config: RunConfig, *, command: str) -> bool:
     """Whether ``out`` holds a run of ``config`` made by ``uctune <command>`` (resume it), or
     nothing yet (start one there): ``False`` when ``out`` does not exist, or holds only what a
@@ -174,13 +184,16 @@ def holds_run_to_resume(out: Path, config: RunConfig, *, command: str) -> bool:
         raise ConfigError(f"--out {str(out)!r} is a file, not a run directory")
     record = out / "results.json"
     if not record.is_file():
-        others = [p for p in out.iterdir() if p.name != "config.yaml" and not is_staging(p)]
-        if others:
+        # What a start killed before its first record leaves: this very config, written by it,
+        # and half-written files. Anything else is not ours to remove.
+        written = out / "config.yaml"
+        others = [p for p in out.iterdir() if p != written and not is_staging(p)]
+        if others or (written.exists() and not _is_written_config(written, config)):
             raise ConfigError(
                 f"output directory {str(out)!r} holds files but no uctune run (no results.json); "
                 "choose another --out"
             )
-        for leftover in out.iterdir():  # a start killed before it recorded anything
+        for leftover in out.iterdir():
             leftover.unlink()
         out.rmdir()
         return False
