@@ -15,6 +15,8 @@ Needs the optional extra ``mlflow`` (``pip install 'uctune[mlflow]'``).
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +107,31 @@ def _model_metrics(results: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
+def _log(
+    client: Any,
+    run_id: str,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    steps: Sequence[tuple[str, Any, int]] = (),
+) -> None:
+    """Params, (finite) metrics and stepped metrics in one request per 100 of each, as MLflow's
+    batch API takes them: a search of hundreds of trials costs a few requests per trial."""
+    from mlflow.entities import Metric, Param
+
+    now = int(time.time() * 1000)
+    values = [(k, _number(v), 0) for k, v in (metrics or {}).items()] + [
+        (k, _number(v), step) for k, v, step in steps
+    ]
+    metric_list = [Metric(k, v, now, step) for k, v, step in values if v is not None]
+    param_list = [Param(k, str(v)) for k, v in (params or {}).items()]
+    for start in range(0, max(len(metric_list), len(param_list), 1), 100):
+        client.log_batch(
+            run_id,
+            metrics=metric_list[start : start + 100],
+            params=param_list[start : start + 100],
+        )
+
+
 def _log_trials(
     client: Any,
     experiment_id: str,
@@ -118,12 +145,8 @@ def _log_trials(
     search = client.create_run(experiment_id, tags=tags, run_name=f"tune {family}")
     settings = {k: tuning.get(k) for k in ("metric", "n_trials", "completed", "pruned", "failed")}
     params = {**_flat("search", settings, {}), **_flat("best", tuning.get("best_params"), {})}
-    for key, value in params.items():
-        client.log_param(search.info.run_id, key, value)
-    for key in ("best_score", "wall_seconds", "best_trial"):
-        number = _number(tuning.get(key))
-        if number is not None:
-            client.log_metric(search.info.run_id, key, number)
+    metrics = {k: tuning.get(k) for k in ("best_score", "wall_seconds", "best_trial")}
+    _log(client, search.info.run_id, params, metrics)
     path = run.run_dir / "tune" / family / "trials.csv"
     trials = pd.read_csv(path) if path.is_file() else pd.DataFrame()
     folds = sorted((c for c in trials.columns if c.startswith("fold_")), key=lambda c: int(c[5:]))
@@ -139,17 +162,13 @@ def _log_trials(
             },
             run_name=f"{family} trial {row['trial']}",
         )
-        for column, value in row.items():
-            if column.startswith("param_"):
-                client.log_param(trial.info.run_id, column.removeprefix("param_"), value)
-        for key in ("score", "seconds", "budget", "folds_done"):
-            number = _number(row.get(key))
-            if number is not None:
-                client.log_metric(trial.info.run_id, key, number)
-        for step, column in enumerate(folds, start=1):
-            number = _number(row.get(column))
-            if number is not None:
-                client.log_metric(trial.info.run_id, "fold_score", number, step=step)
+        _log(
+            client,
+            trial.info.run_id,
+            {c.removeprefix("param_"): v for c, v in row.items() if c.startswith("param_")},
+            {k: row.get(k) for k in ("score", "seconds", "budget", "folds_done")},
+            [("fold_score", row.get(c), step) for step, c in enumerate(folds, start=1)],
+        )
         status = "FAILED" if row["status"] == "failed" else "FINISHED"
         client.set_terminated(trial.info.run_id, status=status)
     client.set_terminated(search.info.run_id)
@@ -216,10 +235,7 @@ def track_run(run: RunContext, uri: str, experiment: str = "uctune") -> Tracked:
             },
             {},
         )
-        for key, value in params.items():
-            client.log_param(parent, key, value)
-        for key, value in _model_metrics(results).items():
-            client.log_metric(parent, key, value)
+        _log(client, parent, params, _model_metrics(results))
         client.log_artifact(parent, str(run.run_dir / "results.json"))
         report = run.run_dir / "report"
         if report.is_dir():
