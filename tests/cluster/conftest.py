@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from uctune._environ import environment
 from uctune.cluster import LocalCluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,20 +22,6 @@ FORBIDDEN = "workers-must-not-write-here"
 
 # A killed node is noticed in about a second instead of Ray's default fifteen.
 FAST_HEALTH_CHECKS = {"health_check_period_ms": 500, "health_check_failure_threshold": 3}
-
-
-@contextmanager
-def _env(values: Mapping[str, str]) -> Iterator[None]:
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def node_env(forbidden_registry: Path) -> dict[str, str]:
@@ -48,7 +35,7 @@ def started_cluster(tmp: Path, **kwargs: Any) -> Iterator[LocalCluster]:
     """A LocalCluster whose nodes run with :func:`node_env`; stopped (every process it started)
     when the block ends, failed or not."""
     cluster = LocalCluster(system_config=FAST_HEALTH_CHECKS, **kwargs)
-    with _env(node_env(tmp / FORBIDDEN)):
+    with environment(node_env(tmp / FORBIDDEN)):
         cluster.start()
     try:
         yield cluster
@@ -84,7 +71,7 @@ def nodes_running_trials(cluster: LocalCluster) -> set[str]:
     trial runs as its actor's ``train`` task (``cv_trial.train``)."""
     from ray.util.state import list_tasks
 
-    with _env(cluster.env):
+    with environment(cluster.env):
         tasks = list_tasks(
             address=cluster.address,
             filters=[("state", "=", "RUNNING")],
@@ -97,7 +84,7 @@ def nodes_running_trials(cluster: LocalCluster) -> set[str]:
 def job_client(cluster: LocalCluster) -> Any:
     from ray.job_submission import JobSubmissionClient
 
-    with _env(cluster.env):
+    with environment(cluster.env):
         return JobSubmissionClient(cluster.dashboard_url)
 
 
